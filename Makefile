@@ -1,0 +1,39 @@
+# Two commands do all set-up: `make demo` and `make test`. Each creates or refreshes .venv/ first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch is pinned for this machine kind: a CPU wheel of 2.13.0 is provided to pip locally, while a looser
+# pin would pull the newest CUDA build (gigabytes). Users elsewhere get a normal `pip install goesvfi-lab`.
+TORCH  ?= torch==2.13.0
+EXTRAS ?= test,lab,rife
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test test-fast lab bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m goesvfi_lab.demo
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow"
+
+lab: venv
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: venv
+	$(PY) benchmarks/quality.py
+	$(PY) benchmarks/speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+from goesvfi_lab.cli import main
+
+raise SystemExit(main())

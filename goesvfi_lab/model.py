@@ -1,0 +1,177 @@
+"""The job model: plain dataclasses and enums with a JSON round-trip.
+
+Pure Python on purpose (no Dask, torch or widget imports) so the store, the CLI, the widgets and
+the tests share one vocabulary and it can be checked in milliseconds.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+
+class JobPriority(enum.IntEnum):
+    """Five levels; a higher value runs first. FIFO order holds within a level."""
+
+    BACKGROUND = 0
+    LOW = 1
+    NORMAL = 2
+    HIGH = 3
+    URGENT = 4
+
+    @classmethod
+    def parse(cls, value: "JobPriority | int | str") -> "JobPriority":
+        """Accept an enum, its int value or its (case-insensitive) name, e.g. from a CLI flag."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            try:
+                return cls[value.strip().upper()]
+            except KeyError:
+                names = ", ".join(m.name.lower() for m in cls)
+                raise ValueError(f"unknown priority {value!r}; choose one of {names}") from None
+        return cls(int(value))
+
+
+class JobStatus(str, enum.Enum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    @property
+    def is_active(self) -> bool:
+        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+def new_job_id() -> str:
+    """Short, URL- and Dask-key-safe identifier."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class BatchJob:
+    """One interpolation job: a sequence of input frames → an output folder (frames, MP4, cube).
+
+    ``inputs`` accepts paths or a :class:`goesvfi_lab.discover.Sequence`; it is stored as a list
+    of path strings so the job survives a trip through SQLite and JSON.
+    """
+
+    name: str
+    inputs: list[str]
+    output_dir: str
+    factor: int = 2
+    method: str = "auto"
+    priority: JobPriority = JobPriority.NORMAL
+    settings: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""
+    id: str = field(default_factory=new_job_id)
+    status: JobStatus = JobStatus.PENDING
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    next_retry_at: float | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    frames_done: int = 0
+    position: int | None = None
+
+    def __post_init__(self) -> None:
+        inputs = getattr(self.inputs, "paths", self.inputs)  # a discover.Sequence carries .paths
+        if isinstance(inputs, (str, bytes)):
+            raise TypeError("inputs must be a list of paths or a Sequence, not a single string")
+        self.inputs = [str(p) for p in inputs]
+        self.output_dir = str(self.output_dir)
+        self.factor = int(self.factor)
+        if self.factor < 1:
+            raise ValueError(f"factor must be >= 1, got {self.factor}")
+        self.priority = JobPriority.parse(self.priority)
+        self.status = JobStatus(self.status)
+        self.settings = dict(self.settings or {})
+        self.notes = list(self.notes or [])
+
+    @property
+    def pairs(self) -> int:
+        return max(len(self.inputs) - 1, 0)
+
+    @property
+    def frames_total(self) -> int:
+        """Frames the job writes: (n-1)*factor+1 for n inputs (inputs pass through)."""
+        n = len(self.inputs)
+        return (n - 1) * self.factor + 1 if n >= 2 else n
+
+    @property
+    def progress(self) -> float:
+        total = self.frames_total
+        return min(self.frames_done / total, 1.0) if total else 0.0
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.time()
+        return max(end - self.started_at, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["priority"] = self.priority.name
+        d["status"] = self.status.value
+        return d
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "BatchJob":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "BatchJob":
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass
+class Stats:
+    """A snapshot of the queue, as the stats panel and `goesvfi-lab status` show it."""
+
+    total: int = 0
+    pending: int = 0
+    queued: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    frames_done: int = 0
+    frames_total: int = 0
+    success_rate: float | None = None  # completed / (completed + failed); None until something finished
+    throughput: float = 0.0  # frames/s over the recent window
+    eta_seconds: float | None = None
+    progress: float = 0.0  # 0..1
+    updated_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Stats":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Stats":
+        return cls.from_dict(json.loads(text))
