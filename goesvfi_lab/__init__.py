@@ -35,7 +35,7 @@ _LAZY = {
     "BatchQueue": "goesvfi_lab.queue",
     "lab": "goesvfi_lab.widgets",
 }
-_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "cli", "config"}
+_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config"}
 
 __all__ = sorted([*_LAZY, "__version__"])
 

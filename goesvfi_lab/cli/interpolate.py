@@ -1,0 +1,141 @@
+"""``goesvfi-lab interpolate``: one folder of frames → a denser sequence (PNG, optional MP4/NetCDF cube).
+
+OUT_DIR receives the whole output sequence as ``000000.png, 000001.png, …`` in time order: input k sits
+at index ``k * factor`` and the generated frames lie between. Frames are processed pair by pair, so memory
+stays bounded by one pair whatever the sequence length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nc")
+_FRAME_NAME = re.compile(r"^\d{6}\.png$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "interpolate",
+        help="insert frames between the scans of one folder",
+        description="Interpolate FACTOR-1 frames between consecutive frames of INPUT_DIR. OUT_DIR receives "
+        "000000.png, 000001.png, … in time order (input k at index k*FACTOR).",
+    )
+    p.add_argument("input_dir", metavar="INPUT_DIR")
+    p.add_argument("-o", "--output", dest="out_dir", metavar="OUT_DIR", required=True)
+    p.add_argument("--factor", type=int, default=2, help="output frames per input interval (default 2)")
+    p.add_argument("--method", default="auto", help="interpolation method: auto, linear, flow, rife")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--video", metavar="OUT.mp4", help="also encode the sequence as an MP4")
+    p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config, 30)")
+    p.add_argument("--cube", metavar="OUT.nc", help="NetCDF inputs: also write a cube with interpolated times")
+    p.add_argument("--cmap", default="ir", choices=("ir", "enhanced", "grey"), help="colour table for physical fields")
+    p.add_argument("--sequence", help="name of the sequence to use when INPUT_DIR holds several")
+    p.add_argument("--overwrite", action="store_true", help="replace frames already in OUT_DIR")
+    p.set_defaults(func=run)
+
+
+def _pick_sequence(input_dir: str, wanted: str | None):
+    from goesvfi_lab.discover import FileFilter, group_sequences
+
+    if not os.path.isdir(input_dir):
+        raise FileNotFoundError(f"{input_dir}: not a directory")
+    paths = FileFilter(extensions=list(FRAME_EXTENSIONS)).scan(input_dir, recursive=False)
+    seqs = group_sequences(paths)
+    if not seqs:
+        raise ValueError(f"{input_dir}: no frames found ({', '.join(FRAME_EXTENSIONS)})")
+    if wanted is not None:
+        chosen = [s for s in seqs if s.name == wanted]
+        if not chosen:
+            raise ValueError(f"no sequence named {wanted!r}; found: {', '.join(s.name for s in seqs)}")
+        return chosen[0]
+    if len(seqs) > 1:
+        names = ", ".join(f"{s.name} ({len(s.paths)} frames)" for s in seqs)
+        raise ValueError(f"{input_dir} holds {len(seqs)} sequences; pick one with --sequence: {names}")
+    return seqs[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from goesvfi_lab import config
+    from goesvfi_lab.frames import read_frame, render, write_cube, write_png, write_video
+    from goesvfi_lab.interp import interpolate_times, resolve_method
+
+    if args.factor < 1:
+        raise ValueError("--factor must be at least 1")
+    seq = _pick_sequence(args.input_dir, args.sequence)
+    if len(seq.paths) < 2:
+        raise ValueError(f"{seq.paths[0]}: a sequence needs at least 2 frames, found 1")
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    existing = sorted(p for p in os.listdir(out) if _FRAME_NAME.match(p))
+    if existing and not args.overwrite:
+        raise FileExistsError(f"{out}: already holds {len(existing)} frames; pass --overwrite to replace them")
+    n_out = (len(seq.paths) - 1) * args.factor + 1
+    for stale in existing:  # frames beyond this run's range would otherwise linger in the sequence
+        if int(stale[:6]) >= n_out:
+            os.remove(out / stale)
+
+    method = resolve_method(args.method, args.device)
+    times = [j / args.factor for j in range(1, args.factor)]
+    keep_cube = args.cube is not None
+    cube_frames: list = []
+    cube_times: list = []
+
+    def emit(index: int, frame) -> str:
+        if np.issubdtype(frame.dtype, np.floating):
+            image = render(frame, cmap=args.cmap)
+        else:
+            image = frame
+        return write_png(out / f"{index:06d}.png", image)
+
+    written: list[str] = []
+    columns = (TextColumn("[bold]interpolate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(f"{seq.name} ×{args.factor} ({method})", total=n_out)
+        frame0 = read_frame(seq.paths[0])
+        for k in range(len(seq.paths) - 1):
+            frame1 = read_frame(seq.paths[k + 1])
+            generated = interpolate_times(frame0, frame1, times, method=method, device=args.device) if times else []
+            for j, frame in enumerate([frame0, *generated]):
+                written.append(emit(k * args.factor + j, frame))
+                if keep_cube:
+                    cube_frames.append(np.asarray(frame, dtype=np.float32))
+                    cube_times.append(_time_at(seq, k, j / args.factor))
+            progress.advance(task, 1 + len(generated))
+            frame0 = frame1
+        written.append(emit(n_out - 1, frame0))
+        if keep_cube:
+            cube_frames.append(np.asarray(frame0, dtype=np.float32))
+            cube_times.append(_time_at(seq, len(seq.paths) - 1, 0.0))
+        progress.advance(task, 1)
+
+    print(f"wrote {len(written)} frames to {out}")
+    if args.video:
+        fps = args.fps if args.fps is not None else float(config.get("video.fps", 30))
+        write_video(args.video, written, fps=fps)
+        print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
+    if keep_cube:
+        if any(t is None for t in cube_times):
+            raise ValueError("--cube needs inputs with scan times (ABI file names)")
+        write_cube(args.cube, cube_frames, cube_times)
+        print(f"wrote {args.cube} ({len(cube_frames)} time steps)")
+    return 0
+
+
+def _time_at(seq, k: int, fraction: float):
+    """Scan time of input k plus a fraction of the interval to the next scan (None for non-ABI names)."""
+    t0 = seq.times[k]
+    if t0 is None:
+        return None
+    if fraction == 0.0:
+        return t0
+    t1 = seq.times[k + 1]
+    return t0 + timedelta(seconds=(t1 - t0).total_seconds() * fraction)
