@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(width=None if Console().is_terminal else 140)  # logs and CI: no truncated names
 
 # (sub-folder, generator arguments, priority name): small enough for a 2-core laptop in about a minute
 SCENES = (
@@ -47,7 +47,8 @@ def discovery_table(root: Path) -> list:
     seqs = group_sequences(found)
     table = Table(title=f"Discovery: {len(found)} files under {root}")
     for col in ("sequence", "frames", "start (UTC)", "span", "cadence", "missing", "size"):
-        table.add_column(col, justify="left" if col in ("sequence", "start (UTC)") else "right")
+        left = col in ("sequence", "start (UTC)")
+        table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for s in seqs:
         d = s.describe()
         table.add_row(d["name"], str(d["frames"]), d["start"] or "-", d["span"] or "-", d["cadence"] or "-",
