@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--satellite", choices=("G16", "G17", "G18", "G19"), default="G16")
     p.add_argument("--product", choices=("CMIP", "Rad"), default="CMIP")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cmap", choices=("ir", "enhanced", "grey"), default="ir", help="PNG colour table")
+    p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth (16: grey only)")
     p.set_defaults(func=run)
 
 
@@ -39,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         satellite=args.satellite,
         seed=args.seed,
         product=args.product,
+        cmap=args.cmap,
+        bit_depth=args.bit_depth,
     )
     print(f"wrote {len(paths)} files to {args.out_dir}")
     return 0

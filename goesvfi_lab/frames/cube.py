@@ -52,7 +52,7 @@ def write_cube(
 ) -> str:
     """Write ``frames`` (2-D arrays, DataArrays or NetCDF paths) at ``times`` as ``variable(time, y, x)``.
 
-    ``times`` are datetimes (naive = UTC) or datetime64, encoded as float "seconds since" the first.
+    ``times`` are datetimes (naive = UTC) or datetime64, encoded as integer "microseconds since" the first.
     ``template`` (an ``xarray.DataArray`` such as :func:`read_netcdf` returns) lends its x/y
     coordinates, its attributes and its grid-mapping variable; ``attrs`` update the variable's
     attributes. Data are float32, zlib-compressed, NaN as fill. Written atomically; returns the path.
@@ -107,7 +107,9 @@ def write_cube(
             "dtype": "float32", "zlib": True, "complevel": int(complevel), "shuffle": True,
             "_FillValue": np.float32(np.nan), "chunksizes": (1, min(height, 512), min(width, 512)),
         },
-        "time": {"units": f"seconds since {t0:%Y-%m-%d %H:%M:%S}", "calendar": "standard", "dtype": "float64"},
+        # integer microseconds: interpolated times (e.g. a third of a 5-min scan interval) round-trip exactly,
+        # where float seconds since a sub-second epoch drift by a nanosecond
+        "time": {"units": f"microseconds since {t0:%Y-%m-%d %H:%M:%S}", "calendar": "standard", "dtype": "int64"},
     }
     for name in (*dims[1:], var_attrs.get("grid_mapping")):
         if name in ds.coords:
