@@ -465,6 +465,7 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
     import netCDF4
 
     from .frames.atomic import atomic_path
+    from .frames.netcdf import NETCDF_LOCK
     from .frames.netcdf import bt_to_radiance
 
     if product not in ("CMIP", "Rad"):
@@ -478,7 +479,7 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
         name, (scale, offset) = "Rad", _radiance_packing(band)
     scale, offset = float(np.float32(scale)), float(np.float32(offset))  # as the file stores them
     planck = planck_constants(band) if emissive else None
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, NETCDF_LOCK:  # netCDF-C/HDF5 are not thread-safe
         nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
         try:
             nc.createDimension("y", rows)

@@ -374,3 +374,28 @@ def test_cube_from_netcdf_paths_without_template(tmp_path):
     with xr.open_dataset(out) as ds:
         assert ds.CMI.shape == (2, 8, 8)
         np.testing.assert_allclose(ds.CMI.values[1], read_frame(paths[1]))
+
+
+def test_netcdf_reads_are_safe_from_several_threads(tmp_path):
+    """netCDF-C/HDF5 are not thread-safe; a multi-threaded Dask worker reads frames concurrently."""
+    import threading
+
+    from goesvfi_lab.sample import write_sample
+
+    paths = write_sample(tmp_path, frames=4, size=(48, 48))
+    expected = [read_frame(p) for p in paths]
+    errors: list[BaseException] = []
+
+    def loop():
+        try:
+            for i in range(150):
+                np.testing.assert_array_equal(read_frame(paths[i % 4]), expected[i % 4])
+        except BaseException as e:  # collected: an assertion in a thread would otherwise be lost
+            errors.append(e)
+
+    threads = [threading.Thread(target=loop) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

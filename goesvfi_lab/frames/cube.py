@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .atomic import atomic_path
-from .netcdf import read_netcdf
+from .netcdf import NETCDF_LOCK, read_netcdf
 
 _PACKING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "_Unsigned", "valid_range", "missing_value")
 
@@ -114,7 +114,7 @@ def write_cube(
     for name in (*dims[1:], var_attrs.get("grid_mapping")):
         if name in ds.coords:
             encoding[name] = {"_FillValue": None}  # coordinates never hold fill
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, NETCDF_LOCK:
         delayed = ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, compute=False)
         delayed.compute(scheduler="synchronous")
     return path

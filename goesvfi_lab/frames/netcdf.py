@@ -12,6 +12,7 @@ DQF is ignored.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -50,13 +51,24 @@ def bt_to_radiance(bt: np.ndarray, fk1: float, fk2: float, bc1: float, bc2: floa
     return fk1 / np.expm1(fk2 / (bc1 + bc2 * bt))
 
 
+# The netCDF-C/HDF5 libraries are not thread-safe: two threads of one worker process reading .nc files at
+# once crash it (seen as a bus error within a few hundred concurrent reads). Every NetCDF open, read and
+# write in the package holds this process-wide lock; the decoding work stays outside it where possible.
+NETCDF_LOCK = threading.RLock()
+
+
 def read_netcdf(path: str | os.PathLike[str], variable: str | None = None):
     """One ABI field as a float32 ``xarray.DataArray`` (y, x) with its coordinates and attributes.
 
     ``variable=None`` takes ``CMI``, else ``Rad`` (converted to brightness temperature or
     reflectance). Any other named variable is returned unpacked as float32. The file is closed
-    before returning, so the result is safe to pickle and keep.
+    before returning, so the result is safe to pickle and keep. Thread-safe (see NETCDF_LOCK).
     """
+    with NETCDF_LOCK:
+        return _read_netcdf(path, variable)
+
+
+def _read_netcdf(path: str | os.PathLike[str], variable: str | None = None):
     import xarray as xr
 
     path = os.fspath(path)

@@ -1,0 +1,280 @@
+"""Step 2: what the filter found, what the jobs will do, and the button that submits them.
+
+Thumbnails and the time estimate are computed on background threads (reading a full-disk scan or
+timing one interpolation takes a moment); the widgets they fill exist from the start.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+
+from ..model import BatchJob, JobPriority
+from . import formatting as fmt
+from .common import ErrorArea, button, guard
+from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs
+from .thumbnails import THUMB_SIZE, ThumbnailCache, pick_frames, read_frame_locked, shared_cache
+from .updater import Debouncer
+
+_LABEL = {"description_width": "8em"}
+
+
+def _field() -> W.Layout:  # one Layout widget per field
+    return W.Layout(width="16em")
+
+
+def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, crop: int = 512) -> float:
+    """Wall time per interpolated frame for one real pair, timed in this process.
+
+    Large frames are timed on a centred ``crop``² window and scaled by the pixel count (the backends
+    cost about the same per pixel), so previewing full-disk data never runs a full-size pass here.
+    The second run is kept when the first is short, so one-off costs (model load, warm-up) do not
+    inflate the estimate; a slow first run is kept rather than paid twice.
+    """
+    from ..interp import interpolate_times
+
+    f0, f1 = read_frame_locked(path0), read_frame_locked(path1)
+    h, w = f0.shape[:2]
+    r0, c0 = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
+    a, b = f0[r0 : r0 + crop, c0 : c0 + crop], f1[r0 : r0 + crop, c0 : c0 + crop]
+    scale = (h * w) / (a.shape[0] * a.shape[1])
+    times = [k / factor for k in range(1, factor)] or [0.5]
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        interpolate_times(a, b, times, method=method)
+        elapsed = time.perf_counter() - t0
+        best = min(best, elapsed)
+        if elapsed > 1.0:
+            break
+    return best * scale / len(times)
+
+
+class PreviewPanel(W.VBox):
+    """Sequences table, first/middle/last thumbnails, job settings, estimate, Back and Confirm."""
+
+    def __init__(
+        self,
+        output_dir: str | None = None,
+        on_confirm: Callable[[list[BatchJob]], str | None] | None = None,
+        on_back: Callable[[], None] | None = None,
+        slots: Callable[[], int] | None = None,
+        methods: list[str] | None = None,
+        errors: ErrorArea | None = None,
+        thumbnails: ThumbnailCache | None = None,
+        measure: Callable[[str, str, str, int], float] = measure_seconds_per_frame,
+    ) -> None:
+        self.errors = errors or ErrorArea()
+        self.on_confirm = on_confirm
+        self.on_back = on_back
+        self.slots = slots or (lambda: 1)
+        self.thumbs = thumbnails or shared_cache
+        self.measure = measure
+        self.result: ScanResult | None = None
+        self.submitted: list[BatchJob] = []
+        self._cost: dict[tuple, float] = {}  # (method, shape-ish key, factor) -> s/frame
+
+        if methods is None:
+            from ..interp import available_methods
+
+            methods = ["auto", *[m for m in available_methods() if m != "auto"]]
+        d = JobSettings(output_dir=os.path.abspath(os.path.expanduser(output_dir or "goesvfi-output")))
+
+        self.title = W.HTML('<span class="gvl-title">2 · Preview and confirm</span>')
+        self.table = W.HTML()
+        self.sequence = W.Dropdown(description="Thumbnails of", style=_LABEL, layout=W.Layout(width="40em"))
+        self.images = [W.Image(format="png", layout=W.Layout(width=f"{THUMB_SIZE}px", height=f"{THUMB_SIZE}px"))
+                       for _ in range(3)]
+        self.captions = [W.HTML() for _ in range(3)]
+        for img in self.images:
+            img.add_class("gvl-thumb-img")
+        figures = [W.VBox([img, cap]) for img, cap in zip(self.images, self.captions, strict=True)]
+        for f in figures:
+            f.add_class("gvl-thumb")
+        self.factor = W.BoundedIntText(value=d.factor, min=1, max=64, description="Factor", style=_LABEL,
+                                       layout=_field(), tooltip="frames per input interval (2 doubles the rate)")
+        self.method = W.Dropdown(options=methods, value="auto" if "auto" in methods else methods[0],
+                                 description="Method", style=_LABEL, layout=_field())
+        self.fps = W.BoundedIntText(value=d.fps, min=1, max=240, description="Video fps", style=_LABEL,
+                                    layout=_field())
+        self.video = W.Checkbox(value=d.video, description="MP4 video", indent=False)
+        self.cube = W.Checkbox(value=d.cube, description="NetCDF cube", indent=False)
+        self.priority = W.Dropdown(options=[(p.name.lower(), p) for p in reversed(JobPriority)],
+                                   value=d.priority, description="Priority", style=_LABEL, layout=_field())
+        self.output_dir = W.Text(value=d.output_dir, description="Output folder", style=_LABEL,
+                                 layout=W.Layout(width="40em"))
+        self.overwrite = W.Checkbox(value=d.overwrite, description="overwrite existing outputs", indent=False)
+        self.cmap = W.Dropdown(options=[("auto", "auto"), ("enhanced IR", "enhanced"), ("grey IR", "ir"),
+                                        ("grey", "grey")], value=d.cmap, description="Colours", style=_LABEL,
+                               layout=_field(), tooltip="how physical fields are coloured in thumbnails and video")
+        self.estimate = W.HTML()
+        self.estimate.add_class("gvl-estimate-box")
+        self.back = button("Back", "return to the filter", "", "arrow-left")
+        self.confirm = button("Confirm", "submit one job per sequence to the queue", "success", "check")
+        self.status = W.HTML()
+
+        for w in (self.factor, self.method, self.fps, self.video, self.cube, self.priority, self.output_dir,
+                  self.overwrite):
+            w.observe(self._settings_changed, names="value")
+        self.cmap.observe(lambda _c: self._refresh_thumbs(), names="value")
+        self.sequence.observe(self._sequence_changed, names="value")
+        self.back.on_click(guard(self.errors, "Going back failed")(self._back))
+        self.confirm.on_click(guard(self.errors, "Submitting the jobs failed")(self._confirm))
+        self._thumbnailer = Debouncer(self._render_thumbs, self._show_thumbs, self._thumb_error, delay=0.0)
+        self._estimator = Debouncer(self._measure, self._show_estimate, self._estimate_error, delay=0.2)
+
+        super().__init__(
+            children=[
+                self.title,
+                self.table,
+                self.sequence,
+                W.HBox(figures, layout=W.Layout(grid_gap="8px")),
+                W.HBox([W.VBox([self.factor, self.method, self.fps, self.priority]),
+                        W.VBox([self.cmap, self.video, self.cube, self.overwrite])]),
+                self.output_dir,
+                self.estimate,
+                W.HBox([self.back, self.confirm, self.status], layout=W.Layout(align_items="center")),
+            ]
+        )
+        self.add_class("gvl-preview")
+
+    # ---- state in
+    def settings(self) -> JobSettings:
+        return JobSettings(
+            factor=int(self.factor.value),
+            method=self.method.value,
+            fps=int(self.fps.value),
+            video=bool(self.video.value),
+            cube=bool(self.cube.value),
+            priority=JobPriority(self.priority.value),
+            output_dir=self.output_dir.value,
+            overwrite=bool(self.overwrite.value),
+            cmap=self.cmap.value,
+        )
+
+    def show(self, result: ScanResult) -> None:
+        """Fill the panel from a filter result (main thread: called from the filter's button)."""
+        self.result = result
+        seqs = result.sequences
+        self.table.value = fmt.sequences_table(seqs, selected=0 if seqs else None)
+        with self.sequence.hold_sync():
+            self.sequence.options = [(f"{s.name} ({len(s.paths)} frames)", i) for i, s in enumerate(seqs)]
+            self.sequence.value = 0 if seqs else None
+        self.status.value = ""
+        self.confirm.disabled = not seqs
+        self._refresh_thumbs()
+        self._refresh_estimate()
+
+    def selected(self) -> Any:
+        if self.result is None or self.sequence.value is None:
+            return None
+        return self.result.sequences[self.sequence.value]
+
+    # ---- thumbnails (background)
+    def _sequence_changed(self, change: Any) -> None:
+        if self.result is not None:
+            self.table.value = fmt.sequences_table(self.result.sequences, selected=change["new"])
+        self._refresh_thumbs()
+        self._refresh_estimate()
+
+    def _refresh_thumbs(self) -> None:
+        seq = self.selected()
+        for cap in self.captions:
+            cap.value = '<span class="gvl-muted">rendering…</span>' if seq is not None else ""
+        self._thumbnailer(None if seq is None else list(seq.paths), self.cmap.value)
+
+    def _render_thumbs(self, paths: list[str] | None, cmap: str) -> list[tuple[str, str, bytes]]:
+        if not paths:
+            return []
+        return [(label, p, self.thumbs.get(p, cmap=cmap)) for label, p in pick_frames(paths)]
+
+    def _show_thumbs(self, thumbs: list[tuple[str, str, bytes]]) -> None:
+        for i, (img, cap) in enumerate(zip(self.images, self.captions, strict=True)):
+            if i < len(thumbs):
+                label, path, png = thumbs[i]
+                with img.hold_sync():
+                    img.value = png
+                    img.layout.visibility = "visible"
+                name = fmt.esc(os.path.basename(path))
+                cap.value = f'<figcaption title="{fmt.esc(path)}">{fmt.esc(label)}: {name}</figcaption>'
+            else:
+                img.value = b""
+                img.layout.visibility = "hidden"
+                cap.value = ""
+
+    def _thumb_error(self, exc: BaseException) -> None:
+        for cap in self.captions:
+            cap.value = ""
+        self.errors.show("Rendering thumbnails failed", exc)
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Block until thumbnails and estimate are shown (tests and scripts)."""
+        return self._thumbnailer.wait(timeout) and self._estimator.wait(timeout)
+
+    # ---- estimate (background)
+    def _settings_changed(self, change: Any = None) -> None:
+        self.confirm.disabled = self.result is None or not self.result.sequences
+        self._refresh_estimate()
+
+    def _refresh_estimate(self) -> None:
+        if self.result is None:
+            return
+        s = self.settings()
+        base = estimate(self.result.sequences, s.factor, None)
+        self.estimate.value = fmt.estimate_summary(base.jobs, base.frames_total, base.frames_new, None,
+                                                   "measuring…")
+        seq = self.selected()
+        if seq is None or len(seq.paths) < 2 or s.factor < 2:
+            self._estimator.cancel()
+            self._show_estimate((base, "nothing to interpolate" if s.factor < 2 else ""))
+            return
+        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor))
+
+    def _measure(self, args: tuple) -> tuple[Estimate, str]:
+        seqs, p0, p1, method, factor = args
+        key = (method, factor, os.path.getsize(p0), os.path.splitext(p0)[1])
+        if key not in self._cost:
+            self._cost[key] = self.measure(p0, p1, method, factor)
+        cost = self._cost[key]
+        slots = max(int(self.slots()), 1)
+        plural = "s" if slots > 1 else ""
+        basis = f"({cost * 1000:.1f} ms per frame with '{method}' measured here, {slots} slot{plural})"
+        return estimate(seqs, factor, cost, slots), basis
+
+    def _show_estimate(self, value: tuple[Estimate, str]) -> None:
+        est, basis = value
+        self.estimate.value = fmt.estimate_summary(est.jobs, est.frames_total, est.frames_new, est.seconds, basis)
+
+    def _estimate_error(self, exc: BaseException) -> None:
+        self.estimate.value = fmt.error_box(f"Could not time '{self.method.value}': {type(exc).__name__}: {exc}")
+
+    # ---- buttons
+    def _back(self, _b: Any = None) -> None:
+        if self.on_back is not None:
+            self.on_back()
+
+    def _confirm(self, _b: Any = None) -> None:
+        if self.result is None:
+            return
+        jobs = make_jobs(self.result.sequences, self.settings())
+        if not jobs:
+            self.status.value = fmt.error_box("No sequence has two or more frames to interpolate.")
+            return
+        note = self.on_confirm(jobs) if self.on_confirm is not None else None
+        self.confirm.disabled = True  # one click, one batch: change a setting or go back to submit again
+        self.submitted.extend(jobs)
+        out = os.path.dirname(jobs[0].output_dir)
+        self.status.value = (
+            f'<span class="gvl-submitted" data-jobs="{len(jobs)}">Submitted {len(jobs)} '
+            f'job{"" if len(jobs) == 1 else "s"}</span>: outputs (frames, video, cube) go to '
+            f'<span class="gvl-mono">{fmt.esc(out)}</span>. {fmt.esc(note or "")}'
+        )
+
+    def close(self) -> None:
+        self._thumbnailer.cancel()
+        self._estimator.cancel()
+        super().close()

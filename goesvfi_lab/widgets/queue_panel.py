@@ -1,0 +1,177 @@
+"""Step 3: the job table with per-job actions, and the queue's global controls.
+
+The rows are a fixed pool of widgets made once on the main thread; the updater thread only rebinds
+them to jobs (values, visibility, disabled states). Rows follow submission order, so a row never moves
+under the pointer because a job changed state; the position column shows the queue order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+
+from ..model import BatchJob
+from . import formatting as fmt
+from .common import ErrorArea, button, guard
+from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, page_of, table_jobs
+
+
+def _small(icon: str, tooltip: str, cls: str) -> W.Button:
+    b = W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="30px", padding="0"))
+    b.add_class(cls)
+    return b
+
+
+class JobRow(W.HBox):
+    """One table row: the cells as HTML, then cancel / retry / priority up / priority down."""
+
+    def __init__(self, act: Callable[[str, str], None]) -> None:
+        self.job_id: str | None = None
+        self.info = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+        self.cancel = _small("times", "cancel this job", "gvl-cancel")
+        self.retry = _small("redo", "retry this job", "gvl-retry")
+        self.up = _small("arrow-up", "raise priority", "gvl-up")
+        self.down = _small("arrow-down", "lower priority", "gvl-down")
+        for b, action in ((self.cancel, "cancel"), (self.retry, "retry"), (self.up, "up"), (self.down, "down")):
+            b.on_click(lambda _b, action=action: act(action, self.job_id))
+        super().__init__([self.info, self.cancel, self.retry, self.up, self.down],
+                         layout=W.Layout(display="none", align_items="center", width="100%"))
+        self.add_class("gvl-row")
+
+    def bind(self, job: BatchJob | None) -> None:
+        if job is None:
+            self.job_id = None
+            self.layout.display = "none"
+            return
+        self.job_id = job.id
+        self.info.value = fmt.job_row(job)
+        self.cancel.disabled = not can_cancel(job)
+        self.retry.disabled = not can_retry(job)
+        self.up.disabled = not can_reprioritise(job) or bumped(job.priority, +1) is None
+        self.down.disabled = not can_reprioritise(job) or bumped(job.priority, -1) is None
+        self.layout.display = "flex"
+
+
+class QueuePanel(W.VBox):
+    """Global controls, concurrency, the job table with paging and a status filter."""
+
+    def __init__(self, queue: Any, errors: ErrorArea | None = None, page_size: int = 10,
+                 on_change: Callable[[], None] | None = None) -> None:
+        self.queue = queue
+        self.errors = errors or ErrorArea()
+        self.page_size = page_size
+        self.page = 0
+        self.on_change = on_change  # e.g. the updater's poke: show the effect of a click at once
+        self._jobs: list[BatchJob] = []
+        self._lock = threading.RLock()
+
+        g = guard(self.errors, "Queue action failed")
+        self.start = button("Start", "start dispatching jobs to the cluster", "primary", "play")
+        self.pause = button("Pause", "stop handing out new work; running jobs finish", "", "pause")
+        self.resume = button("Resume", "hand out work again", "", "play")
+        self.stop = button("Stop", "stop dispatching; running jobs are cancelled and re-queued", "warning", "stop")
+        self.cancel_all = button("Cancel all", "cancel every job that has not finished", "danger", "ban")
+        self.retry_failed = button("Retry failed", "queue failed jobs again", "", "redo")
+        self.clear_completed = button("Clear completed", "remove completed jobs from the table", "", "broom")
+        actions = {
+            self.start: lambda: self.queue.start(),
+            self.pause: lambda: self.queue.pause(),
+            self.resume: lambda: self.queue.resume(),
+            self.stop: lambda: self.queue.stop(),
+            self.cancel_all: lambda: self.queue.cancel_all(),
+            self.retry_failed: lambda: self.queue.retry_failed(),
+            self.clear_completed: lambda: self.queue.clear_completed(),
+        }
+        for b, fn in actions.items():
+            b.add_class("gvl-" + b.description.lower().replace(" ", "-"))
+            b.on_click(g(lambda _b, fn=fn: self._did(fn())))
+        self.concurrency = W.BoundedIntText(
+            value=int(getattr(queue, "max_concurrent", None) or 0), min=0, max=4096,
+            description="Max running", tooltip="jobs running at once (0: as many as the cluster takes)",
+            style={"description_width": "7em"}, layout=W.Layout(width="13em"),
+        )
+        self.concurrency.add_class("gvl-concurrency")
+        self.concurrency.observe(g(self._set_concurrency), names="value")
+        self.show_only = W.Dropdown(options=list(SHOW), value="all", description="Show",
+                                    style={"description_width": "3em"}, layout=W.Layout(width="14em"))
+        self.show_only.observe(g(lambda _c: self._set_page(0)), names="value")
+        self.prev = button("", "previous page", "", "chevron-left")
+        self.next = button("", "next page", "", "chevron-right")
+        self.prev.on_click(g(lambda _b: self._set_page(self.page - 1)))
+        self.next.on_click(g(lambda _b: self._set_page(self.page + 1)))
+        self.page_info = W.HTML()
+        self.empty = W.HTML('<span class="gvl-muted">No jobs yet: confirm a preview to add some.</span>')
+        self.rows = [JobRow(g(self._act)) for _ in range(page_size)]
+
+        super().__init__(
+            children=[
+                W.HTML('<span class="gvl-title">3 · Queue</span>'),
+                W.HBox([self.start, self.pause, self.resume, self.stop, self.cancel_all, self.retry_failed,
+                        self.clear_completed], layout=W.Layout(flex_flow="row wrap")),
+                W.HBox([self.concurrency, self.show_only, self.prev, self.page_info, self.next],
+                       layout=W.Layout(align_items="center")),
+                W.HTML(fmt.job_header(), layout=W.Layout(margin="0 128px 0 0")),
+                self.empty,
+                *self.rows,
+            ]
+        )
+        self.add_class("gvl-queue")
+
+    # ---- clicks → queue
+    def _did(self, _result: Any = None) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def _act(self, action: str, job_id: str | None) -> None:
+        if job_id is None:
+            return
+        q = self.queue
+        if action == "cancel":
+            q.cancel(job_id)
+        elif action == "retry":
+            q.retry(job_id)
+        else:
+            job = q.job(job_id)
+            new = bumped(job.priority, +1 if action == "up" else -1)
+            if new is not None:
+                q.set_priority(job_id, new)
+        self._did()
+
+    def _set_concurrency(self, change: dict) -> None:
+        value = int(change["new"]) or None  # 0 in the box: no limit
+        if value != getattr(self.queue, "max_concurrent", None):
+            self.queue.max_concurrent = value
+            self._did()
+
+    def _set_page(self, page: int) -> None:
+        with self._lock:
+            self.page = page
+            self.render(self._jobs)
+
+    # ---- state → widgets (any thread)
+    def render(self, jobs: list[BatchJob], state: str | None = None) -> None:
+        with self._lock:
+            self._jobs = list(jobs)
+            shown, self.page, pages = page_of(table_jobs(self._jobs, self.show_only.value), self.page, self.page_size)
+            for row, job in zip(self.rows, shown + [None] * (self.page_size - len(shown)), strict=True):
+                row.bind(job)
+            self.page_info.value = fmt.page_label(self.page, pages, len(self._jobs))
+            self.prev.disabled = self.page <= 0
+            self.next.disabled = self.page >= pages - 1
+            self.empty.layout.display = "none" if self._jobs else "block"
+            if state is not None:
+                self.set_state(state)
+            limit = int(getattr(self.queue, "max_concurrent", None) or 0)
+            if limit != self.concurrency.value:  # changed from code: show it
+                self.concurrency.value = limit
+
+    def set_state(self, state: str) -> None:
+        """Enable the global buttons that make sense in ``state`` (idle / running / paused / stopped)."""
+        running, paused = state == "running", state == "paused"
+        self.start.disabled = running or paused
+        self.pause.disabled = not running
+        self.resume.disabled = not paused
+        self.stop.disabled = not (running or paused)

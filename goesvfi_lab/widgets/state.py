@@ -1,0 +1,358 @@
+"""Plain-Python view state: what the panels show, separate from the widgets that show it.
+
+The split follows bqplot's model/view idea: everything a test needs (parsing the filter form, turning
+sequences into jobs, ordering the queue table, the throughput history, the worker metrics) lives here
+as ordinary dataclasses and functions, so it is checked without a kernel or a browser.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ..model import BatchJob, JobPriority, JobStatus, Stats
+
+ANY = ""  # the "no constraint" choice of the dropdowns
+
+# --------------------------------------------------------------------------------------------- filter
+
+
+def _split(text: str) -> list[str]:
+    """Comma- or newline-separated entries, blanks dropped."""
+    return [p.strip() for p in re.split(r"[,\n]", text or "") if p.strip()]
+
+
+def _megabytes(text: str, label: str) -> int | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{label}: {text!r} is not a number of MB") from None
+    if value < 0 or not math.isfinite(value):
+        raise ValueError(f"{label}: must be a non-negative number of MB")
+    return int(round(value * 1_000_000))
+
+
+def parse_utc(text: str, label: str) -> datetime | None:
+    """ISO date or date-time (``2023-12-31 12:00``); naive values are UTC, as GOES scan times are."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{label}: {text!r} is not a date-time like 2023-12-31 12:00") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+@dataclass
+class FilterState:
+    """The filter form as typed. :meth:`to_filter` validates it; errors name the field."""
+
+    root: str = ""
+    recursive: bool = True
+    extensions: str = ".nc, .png"
+    min_size_mb: str = ""
+    max_size_mb: str = ""
+    min_date: date | None = None  # file modification date (local calendar days, inclusive)
+    max_date: date | None = None
+    name_pattern: str = ""
+    exclude_paths: str = ""  # one path per line (or comma separated)
+    exclude_patterns: str = ""  # regular expressions searched in the path, comma/newline separated
+    satellite: str = ANY
+    band: int | None = None
+    sector: str = ANY
+    product: str = ANY
+    start: str = ""  # scan-time range, UTC
+    end: str = ""
+
+    def to_filter(self) -> Any:
+        """Build a :class:`goesvfi_lab.discover.FileFilter`; raises ``ValueError`` naming the bad field."""
+        from ..discover import FileFilter
+
+        if self.name_pattern.strip():
+            try:
+                re.compile(self.name_pattern.strip())
+            except re.error as e:
+                raise ValueError(f"name pattern: {e}") from None
+        exts = [e if e.startswith(".") else "." + e for e in (x.lower() for x in _split(self.extensions))]
+        min_size = _megabytes(self.min_size_mb, "min size")
+        max_size = _megabytes(self.max_size_mb, "max size")
+        if min_size is not None and max_size is not None and min_size > max_size:
+            raise ValueError("size range: min size is larger than max size")
+        if self.min_date and self.max_date and self.min_date > self.max_date:
+            raise ValueError("modified dates: 'from' is after 'to'")
+        start, end = parse_utc(self.start, "scan start"), parse_utc(self.end, "scan end")
+        if start and end and start > end:
+            raise ValueError("scan times: start is after end")
+        return FileFilter(
+            extensions=exts or None,
+            min_size=min_size,
+            max_size=max_size,
+            min_date=self.min_date,  # whole local calendar days, as FileFilter reads dates
+            max_date=self.max_date,
+            name_pattern=self.name_pattern.strip() or None,
+            exclude_paths=tuple(_split(self.exclude_paths)),
+            exclude_patterns=tuple(_split(self.exclude_patterns)),
+            satellite=self.satellite or None,
+            band=self.band,
+            sector=self.sector or None,
+            product=self.product or None,
+            start=start,
+            end=end,
+        )
+
+
+@dataclass
+class ScanResult:
+    """What one filter run found."""
+
+    paths: list[str]
+    sequences: list[Any]
+    size_bytes: int
+    seconds: float
+
+
+def scan(state: FilterState) -> ScanResult:
+    """Run the filter and group the matches into sequences (called off the main thread)."""
+    from ..discover import group_sequences
+
+    t0 = time.perf_counter()
+    root = os.path.expanduser(state.root.strip() or ".")
+    if not os.path.isdir(root):
+        raise ValueError(f"root folder: {root} is not a directory")
+    flt = state.to_filter()
+    paths = flt.scan(root, recursive=state.recursive)
+    seqs = group_sequences(paths) if paths else []
+    size = sum(s.size_bytes for s in seqs)
+    return ScanResult(paths, seqs, size, time.perf_counter() - t0)
+
+
+def subfolders(root: str, limit: int = 200) -> list[str]:
+    """Visible sub-directories of ``root`` (names, sorted) for the small folder browser."""
+    try:
+        with os.scandir(os.path.expanduser(root or ".")) as it:
+            names = [e.name for e in it if not e.name.startswith(".") and e.is_dir(follow_symlinks=True)]
+    except OSError:
+        return []
+    return sorted(names, key=str.lower)[:limit]
+
+
+# --------------------------------------------------------------------------------------------- preview
+
+
+@dataclass
+class JobSettings:
+    factor: int = 4
+    method: str = "auto"
+    fps: int = 30
+    video: bool = True
+    cube: bool = False
+    priority: JobPriority = JobPriority.NORMAL
+    output_dir: str = "goesvfi-output"
+    overwrite: bool = False
+    cmap: str = "auto"  # colours for physical fields in the video (and the thumbnails)
+
+    def validate(self) -> None:
+        if self.factor < 1:
+            raise ValueError("factor must be at least 1")
+        if self.fps < 1:
+            raise ValueError("fps must be at least 1")
+        if not (self.video or self.cube):
+            raise ValueError("choose at least one output: video and/or NetCDF cube")
+        if not self.output_dir.strip():
+            raise ValueError("output folder is empty")
+
+
+def auto_cmap(path: str) -> str:
+    """``enhanced`` IR colours for emissive ABI bands (7-16); plain ``grey`` (own range) for reflective
+    bands (1-6) and for files without an ABI name (stored images pass through unchanged anyway)."""
+    from ..discover import parse_goes_name
+
+    name = parse_goes_name(path)
+    if name is None or name.band is None:
+        return "grey"
+    return "enhanced" if name.band >= 7 else "grey"
+
+
+def slug(name: str) -> str:
+    """A file-system-safe folder name for a sequence."""
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return s or "sequence"
+
+
+def make_jobs(sequences: Sequence[Any], settings: JobSettings) -> list[BatchJob]:
+    """One job per sequence with at least two frames, each writing into its own sub-folder."""
+    settings.validate()
+    jobs = []
+    used: set[str] = set()
+    for seq in sequences:
+        if len(seq.paths) < 2:
+            continue
+        if settings.cube and not all(p.lower().endswith(".nc") for p in seq.paths):
+            raise ValueError(f"a NetCDF cube needs NetCDF inputs; {seq.name} has other files (untick 'NetCDF cube')")
+        folder = slug(seq.name)
+        n = 2
+        while folder in used:  # two sequences with one name still get two folders
+            folder = f"{slug(seq.name)}-{n}"
+            n += 1
+        used.add(folder)
+        jobs.append(
+            BatchJob(
+                name=seq.name,
+                inputs=list(seq.paths),
+                output_dir=os.path.join(os.path.expanduser(settings.output_dir), folder),
+                factor=settings.factor,
+                method=settings.method,
+                priority=settings.priority,
+                settings={
+                    "fps": settings.fps,
+                    "video": settings.video,
+                    "cube": settings.cube,
+                    "overwrite": settings.overwrite,
+                    "cmap": auto_cmap(seq.paths[0]) if settings.cmap == "auto" else settings.cmap,
+                },
+            )
+        )
+    return jobs
+
+
+@dataclass
+class Estimate:
+    jobs: int
+    frames_total: int  # frames written, inputs included
+    frames_new: int  # interpolated frames
+    seconds: float | None  # None until a per-frame cost is known
+
+
+def estimate(sequences: Sequence[Any], factor: int, seconds_per_frame: float | None, slots: int = 1) -> Estimate:
+    """Frames and wall time: interpolated frames × measured cost, spread over the cluster's slots."""
+    usable = [s for s in sequences if len(s.paths) >= 2]
+    total = sum((len(s.paths) - 1) * factor + 1 for s in usable)
+    new = sum((len(s.paths) - 1) * (factor - 1) for s in usable)
+    secs = None if seconds_per_frame is None else new * seconds_per_frame / max(slots, 1)
+    return Estimate(len(usable), total, new, secs)
+
+
+# --------------------------------------------------------------------------------------------- queue
+
+SHOW: dict[str, frozenset[JobStatus] | None] = {
+    "all": None,
+    "waiting / running": frozenset({JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING}),
+    "completed": frozenset({JobStatus.COMPLETED}),
+    "failed": frozenset({JobStatus.FAILED}),
+    "cancelled": frozenset({JobStatus.CANCELLED}),
+}
+
+
+def table_jobs(jobs: Iterable[BatchJob], show: str = "all") -> list[BatchJob]:
+    """The rows of the job table: submission order (stable, so rows never jump under the pointer
+    when a job changes state), optionally only some statuses; the position column gives queue order."""
+    wanted = SHOW[show]
+    ordered = sorted(jobs, key=lambda j: (j.created_at, j.id))
+    return ordered if wanted is None else [j for j in ordered if JobStatus(j.status) in wanted]
+
+
+def page_of(items: Sequence[Any], page: int, size: int) -> tuple[list[Any], int, int]:
+    """The slice shown on ``page`` (clamped), the page actually shown and the number of pages."""
+    pages = max(1, math.ceil(len(items) / size))
+    page = min(max(page, 0), pages - 1)
+    return list(items[page * size : (page + 1) * size]), page, pages
+
+
+def can_cancel(job: BatchJob) -> bool:
+    return not JobStatus(job.status).is_terminal
+
+
+def can_retry(job: BatchJob) -> bool:
+    return JobStatus(job.status) in (JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def can_reprioritise(job: BatchJob) -> bool:
+    """Only jobs that are still waiting in the store (not yet handed to Dask) can change priority."""
+    return JobStatus(job.status) == JobStatus.PENDING
+
+
+def bumped(priority: JobPriority | int, step: int) -> JobPriority | None:
+    """One level up (+1) or down (-1); None at the ends."""
+    value = int(priority) + step
+    return JobPriority(value) if JobPriority.BACKGROUND <= value <= JobPriority.URGENT else None
+
+
+# --------------------------------------------------------------------------------------------- stats
+
+
+class ThroughputHistory:
+    """The last ``size`` throughput samples, one per update tick, for the sparkline."""
+
+    def __init__(self, size: int = 60) -> None:
+        self.samples: deque[float] = deque(maxlen=size)
+
+    def add(self, stats: Stats) -> None:
+        value = stats.throughput
+        self.samples.append(float(value) if value is not None and math.isfinite(value) else 0.0)
+
+    def values(self) -> list[float]:
+        return list(self.samples)
+
+
+@dataclass
+class WorkerRow:
+    name: str
+    address: str
+    nthreads: int
+    executing: int
+    cpu: float  # percent of one core, as Dask reports it
+    memory: int  # bytes (process RSS)
+    memory_limit: int | None
+    gpu_utilization: float | None = None  # percent
+    gpu_memory: int | None = None  # bytes
+    gpu_memory_total: int | None = None
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+def worker_rows(info: Mapping[str, Any] | None) -> list[WorkerRow]:
+    """Rows from ``Client.scheduler_info()``; GPU columns filled where NVML metrics are reported."""
+    rows = []
+    for address, w in sorted(((info or {}).get("workers") or {}).items()):
+        m = w.get("metrics") or {}
+        gpu_total = m.get("gpu-memory-total") or (w.get("gpu") or {}).get("memory-total")
+        rows.append(
+            WorkerRow(
+                name=str(w.get("name", address)),
+                address=address,
+                nthreads=int(w.get("nthreads") or 0),
+                executing=int((m.get("task_counts") or {}).get("executing", m.get("executing", 0)) or 0),
+                cpu=float(m.get("cpu") or 0.0),
+                memory=int(m.get("memory") or 0),
+                memory_limit=int(w["memory_limit"]) if w.get("memory_limit") else None,
+                gpu_utilization=None if m.get("gpu_utilization") is None else float(m["gpu_utilization"]),
+                gpu_memory=None if m.get("gpu_memory_used") is None else int(m["gpu_memory_used"]),
+                gpu_memory_total=int(gpu_total) if gpu_total and gpu_total > 0 else None,
+                resources=dict(w.get("resources") or {}),
+            )
+        )
+    return rows
+
+
+def dashboard_urls(dashboard_link: str | None) -> tuple[str | None, str | None]:
+    """The Dask dashboard's status page and the project's ``/goesvfi`` page on the same server.
+
+    Works for direct links (``http://host:8787/status``) and for jupyter-server-proxy links
+    (``/user/x/proxy/8787/status``) alike: the project page sits beside ``status``.
+    """
+    if not dashboard_link:
+        return None, None
+    base = dashboard_link.rstrip("/")
+    if base.endswith("/status"):
+        base = base[: -len("/status")]
+    return dashboard_link, base + "/goesvfi"

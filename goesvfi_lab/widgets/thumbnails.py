@@ -1,0 +1,94 @@
+"""Small PNG previews of frames, cached by file identity.
+
+Physical fields (NetCDF brightness temperatures) go through :func:`goesvfi_lab.frames.render` with a
+colour map; stored images are shown as they are. The array is strided down before rendering so a
+5424² full-disk scan costs a read, not a full-resolution colour mapping.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .state import auto_cmap
+
+THUMB_SIZE = 192
+
+# The panels read frames on two background threads (thumbnails, the time estimate). The netCDF/HDF5
+# C libraries are not safe to enter from two threads at once (measured: a bus error within a few
+# hundred concurrent reads), so the panels' own reads take turns.
+FRAME_READ_LOCK = threading.Lock()
+
+
+def read_frame_locked(path: str) -> np.ndarray:
+    from ..frames import read_frame
+
+    with FRAME_READ_LOCK:
+        return np.asarray(read_frame(path))
+
+
+def thumbnail_png(path: str, size: int = THUMB_SIZE, cmap: str = "ir") -> bytes:
+    """PNG bytes of ``path`` scaled so its longer side is at most ``size`` pixels."""
+    from PIL import Image
+
+    from ..frames import render
+
+    arr = read_frame_locked(path)
+    step = max(1, max(arr.shape[:2]) // (2 * size))  # cheap stride first, then a good resample
+    rgb = np.ascontiguousarray(render(arr[::step, ::step], cmap=cmap))  # images pass through as RGB
+    img = Image.fromarray(rgb)
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+class ThumbnailCache:
+    """LRU of PNG bytes keyed by (path, mtime, size on disk, thumb size, colour map); thread-safe."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, path: str, size: int = THUMB_SIZE, cmap: str = "auto") -> bytes:
+        if cmap == "auto":
+            cmap = auto_cmap(path)
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size, size, cmap)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        png = thumbnail_png(path, size, cmap)  # outside the lock: rendering may take a while
+        with self._lock:
+            self.misses += 1
+            self._items[key] = png
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return png
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def pick_frames(paths: list[str]) -> list[tuple[str, str]]:
+    """(label, path) of the first, middle and last frame (fewer for short sequences)."""
+    if not paths:
+        return []
+    if len(paths) == 1:
+        return [("only", paths[0])]
+    idx = sorted({0, (len(paths) - 1) // 2, len(paths) - 1})
+    labels = {0: "first", len(paths) - 1: "last"}
+    return [(labels.get(i, "middle"), paths[i]) for i in idx]
+
+
+shared_cache = ThumbnailCache()

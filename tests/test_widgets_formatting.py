@@ -1,0 +1,213 @@
+"""The panels' HTML, checked as strings: escaping, numbers, bars, sparkline, tables."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+import pytest
+
+from goesvfi_lab.discover import Sequence
+from goesvfi_lab.model import BatchJob, JobPriority, JobStatus, Stats
+from goesvfi_lab.widgets import formatting as fmt
+from goesvfi_lab.widgets.state import WorkerRow
+
+EVIL = '<img src=x onerror="alert(1)">&"\''
+
+
+class _Balance(HTMLParser):
+    """Fails on unbalanced tags: a stray quote or bracket from unescaped text shows up here."""
+
+    VOID = {"img", "br", "input", "meta", "link", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"unbalanced </{tag}>, open: {self.stack}"
+        self.stack.pop()
+
+
+def balanced(markup: str) -> list[str]:
+    p = _Balance()
+    p.feed(markup)
+    p.close()
+    assert p.stack == [], f"unclosed tags {p.stack}"
+    return p.tags
+
+
+def test_numbers():
+    assert fmt.fmt_bytes(None) == "—"
+    assert fmt.fmt_bytes(512) == "512 B"
+    assert fmt.fmt_bytes(1_500_000) == "1.5 MB"
+    assert fmt.fmt_bytes(3.2e12) == "3.2 TB"
+    assert fmt.fmt_duration(None) == "—"
+    assert fmt.fmt_duration(float("nan")) == "—"
+    assert fmt.fmt_duration(4.25) == "4.2 s"
+    assert fmt.fmt_duration(42) == "42 s"
+    assert fmt.fmt_duration(185) == "3 min 05 s"
+    assert fmt.fmt_duration(timedelta(hours=2, minutes=7)) == "2 h 07 min"
+    assert fmt.fmt_duration(90000) == "1 d 01 h"
+    assert fmt.fmt_percent(None) == "—"
+    assert fmt.fmt_percent(1.0) == "100 %"
+    assert fmt.fmt_percent(0.9996) == "99.9 %"  # never rounds up to a false 100 %
+    assert fmt.fmt_percent(0.5) == "50 %"
+    assert fmt.fmt_rate(0) == "0.0 frames/s"
+    assert fmt.fmt_rate(250.4) == "250 frames/s"
+    assert fmt.fmt_rate(0.05) == "3.0 frames/min"
+
+
+def test_timestamps():
+    now = time.time()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", fmt.fmt_timestamp(now, now))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", fmt.fmt_timestamp(now - 3 * 86400, now))
+    plus2 = timezone(timedelta(hours=2))
+    assert fmt.fmt_utc(datetime(2024, 1, 1, 14, 0, tzinfo=plus2)) == "2024-01-01 12:00 UTC"
+
+
+def test_badge_and_bar():
+    assert fmt.status_badge(JobStatus.FAILED) == '<span class="gvl-badge gvl-status-failed">failed</span>'
+    assert fmt.status_badge("running", label=EVIL).count("<") == 2  # label escaped
+    bar = fmt.progress_bar(0.37, status=JobStatus.RUNNING)
+    assert 'style="width:37.0%"' in bar and "37 %" in bar and "gvl-status-running" in bar
+    balanced(bar)
+    assert 'width:100.0%' in fmt.progress_bar(7.0) and 'width:0.0%' in fmt.progress_bar(-1)
+    assert 'width:0.0%' in fmt.progress_bar(None)
+    assert "&lt;img" in fmt.progress_bar(0.5, label=EVIL)
+
+
+def test_sparkline_scales_to_peak():
+    svg = fmt.sparkline([0, 1, 2, 4], width=100, height=20)
+    balanced(svg)
+    pts = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+    xs = [float(p.split(",")[0]) for p in pts]
+    ys = [float(p.split(",")[1]) for p in pts]
+    assert xs[0] == 2 and xs[-1] == 98  # padded ends
+    assert ys[0] == 18 and ys[-1] == 2  # zero at the bottom, the peak at the top
+    assert "peak 4.00 frames/s" in svg
+    assert "waiting for data" in fmt.sparkline([1.0])
+    assert "<polyline" in fmt.sparkline([float("nan"), None, 3.0])  # bad samples count as zero
+
+
+def test_error_box_escapes_message_and_traceback():
+    box = fmt.error_box(EVIL, detail="Traceback <module>\n  File \"x.py\"")
+    balanced(box)
+    assert "<img" not in box and "&lt;img" in box
+    assert "<details>" in box and "&lt;module&gt;" in box
+    assert 'role="alert"' in box
+
+
+def test_links():
+    assert "no dashboard" in fmt.links(None, None)
+    html_ = fmt.links("http://h:8787/status", "http://h:8787/goesvfi")
+    assert 'href="http://h:8787/status"' in html_ and 'href="http://h:8787/goesvfi"' in html_
+    assert "&quot;" in fmt.links('http://x/"><script>', None)
+
+
+def test_match_summary():
+    s = fmt.match_summary(1, 1, 2_000_000)
+    assert 'data-count="1"' in s and "1 file in 1 sequence, 2.0 MB" in s
+    assert "24 files in 2 sequences" in fmt.match_summary(24, 2, 10)
+
+
+def _seq(name: str, n: int = 3, missing: int = 0) -> Sequence:
+    t0 = datetime(2023, 12, 31, 12, 0, tzinfo=timezone.utc)
+    return Sequence(
+        name=name,
+        key=None,
+        paths=[f"/d/f{i}.nc" for i in range(n)],
+        times=[t0 + timedelta(minutes=5 * i) for i in range(n)],
+        cadence=timedelta(minutes=5),
+        missing=[t0] * missing,
+        size_bytes=3_000_000,
+    )
+
+
+def test_sequences_table():
+    table = fmt.sequences_table([_seq("G16 C13 CONUS", 4, missing=2), _seq(EVIL)], selected=1)
+    tags = balanced(table)
+    assert tags.count("tr") == 3
+    assert "&lt;img" in table and "<img" not in table
+    row = re.findall(r"<tr[^>]*>.*?</tr>", table)[1]
+    assert ">4<" in row and "2023-12-31 12:00 UTC" in row and "2023-12-31 12:15 UTC" in row
+    assert ">15 min 00 s<" in row and ">5 min 00 s<" in row and ">2<" in row and "3.0 MB" in row
+    assert 'class="gvl-selected"' in re.findall(r"<tr[^>]*>", table)[2]
+    assert "No sequences" in fmt.sequences_table([])
+
+
+def test_job_row_escapes_name_and_error():
+    job = BatchJob(name=EVIL, inputs=["a", "b", "c"], output_dir="o", factor=2, priority="high")
+    job.status = JobStatus.FAILED
+    job.error = "FrameError: /x/<bad>.nc: truncated"
+    job.frames_done = 2
+    job.position = None
+    row = fmt.job_row(job)
+    balanced(row)
+    assert "<img" not in row and "&lt;bad&gt;" in row
+    assert f'data-job-id="{job.id}"' in row and 'data-status="failed"' in row
+    assert ">high<" in row and "2/5" in row and "width:40.0%" in row
+    assert len(re.findall(r"<span", fmt.job_header())) == len(fmt.JOB_COLUMNS)
+
+
+def test_stats_summary():
+    st = Stats(total=3, completed=2, failed=1, frames_done=10, frames_total=10, success_rate=2 / 3,
+               throughput=12.5, eta_seconds=None, progress=1.0)
+    html_ = fmt.stats_summary(st, state="paused")
+    balanced(html_)
+    tile = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', html_).group(1)  # noqa: E731
+    assert tile("progress") == "100 %"
+    assert tile("success_rate") == "67 %"
+    assert tile("throughput") == "12.5 frames/s"
+    assert tile("eta") == "done"
+    assert tile("frames") == "10 / 10"
+    assert tile("state") == "paused"
+    assert re.search(r'data-key="failed">failed <b>1</b>', html_)
+    running = Stats(total=2, running=1, eta_seconds=75, progress=0.4)
+    assert "1 min 15 s" in fmt.stats_summary(running)
+    assert re.search(r'data-key="eta".*?gvl-tile-value">paused<', fmt.stats_summary(running, state="paused"))
+    # every frame written but the video still encoding: not "100 %" yet
+    assembling = Stats(total=1, running=1, frames_done=9, frames_total=9, progress=1.0)
+    assert fmt.display_progress(assembling) == 0.999
+    assert re.search(r'data-key="progress".*?gvl-tile-value">99.9 %<', fmt.stats_summary(assembling))
+
+
+def test_workers_table_with_and_without_gpu():
+    cpu = WorkerRow("w0", "tcp://127.0.0.1:1", 2, 1, 87.5, 500_000_000, 2_000_000_000)
+    html_ = fmt.workers_table([cpu])
+    balanced(html_)
+    assert "GPU" not in html_ and "88 %" in html_ and "500.0 MB / 2.0 GB" in html_ and "width:25.0%" in html_
+    gpu = WorkerRow(EVIL, "tcp://x:2", 1, 0, 3.0, 1, None, gpu_utilization=55.0, gpu_memory=4_000_000_000,
+                    gpu_memory_total=80_000_000_000)
+    html_ = fmt.workers_table([cpu, gpu])
+    balanced(html_)
+    assert "<th class=\"gvl-num\">GPU</th>" in html_ and "55 %" in html_ and "4.0 GB / 80.0 GB" in html_
+    assert "&lt;img" in html_
+    assert "No workers" in fmt.workers_table([])
+
+
+def test_stylesheet_uses_theme_variables():
+    css = fmt.stylesheet()
+    for var in ("--jp-ui-font-color1", "--jp-layout-color1", "--jp-border-color2", "--jp-error-color1"):
+        assert var in css
+    # every colour is a theme variable (with a fallback), never a bare colour a dark theme cannot change
+    for decl in re.findall(r"(?:^|;|\{)\s*(?:color|background)\s*:\s*([^;}]+)", css):
+        assert decl.strip().startswith("var(--jp-"), decl
+    assert fmt.style_tag().startswith("<style>")
+
+
+@pytest.mark.parametrize("status", list(JobStatus))
+def test_every_status_has_a_style(status):
+    assert f".gvl-status-{status.value}" in fmt.stylesheet()
+    assert JobPriority.parse("urgent") == JobPriority.URGENT
