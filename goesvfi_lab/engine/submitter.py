@@ -1,0 +1,732 @@
+"""The feeding loop: a bounded window of pair tasks, topped up from the store by policy.
+
+Dask holds only about ``window-factor`` × cluster slots of our tasks at a time; the store holds the
+rest. That gives five-level priority with FIFO inside a level (Dask's own ``priority=`` is encoded
+as ``level * 10**9 - sequence``), cheap cancel and reordering, and pause as "stop topping up".
+
+One control thread owns all job state. It wakes when a future finishes, when the scheduler plugin
+publishes, when the user calls a method, or every ``tick`` seconds, and then: handles finished
+futures, fires the watchdog (timeouts), sweeps cancelled outputs, and fills the window. Public
+methods take the same lock, so they may be called from any thread (a notebook cell, a widget
+callback, an event callback). Event callbacks run on the control thread, outside the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue as queue_mod
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from distributed import Client, Event
+
+from goesvfi_lab import config, policy
+from goesvfi_lab.events import EventDispatcher
+from goesvfi_lab.locks import OutputLock
+from goesvfi_lab.model import BatchJob, JobStatus
+from goesvfi_lab.store import Store
+
+from . import layout
+from .cluster import Slots, cluster_slots
+from .plugins import ASSEMBLE, TOPIC, MetricsPlugin, ModelLoader, parse_key, task_key
+from .tasks import AssembleSpec, JobStopped, PairSpec, assemble, run_pair, stop_event_name
+
+logger = logging.getLogger(__name__)
+
+_WAKE = object()
+
+
+@dataclass
+class Active:
+    """A job this queue has claimed: what is left to submit, what is in flight, and how to stop it."""
+
+    job: BatchJob
+    attempt: int
+    sequence: int
+    inputs: list[str]
+    times: tuple[str | None, ...]
+    todo: deque[int]
+    lock: OutputLock
+    gpu: bool
+    device: str
+    claimed_at: float
+    timeout: float | None
+    inflight: dict[str, int] = field(default_factory=dict)  # key -> pair (ASSEMBLE for the assemble task)
+    frames_done: int = 0
+    running: bool = False
+    stop_set: bool = False
+
+    @property
+    def stop(self) -> str:
+        return stop_event_name(self.job.id, self.attempt)
+
+    @property
+    def entry(self) -> policy.Entry:
+        return policy.Entry(self.job.id, int(self.job.priority), -1.0, self.job.frames_total, self.job.owner)
+
+
+@dataclass
+class Sweep:
+    """A cancelled job's outputs, swept again after a grace period (a task may have been mid-write)."""
+
+    due: float
+    output_dir: str
+    extra: tuple[str | None, ...]
+    lock: OutputLock | None
+    events: tuple[str, ...]
+
+
+def describe_error(exc: BaseException, key: str, memory_kills: dict[str, float]) -> str:
+    """One line for a failed task; a worker that died is explained (and blamed on memory if it was)."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        text = str(exc)
+        worker = next((w for w in memory_kills if w in text), None)
+        limit = config.get("cluster.memory-limit")
+        if worker is not None:
+            return f"worker {worker} was killed for exceeding its memory limit ({limit}) while running {key}"
+        return f"the workers running {key} died (killed or crashed; memory limit {limit})"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _executing_keys(dask_worker) -> list:
+    return [ts.key for ts in dask_worker.state.executing]
+
+
+class Submitter:
+    """Runs jobs from ``store`` on ``client``; the engine behind :class:`goesvfi_lab.queue.BatchQueue`."""
+
+    def __init__(
+        self,
+        client: Client,
+        store: Store,
+        events: EventDispatcher,
+        *,
+        claimer: str,
+        policy_name: str = "priority",
+        max_concurrent: int | None = None,
+        meter: policy.ThroughputMeter | None = None,
+        frames_computed: dict[str, int] | None = None,
+        on_locked: str = "wait",
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.events = events
+        self.claimer = claimer
+        self.policy = policy.check_policy(policy_name)
+        self.max_concurrent = max_concurrent
+        self.meter = meter or policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
+        self.breaker = policy.CircuitBreaker(config.get("queue.circuit-breaker", 5))
+        self.window_factor = float(config.get("queue.window-factor", 2.0))
+        if on_locked not in ("wait", "skip"):
+            raise ValueError("on_locked must be 'wait' or 'skip'")
+        self.on_locked = on_locked
+        self.tick = 0.05
+
+        self.active: dict[str, Active] = {}
+        self.futures: dict[str, Any] = {}  # key -> Future
+        self.sweeps: list[Sweep] = []
+        self.memory_kills: dict[str, float] = {}
+        self.locked_seen: set[str] = set()
+        # job -> frames this queue computed (frames resumed from disk not counted)
+        self.frames_computed: dict[str, int] = {} if frames_computed is None else frames_computed
+        self.paused_reason: str | None = None
+        self.slots = Slots()
+        self.metrics_from_scheduler = False
+
+        self._lock = threading.RLock()
+        self._inbox: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._thread: threading.Thread | None = None
+        self._closing = False
+        self._sequence = 0
+        self._last_slots = 0.0
+        self._last_heartbeat = 0.0
+        self._last_recount = time.monotonic()
+        self.loop_error: BaseException | None = None
+        self._warned_queuing = False
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self, methods: tuple[str, ...] = ()) -> None:
+        """Register plugins, subscribe to the metrics topic and start the control thread."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._closing = False
+            try:
+                self.client.register_plugin(MetricsPlugin(float(config.get("queue.metrics-interval", 0.5))))
+                self.client.subscribe_topic(TOPIC, self._on_topic)
+                self.metrics_from_scheduler = True
+            except Exception as exc:  # e.g. goesvfi_lab not importable on a remote scheduler
+                logger.warning("goesvfi: scheduler metrics plugin unavailable (%s); counting on the client", exc)
+                self.metrics_from_scheduler = False
+            if methods:
+                self.client.register_plugin(ModelLoader(tuple(methods)))
+            self.refresh_slots()
+            self.meter.reset()
+            self._thread = threading.Thread(target=self._run, name="goesvfi-submitter", daemon=True)
+            self._thread.start()
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop feeding, stop in-flight work, put claimed jobs back to PENDING, end the thread."""
+        with self._lock:
+            self._closing = True
+            for act in list(self.active.values()):
+                self._stop_attempt(act)
+                self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING),
+                                  status=JobStatus.PENDING, claimed_by=None, heartbeat=None)  # fmt: skip
+                act.lock.release()
+            self.active.clear()
+            for sweep in self.sweeps:
+                self._sweep(sweep)
+            self.sweeps.clear()
+        self.wake()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self.metrics_from_scheduler:
+            try:
+                self.client.unsubscribe_topic(TOPIC)
+            except Exception:  # client already closing
+                pass
+        self._flush()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        self._inbox.put(_WAKE)
+
+    # --- control ----------------------------------------------------------------------------
+
+    def pause(self, reason: str = "paused by the user", cancel_queued: bool = False) -> None:
+        with self._lock:
+            self.paused_reason = reason
+            if cancel_queued:
+                self._return_unstarted()
+            self._outbox.append(("queue_paused", {"reason": reason}))
+        self._flush()
+
+    def resume(self) -> None:
+        with self._lock:
+            self.paused_reason = None
+            self.breaker.reset()
+            self._outbox.append(("queue_resumed", {}))
+        self.wake()
+        self._flush()
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel one job: pending ones never run; running ones stop between frames, outputs removed."""
+        with self._lock:
+            act = self.active.pop(job_id, None)
+            if act is None:
+                changed = self.store.update(job_id, expect=(JobStatus.PENDING,), status=JobStatus.CANCELLED,
+                                            finished_at=time.time(), next_retry_at=None)  # fmt: skip
+                if changed:
+                    self._outbox.append(("job_cancelled", {"job_id": job_id, "was": "pending"}))
+            else:
+                self._stop_attempt(act)
+                self.store.update(job_id, status=JobStatus.CANCELLED, finished_at=time.time(),
+                                  claimed_by=None, heartbeat=None)  # fmt: skip
+                extra = (layout.video_path(act.job.output_dir, act.job.settings),
+                         layout.cube_path(act.job.output_dir, act.job.settings))  # fmt: skip
+                sweep = Sweep(time.monotonic() + float(config.get("queue.cleanup-grace", 3.0)),
+                              act.job.output_dir, extra, act.lock, ())  # fmt: skip
+                self._sweep(sweep, final=False)
+                self.sweeps.append(sweep)
+                self._outbox.append(("job_cancelled", {"job_id": job_id, "was": "running"}))
+                changed = True
+        self._flush()
+        return changed
+
+    def _return_unstarted(self) -> None:
+        """Cancel submitted tasks that have not started and give their pairs back to their jobs."""
+        try:  # what worker threads execute right now ("processing" on the scheduler includes worker backlogs)
+            running = self.client.run(_executing_keys)
+        except Exception:
+            return
+        processing = {k for keys in running.values() for k in keys}
+        for key, fut in list(self.futures.items()):
+            parsed = parse_key(key)
+            if parsed is None or key in processing or fut.done():
+                continue
+            act = self.active.get(parsed[0])
+            if act is None or parsed[1] == ASSEMBLE:
+                continue
+            fut.cancel()
+            del self.futures[key]
+            pair = act.inflight.pop(key)
+            act.todo.appendleft(pair)
+            asm = task_key(act.job.id, ASSEMBLE, act.attempt)
+            if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
+                del act.inflight[asm]
+                self.futures.pop(asm).cancel()
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._closing:
+            try:
+                self._step()
+            except Exception as exc:  # keep the queue alive; the error is visible on the queue
+                if self._closing:
+                    break
+                self.loop_error = exc
+                logger.exception("goesvfi: submitter step failed")
+                time.sleep(0.5)
+            self._flush()
+
+    def _step(self) -> None:
+        items = []
+        try:
+            items.append(self._inbox.get(timeout=self.tick))
+            while True:
+                items.append(self._inbox.get_nowait())
+        except queue_mod.Empty:
+            pass
+        finished = [x for x in items if x is not _WAKE and not isinstance(x, tuple)]
+        topics = [x for x in items if isinstance(x, tuple)]
+        with self._lock:
+            if self._closing:
+                return
+            for msg in topics:
+                self._handle_topic(msg)
+            if finished:
+                self._handle_finished(finished)
+            now = time.time()
+            self._watchdog(now)
+            self._sweeps(time.monotonic())
+            self._housekeeping(now)
+            if self.paused_reason is None:
+                self._fill(now)
+
+    def _flush(self) -> None:
+        with self._lock:
+            out, self._outbox = self._outbox, []
+        for name, payload in out:
+            self.events.fire(name, **payload)
+
+    def _housekeeping(self, now: float) -> None:
+        mono = time.monotonic()
+        if mono - self._last_slots > (1.0 if not self.slots.threads else 10.0 if self.metrics_from_scheduler else 2.0):
+            self.refresh_slots()
+        if mono - self._last_heartbeat > 10.0:
+            self._last_heartbeat = mono
+            if self.active:
+                self.store.heartbeat(self.claimer)
+                for act in self.active.values():
+                    act.lock.touch()
+        if mono - self._last_recount > 5.0:
+            self._last_recount = mono
+            self.store.refresh_counts()
+
+    def refresh_slots(self) -> Slots:
+        try:
+            self.slots = cluster_slots(self.client)
+        except Exception as exc:
+            logger.debug("goesvfi: cannot read cluster slots: %s", exc)
+        self._last_slots = time.monotonic()
+        return self.slots
+
+    # --- feeding ----------------------------------------------------------------------------
+
+    def _gpu_inflight(self) -> int:
+        return sum(len(a.inflight) for a in self.active.values() if a.gpu)
+
+    def _fill(self, now: float) -> None:
+        window = policy.window_size(self.slots.threads, self.window_factor)
+        free = window - len(self.futures)
+        if free <= 0:
+            return
+        gpu_free = policy.window_size(self.slots.gpus, self.window_factor) - self._gpu_inflight()
+        running = [a.entry for a in self.active.values() if a.todo]
+        room_for_new = self.max_concurrent is None or len(self.active) < self.max_concurrent
+        pending: list[policy.Entry] = []
+        if room_for_new:
+            pending = self.store.entries(self.policy, ready_at=now, limit=max(free, 8))
+        if not running and not pending:
+            return
+        by_owner = {}
+        if self.policy == "fair":
+            for a in self.active.values():
+                by_owner[a.job.owner] = by_owner.get(a.job.owner, 0) + 1
+        for entry in policy.order(running + pending, self.policy, by_owner):
+            if free <= 0:
+                break
+            act = self.active.get(entry.id)
+            if act is None:
+                if self.max_concurrent is not None and len(self.active) >= self.max_concurrent:
+                    continue
+                act = self._promote(entry.id, now, gpu_room=gpu_free > 0)
+                if act is None:
+                    continue
+            if act.gpu and gpu_free <= 0:
+                continue
+            n = min(free, gpu_free) if act.gpu else free
+            sent = self._submit_pairs(act, n)
+            free -= sent
+            if act.gpu:
+                gpu_free -= sent
+
+    def _placement(self, job: BatchJob) -> tuple[bool, str] | str:
+        """(needs a GPU slot, device for the task), or the reason it cannot run now."""
+        device = str(job.settings.get("device", "auto") or "auto").lower()
+        if device == "cpu":
+            return False, "cpu"
+        wants_gpu = device in ("gpu", "cuda") or device.startswith("cuda:")
+        if device == "auto":
+            wants_gpu = self.slots.gpus > 0 and job.method != "linear"
+        if not wants_gpu:
+            return False, "cpu"
+        if self.slots.gpus > 0:
+            return True, "auto"
+        if job.settings.get("fallback_cpu"):
+            return False, "cpu"
+        return (
+            "waiting: the job needs a GPU (settings device=%r) but no worker offers resources GPU=1; "
+            "start one (dask worker --resources GPU=1) or set settings['fallback_cpu']=True" % device
+        )
+
+    def _promote(self, job_id: str, now: float, gpu_room: bool = True) -> Active | None:
+        job = self.store.get(job_id)
+        if job is None or job.status != JobStatus.PENDING:
+            return None
+        placement = self._placement(job)
+        if isinstance(placement, str):
+            self.store.update(job.id, next_retry_at=now + float(config.get("queue.gpu-wait-retry", 5.0)),
+                              error=placement)  # fmt: skip
+            return None
+        gpu, device = placement
+        if gpu and not gpu_room:
+            return None  # every GPU slot is busy: leave it pending, CPU jobs may still go
+        if not self.store.claim(job.id, self.claimer):
+            return None  # another queue on this store took it
+        lock = OutputLock(job.output_dir, float(config.get("queue.lock-max-age", 600)))
+        if not lock.acquire():
+            holder = lock.holder()
+            reason = f"output folder {job.output_dir} is locked ({holder.reason if holder else 'locked'})"
+            self.locked_seen.add(job.id)
+            if self.on_locked == "skip":  # the CLI: another process is on it, report and move on
+                self.store.update(job.id, status=JobStatus.CANCELLED, claimed_by=None, heartbeat=None,
+                                  finished_at=now, error=f"skipped: {reason}")  # fmt: skip
+                self._outbox.append(("job_cancelled", {"job_id": job.id, "was": "locked", "reason": reason}))
+            else:  # look again later: when the other holder is done, the outputs will be complete
+                self.store.update(job.id, status=JobStatus.PENDING, claimed_by=None, heartbeat=None,
+                                  next_retry_at=now + float(config.get("queue.lock-retry", 5.0)),
+                                  error=f"waiting: {reason}")  # fmt: skip
+            return None
+        try:
+            return self._prepare(job, lock, gpu, device, now)
+        except Exception as exc:  # unreadable inputs etc.: a failed attempt, not a crashed loop
+            act = Active(job, job.attempts, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
+            self._attempt_failed(act, describe_error(exc, job.id, self.memory_kills))
+            return None
+
+    def _prepare(self, job: BatchJob, lock: OutputLock, gpu: bool, device: str, now: float) -> Active | None:
+        from goesvfi_lab.discover import find_duplicates, parse_goes_name
+
+        notes = list(job.notes)
+        if gpu is False and str(job.settings.get("device", "auto")).lower() not in ("auto", "cpu"):
+            note = "no GPU worker in the cluster: running on CPU (settings fallback_cpu)"
+            if note not in notes:
+                notes.append(note)
+        inputs = list(job.inputs)
+        readable = [p for p in inputs if os.path.exists(p)]
+        if len(readable) == len(inputs):  # inputs visible here: drop content duplicates
+            for group in find_duplicates(inputs):
+                for dup in group[1:]:
+                    inputs.remove(dup)
+                    note = f"duplicate input skipped: {dup} (same content as {group[0]})"
+                    if note not in notes:
+                        notes.append(note)
+        if len(inputs) < 2:
+            raise ValueError(f"a job needs at least two distinct input frames, got {len(inputs)}")
+        total = layout.n_frames(len(inputs), job.factor)
+        changes: dict[str, Any] = {}
+        if inputs != job.inputs:
+            changes.update(inputs=inputs, frames_total=total)
+            job.inputs = inputs
+        if notes != job.notes:
+            changes["notes"] = notes
+            job.notes = notes
+        settings = job.settings
+        fresh = job.attempts == 0 and job.frames_done == 0
+        if settings.get("overwrite") and fresh:
+            layout.remove_outputs(job.output_dir, (layout.video_path(job.output_dir, settings),
+                                                   layout.cube_path(job.output_dir, settings)))  # fmt: skip
+            os.makedirs(job.output_dir, exist_ok=True)
+        elif layout.is_complete(job.output_dir, inputs, job.factor, settings):
+            note = "outputs already complete: skipped (settings overwrite=True recomputes)"
+            if note not in job.notes:
+                changes["notes"] = job.notes = [*job.notes, note]
+            self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=now, frames_done=total,
+                              error=None, claimed_by=None, heartbeat=None, next_retry_at=None, **changes)  # fmt: skip
+            lock.release()
+            self._outbox.append(("job_completed", {"job_id": job.id, "skipped": True, "frames_done": total}))
+            return None
+        self.store.update(job.id, error=None, next_retry_at=None, **changes)
+        times = []
+        for p in inputs:
+            g = parse_goes_name(p)
+            times.append(g.start.isoformat() if g is not None else None)
+        timeout = settings.get("timeout", config.get("queue.timeout"))
+        self._sequence += 1
+        act = Active(
+            job=job, attempt=job.attempts, sequence=self._sequence, inputs=inputs, times=tuple(times),
+            todo=deque(range(len(inputs) - 1)), lock=lock, gpu=gpu, device=device, claimed_at=now,
+            timeout=float(timeout) if timeout else None,
+        )  # fmt: skip
+        self.active[job.id] = act
+        return act
+
+    def _priority(self, act: Active) -> int:
+        return policy.dask_priority(int(act.job.priority), act.sequence % policy.LEVEL_SPAN)
+
+    def _watch(self, fut: Any) -> None:
+        self.futures[fut.key] = fut
+        fut.add_done_callback(self._inbox.put)
+
+    def _submit_pairs(self, act: Active, n: int) -> int:
+        job = act.job
+        sent = 0
+        resources = {"GPU": 1} if act.gpu else None
+        keep_fields = bool(layout.cube_path(job.output_dir, job.settings)) and layout.is_physical(act.inputs[0])
+        poll = float(config.get("queue.stop-poll", 0.1))
+        last = len(act.inputs) - 2
+        while act.todo and sent < n:
+            pair = act.todo.popleft()
+            spec = PairSpec(
+                job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
+                output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
+                device=act.device, keep_fields=keep_fields, cmap=job.settings.get("cmap", "ir"),
+                vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"), stop=act.stop, poll=poll,
+            )  # fmt: skip
+            key = task_key(job.id, pair, act.attempt)
+            fut = self.client.submit(run_pair, spec, key=key, priority=self._priority(act),
+                                     resources=resources, pure=False, retries=0)  # fmt: skip
+            act.inflight[key] = pair
+            self._watch(fut)
+            sent += 1
+        if not act.todo and sent:
+            self._submit_assemble(act)
+        return sent
+
+    def _submit_assemble(self, act: Active) -> None:
+        """Submit the assemble task, depending on the pairs still in flight, so Dask starts it the
+        moment they finish, at the job's priority (no round trip through this thread)."""
+        key = task_key(act.job.id, ASSEMBLE, act.attempt)
+        if key in act.inflight:
+            return
+        deps = [self.futures[k] for k, pair in act.inflight.items() if pair >= 0 and k in self.futures]
+        job = act.job
+        spec = AssembleSpec(
+            job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
+            inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
+            times=act.times, notes=tuple(job.notes), stop=act.stop,
+        )  # fmt: skip
+        fut = self.client.submit(assemble, spec, *deps, key=key, priority=self._priority(act), pure=False, retries=0)
+        act.inflight[key] = -1
+        self._watch(fut)
+
+    # --- results ----------------------------------------------------------------------------
+
+    def _handle_finished(self, finished: list[Any]) -> None:
+        done_ok: list[tuple[Active, str, Any]] = []
+        for fut in finished:
+            key = fut.key
+            if self.futures.get(key) is not fut:
+                continue  # an earlier future under a reused key (cancelled, then resubmitted)
+            del self.futures[key]
+            parsed = parse_key(key)
+            act = self.active.get(parsed[0]) if parsed else None
+            if act is None or parsed[2] != act.attempt or key not in act.inflight:
+                continue  # a stopped attempt's leftovers
+            if fut.status == "finished":
+                done_ok.append((act, key, fut))
+            elif fut.status == "error":
+                exc = fut.exception()
+                act.inflight.pop(key, None)
+                if isinstance(exc, JobStopped):
+                    continue
+                self._attempt_failed(act, describe_error(exc, key, self.memory_kills))
+            # "cancelled": only we cancel, and we have already dealt with the job
+        if not done_ok:
+            return
+        futs = [f for _, _, f in done_ok]
+        try:
+            results = self.client.gather(futs)
+        except Exception:  # e.g. the worker holding one result died before we fetched it
+            results = []
+            for f in futs:
+                try:
+                    results.append(self.client.gather(f))
+                except Exception as exc:
+                    logger.warning("goesvfi: lost the result of %s (%s); it will run again", f.key, exc)
+                    results.append(None)
+        for (act, key, _fut), result in zip(done_ok, results):
+            if act.job.id not in self.active or key not in act.inflight:
+                continue  # failed or cancelled meanwhile
+            pair = act.inflight.pop(key)
+            if result is None:
+                if pair >= 0:
+                    act.todo.appendleft(pair)
+                continue
+            if pair == -1:
+                self._completed(act, result)
+            else:
+                self._pair_done(act, result)
+
+    def _pair_done(self, act: Active, result: dict[str, Any]) -> None:
+        job = act.job
+        act.frames_done += int(result["frames"])
+        self.frames_computed[job.id] = self.frames_computed.get(job.id, 0) + int(result["written"])
+        if not self.metrics_from_scheduler:
+            self.meter.add(result["written"])
+        if not act.running:
+            self._mark_running(act)
+        self.store.update(job.id, frames_done=act.frames_done)
+        self._outbox.append(("job_progress", {"job_id": job.id, "frames_done": act.frames_done,
+                                              "frames_total": job.frames_total, "progress":
+                                              policy.progress(act.frames_done, job.frames_total)}))  # fmt: skip
+        if not act.todo and not act.inflight:  # pairs resubmitted after a lost result: assemble again
+            self._submit_assemble(act)
+
+    def _mark_running(self, act: Active) -> None:
+        act.running = True
+        self.store.update(act.job.id, expect=(JobStatus.QUEUED,), status=JobStatus.RUNNING, started_at=time.time())
+        self._outbox.append(("job_started", {"job_id": act.job.id, "name": act.job.name}))
+
+    def _completed(self, act: Active, result: dict[str, Any]) -> None:
+        job = act.job
+        del self.active[job.id]
+        self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=time.time(), frames_done=job.frames_total,
+                          error=None, claimed_by=None, heartbeat=None)  # fmt: skip
+        act.lock.release()
+        self.breaker.record_success()
+        self._outbox.append(("job_completed", {"job_id": job.id, "skipped": False, "frames_done": job.frames_total,
+                                               "video": result.get("video"), "cube": result.get("cube")}))  # fmt: skip
+
+    def _stop_attempt(self, act: Active) -> None:
+        """Tell running tasks of this attempt to stop and cancel the rest."""
+        if act.inflight and not act.stop_set:
+            try:
+                Event(act.stop, client=self.client).set()
+                act.stop_set = True
+            except Exception as exc:
+                logger.warning("goesvfi: could not set %s: %s", act.stop, exc)
+        futs = [self.futures.pop(k) for k in list(act.inflight) if k in self.futures]
+        if futs:
+            self.client.cancel(futs)
+        act.inflight.clear()
+        act.todo.clear()
+        if act.stop_set:  # forget the flag once no task can still be polling it
+            self.sweeps.append(Sweep(time.monotonic() + 600.0, "", (), None, (act.stop,)))
+
+    def _attempt_failed(self, act: Active, error: str, *, retry: bool = True) -> None:
+        job = act.job
+        self.active.pop(job.id, None)
+        self._stop_attempt(act)
+        failures = job.attempts + 1
+        max_attempts = int(config.get("retry.max-attempts", 3))
+        now = time.time()
+        if not retry or failures >= max_attempts:
+            suffix = f" (after {failures} attempts)" if retry and failures > 1 else ""
+            self.store.update(job.id, status=JobStatus.FAILED, attempts=failures, error=error + suffix,
+                              finished_at=now, claimed_by=None, heartbeat=None, next_retry_at=None)  # fmt: skip
+            self._outbox.append(("job_failed", {"job_id": job.id, "error": error + suffix, "attempts": failures}))
+        else:
+            delay = policy.backoff_delay(failures - 1, float(config.get("retry.base", 2.0)),
+                                         float(config.get("retry.cap", 300.0)))  # fmt: skip
+            self.store.update(job.id, status=JobStatus.PENDING, attempts=failures, error=error,
+                              next_retry_at=now + delay, claimed_by=None, heartbeat=None)  # fmt: skip
+            self._outbox.append(("job_retrying", {"job_id": job.id, "error": error, "attempt": failures,
+                                                  "delay": delay, "retry_at": now + delay}))  # fmt: skip
+        act.lock.release()
+        if self.breaker.record_failure(error):
+            self.paused_reason = self.breaker.reason
+            self._outbox.append(("queue_paused", {"reason": self.breaker.reason}))
+
+    def _watchdog(self, now: float) -> None:
+        for act in [a for a in self.active.values() if a.timeout and now - a.claimed_at > a.timeout]:
+            self._attempt_failed(act, f"timed out after {act.timeout:g} s (settings['timeout'])", retry=False)
+
+    # --- cancelled outputs --------------------------------------------------------------------
+
+    def _sweep(self, sweep: Sweep, final: bool = True) -> None:
+        if sweep.output_dir:
+            layout.remove_outputs(sweep.output_dir, sweep.extra)
+        if final:
+            if sweep.lock is not None:
+                sweep.lock.release()
+                layout.remove_outputs(sweep.output_dir, ())  # drop the folder if only the lock kept it
+            for name in sweep.events:
+                try:
+                    Event(name, client=self.client).clear()
+                except Exception:
+                    pass
+
+    def _sweeps(self, mono: float) -> None:
+        due = [s for s in self.sweeps if s.due <= mono]
+        if due:
+            self.sweeps = [s for s in self.sweeps if s.due > mono]
+            for s in due:
+                self._sweep(s)
+
+    # --- scheduler metrics --------------------------------------------------------------------
+
+    def _on_topic(self, event: tuple[float, Any]) -> None:
+        """Runs on the client's IO loop: hand over to the control thread, never block here."""
+        self._inbox.put(("topic", event[1]))
+
+    def _handle_topic(self, item: tuple[str, Any]) -> None:
+        msg = item[1]
+        if not isinstance(msg, dict):
+            return
+        kind = msg.get("type")
+        if kind == "memory-kill" and msg.get("worker"):
+            self.memory_kills[str(msg["worker"])] = time.time()
+        if kind != "summary":
+            return
+        cluster = msg.get("cluster") or {}
+        if cluster.get("root_task_queuing") and not self._warned_queuing:
+            self._warned_queuing = True
+            logger.warning("goesvfi: the scheduler queues root tasks (distributed.scheduler.worker-saturation is "
+                           "finite), so tasks already handed to Dask may not run strictly by priority; set it "
+                           "to inf on the scheduler for that guarantee")  # fmt: skip
+        if cluster:
+            self.slots = Slots(int(cluster.get("workers", 0)), int(cluster.get("threads", 0)),
+                               int(cluster.get("gpus", 0)))  # fmt: skip
+        frames = 0
+        for job_id, delta in (msg.get("jobs") or {}).items():
+            act = self.active.get(job_id)
+            if act is None or delta.get("attempt") != act.attempt:
+                continue
+            if delta.get("started") and not act.running:
+                self._mark_running(act)
+            last = len(act.inputs) - 2
+            for pair in delta.get("done", ()):
+                frames += act.job.factor + (1 if pair == last else 0)
+        if frames:
+            self.meter.add(frames)
+
+    # --- views ---------------------------------------------------------------------------------
+
+    def running_ids(self) -> set[str]:
+        with self._lock:
+            return set(self.active)
+
+    def live_frames(self) -> dict[str, int]:
+        with self._lock:
+            return {jid: a.frames_done for jid, a in self.active.items()}
+
+    def on_loop(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` under the control lock (tests and the queue use it for consistent snapshots)."""
+        with self._lock:
+            return fn()

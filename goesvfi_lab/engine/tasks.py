@@ -1,0 +1,266 @@
+"""Work that runs on Dask workers: one task per frame pair, then one assemble task per job.
+
+Tasks receive paths and small specs, read inputs and write outputs themselves (atomically), and
+return a small dict, so no frame data travels through the client. The output layout and the job
+settings are described in :mod:`goesvfi_lab.engine.layout`.
+
+Stopping: ``Future.cancel`` cannot stop a running task, so each task polls the job attempt's
+``distributed.Event`` between frames (at most every ``poll`` seconds per worker process, since
+each poll is a scheduler round trip) and raises :class:`JobStopped` when it is set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import layout
+
+
+class JobStopped(Exception):
+    """A task noticed its job was cancelled or timed out and stopped between frames."""
+
+    def __init__(self, job_id: str, detail: str = "") -> None:
+        self.job_id = job_id
+        self.detail = detail
+        super().__init__(f"job {job_id} stopped{': ' + detail if detail else ''}")
+
+    def __reduce__(self):
+        return (type(self), (self.job_id, self.detail))
+
+
+def stop_event_name(job_id: str, attempt: int) -> str:
+    return f"vfi-stop-{job_id}-a{attempt}"
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Everything one pair task needs; small and picklable."""
+
+    job_id: str
+    pair: int
+    attempt: int
+    in0: str
+    in1: str
+    output_dir: str
+    factor: int
+    last: bool
+    method: str = "auto"
+    device: str = "cpu"  # passed to goesvfi_lab.interp: "cpu", or "auto" on a GPU slot
+    keep_fields: bool = False
+    cmap: str = "ir"
+    vmin: float | None = None
+    vmax: float | None = None
+    stop: str | None = None  # distributed.Event name; None: never stopped (raw benchmark)
+    poll: float = 0.1
+
+
+@dataclass(frozen=True)
+class AssembleSpec:
+    job_id: str
+    name: str
+    attempt: int
+    output_dir: str
+    inputs: tuple[str, ...]
+    factor: int
+    method: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    times: tuple[str | None, ...] = ()  # ISO scan start per input, None where unknown
+    notes: tuple[str, ...] = ()
+    stop: str | None = None
+
+
+class StopFlag:
+    """Cheap repeated checks of one ``distributed.Event``: answers are cached for ``poll`` seconds per process."""
+
+    _cache: dict[str, tuple[float, bool]] = {}
+
+    def __init__(self, name: str | None, job_id: str, poll: float = 0.1) -> None:
+        self.name = name
+        self.job_id = job_id
+        self.poll = poll
+
+    def is_set(self) -> bool:
+        if self.name is None:
+            return False
+        now = time.monotonic()
+        cached = self._cache.get(self.name)
+        if cached is not None and (cached[1] or now - cached[0] < self.poll):
+            return cached[1]
+        from distributed import Event
+
+        value = bool(Event(self.name).is_set())
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[self.name] = (now, value)
+        return value
+
+    def check(self) -> None:
+        if self.is_set():
+            raise JobStopped(self.job_id, "cancelled or timed out")
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
+
+
+def _frame_ok(output_dir: str, index: int, keep_fields: bool) -> bool:
+    """An output frame counts as done if it exists and decodes (and so does its float field)."""
+    from goesvfi_lab.errors import FrameError
+    from goesvfi_lab.frames import read_frame
+
+    path = layout.frame_path(output_dir, index)
+    if not os.path.exists(path):
+        return False
+    try:
+        read_frame(path)
+    except FrameError:
+        return False
+    if keep_fields:
+        import numpy as np
+
+        try:
+            np.load(layout.field_path(output_dir, index), mmap_mode="r")
+        except (OSError, ValueError):
+            return False
+    return True
+
+
+def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
+    import numpy as np
+
+    from goesvfi_lab.frames import atomic_path, render, write_png
+
+    if array.dtype.kind == "f":
+        if spec.keep_fields:
+            with atomic_path(layout.field_path(spec.output_dir, index)) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, np.asarray(array, dtype=np.float32))
+        write_png(layout.frame_path(spec.output_dir, index), render(array, spec.cmap, spec.vmin, spec.vmax))
+    else:
+        write_png(layout.frame_path(spec.output_dir, index), array)
+
+
+def run_pair(spec: PairSpec) -> dict[str, Any]:
+    """Write the frames of one pair (see :func:`layout.pair_targets`), skipping those already done."""
+    from goesvfi_lab.frames import read_frame
+    from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method
+
+    started = time.perf_counter()
+    stop = StopFlag(spec.stop, spec.job_id, spec.poll)
+    targets = layout.pair_targets(spec.pair, spec.factor, spec.last)
+    todo = [(i, t) for i, t in targets if not _frame_ok(spec.output_dir, i, spec.keep_fields)]
+    result = {
+        "job": spec.job_id, "pair": spec.pair, "attempt": spec.attempt, "frames": len(targets),
+        "written": 0, "skipped": len(targets) - len(todo), "worker": _worker_address(), "pid": os.getpid(),
+        "method": None, "backend_id": None,
+    }  # fmt: skip
+    if todo:
+        stop.check()
+        frame0, frame1 = read_frame(spec.in0), read_frame(spec.in1)
+        inner = [t for _, t in todo if 0.0 < t < 1.0]
+        generated: dict[float, Any] = {}
+        if inner:
+            kind = "video" if frame0.dtype.name == "uint8" else "field"
+            method = resolve_method(spec.method, spec.device, kind)
+            backend = get_backend(method, spec.device, kind)
+            result["method"], result["backend_id"] = method, id(backend)
+            generated = dict(zip(inner, interpolate_times(frame0, frame1, inner, method=method, device=spec.device)))
+        for index, t in todo:
+            stop.check()
+            array = frame0 if t == 0.0 else frame1 if t == 1.0 else generated[t]
+            _write_frame(spec, index, array)
+            result["written"] += 1
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def frame_times(input_times: tuple[str | None, ...], factor: int) -> list[datetime] | None:
+    """Time of every output frame, interpolated between input scan starts; None if any is unknown."""
+    if not input_times or any(t is None for t in input_times):
+        return None
+    starts = [datetime.fromisoformat(t) for t in input_times]  # type: ignore[arg-type]
+    out: list[datetime] = []
+    for a, b in zip(starts, starts[1:]):
+        step = (b - a) / factor
+        out.extend(a + step * k for k in range(factor))
+    out.append(starts[-1])
+    return out
+
+
+def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
+    """Check every frame is there, write the MP4 / NetCDF cube if asked, then the manifest (last).
+
+    ``pairs`` are the results of the pair tasks it was made to wait for (only their timing matters).
+    """
+    import json
+
+    from goesvfi_lab.errors import FrameError
+    from goesvfi_lab.frames import atomic_path
+
+    started = time.perf_counter()
+    stop = StopFlag(spec.stop, spec.job_id)
+    total = layout.n_frames(len(spec.inputs), spec.factor)
+    frames = [layout.frame_path(spec.output_dir, i) for i in range(total)]
+    missing = [os.path.basename(p) for p in frames if not os.path.isfile(p)]
+    if missing:
+        raise FrameError(spec.output_dir, f"{len(missing)} frames missing before assembly, e.g. {missing[0]}")
+    stop.check()
+    times = frame_times(spec.times, spec.factor)
+    video = layout.video_path(spec.output_dir, spec.settings)
+    if video:
+        from goesvfi_lab.frames import write_video
+
+        write_video(video, frames, fps=spec.settings.get("fps"))
+    cube = layout.cube_path(spec.output_dir, spec.settings)
+    if cube:
+        stop.check()
+        _write_cube(spec, cube, total, times)
+    stop.check()
+    for leftover in layout.temporaries(spec.output_dir):  # from writers killed mid-write (SIGKILL, OOM)
+        try:
+            os.remove(leftover)
+        except FileNotFoundError:
+            pass
+    manifest = {
+        "format": layout.MANIFEST_FORMAT, "version": 1, "job_id": spec.job_id, "name": spec.name,
+        "inputs": list(spec.inputs), "factor": spec.factor, "method": spec.method, "frames": total,
+        "frame_times": [t.isoformat() for t in times] if times else None,
+        "video": os.path.relpath(video, spec.output_dir) if video else None,
+        "cube": os.path.relpath(cube, spec.output_dir) if cube else None,
+        "settings": spec.settings, "notes": list(spec.notes), "written_at": time.time(),
+    }  # fmt: skip
+    with atomic_path(os.path.join(spec.output_dir, layout.MANIFEST)) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=1, default=str)
+    return {"job": spec.job_id, "frames": total, "video": video, "cube": cube,
+            "seconds": time.perf_counter() - started, "worker": _worker_address()}  # fmt: skip
+
+
+def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime] | None) -> None:
+    import numpy as np
+
+    from goesvfi_lab.errors import FrameError
+    from goesvfi_lab.frames import read_netcdf, write_cube
+
+    if not layout.is_physical(spec.inputs[0]):
+        raise FrameError(spec.inputs[0], "a NetCDF cube needs NetCDF inputs (PNG frames carry no physical values)")
+    if times is None:
+        raise FrameError(spec.inputs[0], "a NetCDF cube needs scan times: input names must be GOES ABI names")
+    if len(set(times)) != len(times):  # factor larger than the cadence in microseconds: keep order honest
+        times = [times[0] + timedelta(microseconds=i) for i in range(total)]
+    fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
+    template = read_netcdf(spec.inputs[0])
+    write_cube(path, fields, times, template=template, attrs={"goesvfi_factor": spec.factor,
+                                                              "goesvfi_method": spec.method})
+    import shutil
+
+    shutil.rmtree(os.path.join(spec.output_dir, layout.FIELDS_DIR), ignore_errors=True)

@@ -1,0 +1,131 @@
+"""The public functions: arrays in, arrays out (same dtype and shape), any t, any backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from goesvfi_lab import config
+
+from .device import select_device
+from .prep import PreparedPair, prepare_pair, restore
+from .registry import get_backend
+from .tiling import needs_tiling, run_tiled
+
+Progress = Callable[[int, int], None]
+
+
+def _check_times(times: Iterable[float]) -> list[float]:
+    out = [float(t) for t in times]
+    for t in out:
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"interpolation time t={t} is outside [0, 1]")
+    return out
+
+
+def _kind(dtype: np.dtype) -> str:
+    return "video" if dtype == np.uint8 else "field"
+
+
+def _run_tensors(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+    """Run a backend on a batch of (N, C, H, W) numpy pairs; returns one (N, C, H, W) array per t."""
+    dev = backend.device
+    a = torch.from_numpy(x0).to(dev)
+    b = torch.from_numpy(x1).to(dev)
+    outs = backend.run(a, b, times)
+    return [o.float().cpu().numpy() for o in outs]
+
+
+def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+    """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``."""
+    tile = int(config.get("interp.tile-size", 2048) or 0)
+    overlap = int(config.get("interp.tile-overlap", 64) or 0)
+
+    def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
+        return [o[0] for o in _run_tensors(backend, np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None], ts)]
+
+    if needs_tiling(x0.shape[-2:], tile):
+        return run_tiled(one, x0, x1, times, tile, overlap)
+    return one(x0, x1, times)
+
+
+def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device) -> list[np.ndarray]:
+    inner = [t for t in times if 0.0 < t < 1.0]
+    results: dict[float, np.ndarray] = {}
+    if inner:
+        backend = get_backend(method, device, _kind(pair.dtype))
+        for t, y in zip(inner, _run_pair(backend, pair.x0, pair.x1, inner)):
+            results[t] = restore(pair, y)
+    return [results.get(t) for t in times]  # type: ignore[misc]
+
+
+def interpolate_times(frame0: np.ndarray, frame1: np.ndarray, times: Iterable[float],
+                      method: str = "auto", device: str | torch.device = "auto") -> list[np.ndarray]:
+    """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair."""
+    times = _check_times(times)
+    frame0, frame1 = np.asarray(frame0), np.asarray(frame1)
+    pair = prepare_pair(frame0, frame1)
+    outs = _interpolate_prepared(pair, times, method, device)
+    return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else o for t, o in zip(times, outs)]
+
+
+def interpolate(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
+                method: str = "auto", device: str | torch.device = "auto") -> np.ndarray:
+    """The frame at fraction ``t`` of the way from ``frame0`` to ``frame1`` (same dtype and shape)."""
+    return interpolate_times(frame0, frame1, [t], method=method, device=device)[0]
+
+
+def _batch_size(device: torch.device, shape: tuple[int, ...]) -> int:
+    """Pairs per forward pass: several on a GPU for small frames, one on CPU (no gain there)."""
+    if device.type == "cpu":
+        return 1
+    budget = int(config.get("interp.batch-pixels", 8_388_608) or 0)
+    pixels = shape[0] * shape[1]
+    return max(1, budget // max(pixels, 1))
+
+
+def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: str = "auto",
+                         device: str | torch.device = "auto", progress: Progress | None = None) -> list[np.ndarray]:
+    """``factor - 1`` new frames between each consecutive pair; inputs pass through unchanged.
+
+    Output length is ``(n - 1) * factor + 1``, input k at index ``k * factor``. ``progress(done, total)``
+    is called after each pair. On a GPU, small pairs are batched into one forward pass.
+    """
+    factor = int(factor)
+    if factor < 1:
+        raise ValueError(f"factor must be >= 1, got {factor}")
+    frames = [np.asarray(f) for f in frames]
+    n_pairs = max(len(frames) - 1, 0)
+    if factor == 1 or n_pairs == 0:
+        if progress:
+            progress(n_pairs, n_pairs)
+        return list(frames)
+    times = [k / factor for k in range(1, factor)]
+    dev = select_device(device)
+    tile = int(config.get("interp.tile-size", 2048) or 0)
+    out: list[np.ndarray] = [frames[0]]
+    i = 0
+    while i < n_pairs:
+        pair0 = prepare_pair(frames[i], frames[i + 1])
+        shape = frames[i].shape[:2]
+        batch = 1 if needs_tiling(shape, tile) else _batch_size(dev, shape)
+        pairs = [pair0]
+        while len(pairs) < batch and i + len(pairs) < n_pairs:
+            pairs.append(prepare_pair(frames[i + len(pairs)], frames[i + len(pairs) + 1]))
+        backend = get_backend(method, dev, _kind(pair0.dtype))
+        if len(pairs) == 1:
+            ys = [_run_pair(backend, pair0.x0, pair0.x1, times)]
+        elif all(p.x0.shape == pair0.x0.shape for p in pairs):
+            stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]), times)
+            ys = [[s[j] for s in stacked] for j in range(len(pairs))]
+        else:
+            ys = [_run_pair(backend, p.x0, p.x1, times) for p in pairs]
+        for j, (p, y) in enumerate(zip(pairs, ys)):
+            out.extend(restore(p, yt) for yt in y)
+            out.append(frames[i + j + 1])
+            if progress:
+                progress(i + j + 1, n_pairs)
+        i += len(pairs)
+    return out

@@ -1,0 +1,60 @@
+"""What ``method="auto"`` means: the best-scoring backend for the input kind that fits a speed budget.
+
+Quality order, by benchmarks/quality.py (PSNR against held-out frames):
+
+- ``video`` (uint8 imagery, real camera motion with occlusions): ensemble (RIFE × 4 rotations)
+  > rife > flow > linear — on bikes/bigbuckbunny the ensemble adds ~0.5–0.9 dB over plain RIFE,
+  flow is 2+ dB below RIFE;
+- ``field`` (uint16 renders, float physical fields: smooth advection, fine texture, a static
+  surface under moving cloud): flow > ensemble > rife > linear — flow beats RIFE by several dB
+  on the sample generator's exact ground truth.
+
+Speed budget: ``goesvfi.interp.auto-budget`` seconds per megapixel per output frame for the device
+type (defaults: cpu 10, cuda 1, mps 5). Costs below are what benchmarks/speed.py measured on a
+2-core CPU at 1024² (cpu), and RIFE-class estimates for GPUs; the first method in the quality order
+whose cost fits is chosen, else the cheapest.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from goesvfi_lab import config
+
+QUALITY_ORDER = {
+    "video": ["ensemble", "rife", "flow", "linear"],
+    "field": ["flow", "ensemble", "rife", "linear"],
+}
+
+# seconds per megapixel per interpolated frame (factor 2), per device type
+COST = {
+    "cpu": {"linear": 0.03, "flow": {"field": 0.9, "video": 4.5}, "rife": 2.0, "ensemble": 8.0},
+    "cuda": {"linear": 0.001, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},  # not measured here (no GPU)
+    "mps": {"linear": 0.005, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},  # not measured here
+}
+DEFAULT_BUDGET = {"cpu": 10.0, "cuda": 1.0, "mps": 5.0}
+
+
+def cost(method: str, device_type: str, kind: str) -> float:
+    table = COST.get(device_type, COST["cpu"])
+    c = table.get(method, float("inf"))
+    return c[kind] if isinstance(c, dict) else c
+
+
+def budget(device_type: str) -> float:
+    configured = config.get("interp.auto-budget") or {}
+    if isinstance(configured, (int, float)):
+        return float(configured)
+    return float(configured.get(device_type, DEFAULT_BUDGET.get(device_type, 10.0)))
+
+
+def choose(device: torch.device, kind: str, available: list[str]) -> str:
+    """Pick the concrete backend for ``auto``."""
+    order = [m for m in QUALITY_ORDER.get(kind, QUALITY_ORDER["video"]) if m in available]
+    if not order:
+        return "linear"
+    limit = budget(device.type)
+    for m in order:
+        if cost(m, device.type, kind) <= limit:
+            return m
+    return min(order, key=lambda m: cost(m, device.type, kind))

@@ -1,0 +1,244 @@
+"""Classical optical-flow interpolation in torch (CPU and CUDA alike).
+
+Estimation: coarse-to-fine over an image pyramid, a few warping steps per level; each step solves the
+linearised brightness-constancy equations over a Gaussian window (Lucas–Kanade structure tensor)
+together with a smoothness pull towards the locally averaged flow (a combined local–global scheme,
+iterated Jacobi-style). Both directions (0→1 and 1→0) run as one batch.
+
+Synthesis at time t: the flow from time t back to each input is found by inverting the constant-
+velocity trajectory x = p + t·u(p) with a fixed-point iteration (no splatting, only grid_sample), from
+both estimated flows; the two inputs are backward-warped and blended with weights (1-t, t) times a
+soft visibility from forward–backward consistency, so occluded pixels come from the frame that sees
+them. Smooth advected cloud fields are the case it is tuned for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .warp import resize, resize_flow, warp
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    min_size: int = 8  # coarsest pyramid side
+    max_levels: int = 7
+    skip_levels: int = 0  # estimate on a pyramid level this many halvings down, then upsample (speed)
+    warps: int = 3  # linearisation steps per level
+    inner: int = 6  # Jacobi smoothness iterations per step
+    window_sigma: float = 2.0  # Gaussian window of the structure tensor (pixels)
+    smooth_sigma: float = 1.0  # flow-averaging kernel of the smoothness term
+    alpha: float = 0.02  # smoothness weight (relative to mean gradient energy)
+    presmooth: float = 0.7  # image pre-smoothing (pixels) at every level
+    robust: float = 0.05  # residual (working units) at which a pixel's data weight halves; 0 = off
+    max_step: float = 1.0  # largest update per linearisation step (pixels at that level)
+    median: bool = True  # 3×3 median of the flow after each step (removes outliers)
+    fixed_point: int = 6
+    sample_mode: str = "bilinear"  # how output pixels are read from the inputs (bicubic keeps fine texture)  # trajectory-inversion iterations at synthesis
+    occ_sigma: float = 1.0  # forward–backward error (pixels) at which visibility halves
+
+
+def _gauss_kernel(sigma: float, device, dtype) -> torch.Tensor:
+    r = max(1, math.ceil(2.5 * sigma))
+    x = torch.arange(-r, r + 1, device=device, dtype=dtype)
+    k = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return k / k.sum()
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur per channel with replicate borders.
+
+    Wide kernels run on a box-downsampled copy and are upsampled bilinearly: the result is smooth
+    anyway, and the cost stops growing with ``sigma`` (large structure-tensor windows stay cheap).
+    """
+    if sigma <= 0:
+        return x
+    if sigma > 3.0 and min(x.shape[-2:]) >= 16:
+        f = 2 ** int(math.log2(sigma / 1.5))
+        h, w = x.shape[-2:]
+        small = F.avg_pool2d(x, f, ceil_mode=True)
+        inner = math.sqrt(max(sigma * sigma - f * f / 12.0, 0.25)) / f
+        return F.interpolate(_blur_direct(small, inner), size=(h, w), mode="bilinear", align_corners=False)
+    return _blur_direct(x, sigma)
+
+
+def _blur_direct(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    # sums of shifted slices: several times faster than depthwise conv2d on CPU, same result
+    k = _gauss_kernel(sigma, torch.device("cpu"), torch.float64).tolist()
+    r = (len(k) - 1) // 2
+    h, w = x.shape[-2:]
+    p = F.pad(x, (r, r, r, r), mode="replicate")
+    rows = p[..., :, 0:w] * k[0]
+    for i in range(1, 2 * r + 1):
+        rows = rows + p[..., :, i:i + w] * k[i]
+    out = rows[..., 0:h, :] * k[0]
+    for i in range(1, 2 * r + 1):
+        out = out + rows[..., i:i + h, :] * k[i]
+    return out
+
+
+def _norm2(v: torch.Tensor) -> torch.Tensor:
+    """Length of (N, 2, H, W) vectors as (N, 1, H, W) (much faster than ``norm(dim=1)`` on CPU)."""
+    return (v[:, :1] * v[:, :1] + v[:, 1:2] * v[:, 1:2]).sqrt()
+
+
+def gradients(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Central differences with replicate borders."""
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    gx = (p[..., 1:-1, 2:] - p[..., 1:-1, :-2]) * 0.5
+    gy = (p[..., 2:, 1:-1] - p[..., :-2, 1:-1]) * 0.5
+    return gx, gy
+
+
+def inside(flow: torch.Tensor) -> torch.Tensor:
+    """1 where ``p + flow(p)`` lands inside the frame: data outside says nothing (smoothness fills it)."""
+    h, w = flow.shape[-2:]
+    ys = torch.arange(h, device=flow.device, dtype=flow.dtype).view(1, h, 1)
+    xs = torch.arange(w, device=flow.device, dtype=flow.dtype).view(1, 1, w)
+    tx, ty = xs + flow[:, 0], ys + flow[:, 1]
+    ok = (tx >= 0) & (tx <= w - 1) & (ty >= 0) & (ty <= h - 1)
+    return ok.unsqueeze(1).to(flow.dtype)
+
+
+def median3(x: torch.Tensor) -> torch.Tensor:
+    """3×3 median per channel (replicate borders)."""
+    h, w = x.shape[-2:]
+    p = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    patches = torch.stack([p[..., i:i + h, j:j + w] for i in range(3) for j in range(3)], dim=0)
+    return patches.median(dim=0).values
+
+
+def _pyramid(x: torch.Tensor, p: FlowParams) -> list[torch.Tensor]:
+    levels = [x]
+    while len(levels) < p.max_levels:
+        h, w = levels[-1].shape[-2:]
+        if min(h, w) // 2 < p.min_size:
+            break
+        levels.append(resize(levels[-1], ((h + 1) // 2, (w + 1) // 2)))
+    return levels
+
+
+def estimate_flow(a: torch.Tensor, b: torch.Tensor, p: FlowParams = FlowParams()) -> torch.Tensor:
+    """Flow (N, 2, H, W) such that ``warp(b, flow) ≈ a`` — i.e. motion from ``a`` to ``b`` — for 1-channel guides."""
+    pa, pb = _pyramid(a, p), _pyramid(b, p)
+    skip = min(p.skip_levels, len(pa) - 1)
+    flow = None
+    for la, lb in zip(reversed(pa[skip:]), reversed(pb[skip:])):
+        h, w = la.shape[-2:]
+        flow = la.new_zeros((la.shape[0], 2, h, w)) if flow is None else resize_flow(flow, (h, w))
+        la, lb = blur(la, p.presmooth), blur(lb, p.presmooth)
+        ax, ay = gradients(la)
+        for _ in range(p.warps):
+            bw = warp(lb, flow)
+            bx, by = gradients(bw)
+            ix, iy = (ax + bx) * 0.5, (ay + by) * 0.5
+            it = bw - la
+            weight = inside(flow)
+            if p.robust > 0:  # down-weight pixels the current flow explains badly (occlusions, new cloud)
+                weight = weight / (1 + (it / p.robust) ** 2)
+            prods = torch.cat([ix * ix, ix * iy, iy * iy, ix * it, iy * it], dim=1) * weight
+            j11, j12, j22, b1, b2 = blur(prods, p.window_sigma).unbind(1)
+            alpha = p.alpha * (j11 + j22).mean(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
+            a11, a22 = j11 + alpha, j22 + alpha
+            det = (a11 * a22 - j12 * j12).clamp_min(1e-12)
+            u0 = flow
+            du = torch.zeros_like(flow)
+            for _ in range(p.inner):
+                bar = blur(u0 + du, p.smooth_sigma) - u0
+                r1 = -b1 + alpha * bar[:, 0]
+                r2 = -b2 + alpha * bar[:, 1]
+                du = torch.stack([(a22 * r1 - j12 * r2) / det, (a11 * r2 - j12 * r1) / det], dim=1)
+            if p.max_step > 0:
+                mag = _norm2(du)
+                du = du * (p.max_step / mag.clamp_min(p.max_step))
+            flow = u0 + du
+            if p.median:
+                flow = median3(flow)
+    return resize_flow(flow, tuple(a.shape[-2:])) if skip else flow
+
+
+def _guide(x: torch.Tensor) -> torch.Tensor:
+    return x.mean(dim=1, keepdim=True) if x.shape[1] > 1 else x
+
+
+def trajectory_flows(u: torch.Tensor, t: float, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """From u = flow 0→1: flows from time t to frame 0 and to frame 1 along constant-velocity paths.
+
+    Solves p + t·u(p) = x for the source p by fixed-point iteration, so each output pixel follows the
+    trajectory that actually passes through it (the Super-SloMo linear blend of flows does not).
+    """
+    d = -t * u
+    for _ in range(iters):
+        d = -t * warp(u, d)
+    up = warp(u, d)
+    return d, (1 - t) * up
+
+
+@dataclass
+class PairMotion:
+    """Motion of a pair, estimated once, reused for every t."""
+
+    fwd: torch.Tensor  # 0→1
+    bwd: torch.Tensor  # 1→0
+    err0: torch.Tensor  # forward–backward inconsistency at frame-0 pixels (pixels)
+    err1: torch.Tensor
+
+
+# Tuned on the sample generator's exact ground truth (smooth winds over 1000+ km: wide windows, no
+# outlier machinery, bicubic reads keep the 2.5-pixel texture) and on real video (bikes.mp4: motion
+# boundaries want narrow windows, robust weights and a median). See benchmarks/quality.py.
+# The field window is a compromise: σ=32 scores 0.5 dB more on the sample (CONUS 512², t=0.5: 48.4
+# vs 47.9 dB) but breaks on rotating texture (8° about the centre: 21 vs 48.6 dB), which real storms do.
+FIELD_PARAMS = FlowParams(presmooth=0.0, window_sigma=8.0, robust=0.0, median=False, inner=2, warps=1,
+                          fixed_point=4, sample_mode="bicubic")
+VIDEO_PARAMS = FlowParams()
+
+
+class FlowBackend:
+    """Optical flow both ways + trajectory inversion + visibility-weighted blending."""
+
+    name = "flow"
+    per_kind = True  # the registry builds one instance per input kind ("video" / "field")
+
+    def __init__(self, device: torch.device, kind: str = "video", params: FlowParams | None = None) -> None:
+        self.device = device
+        self.kind = kind
+        self.params = params or (FIELD_PARAMS if kind == "field" else VIDEO_PARAMS)
+
+    @torch.inference_mode()
+    def motion(self, x0: torch.Tensor, x1: torch.Tensor) -> PairMotion:
+        g0, g1 = _guide(x0.float()), _guide(x1.float())
+        n = g0.shape[0]
+        both = estimate_flow(torch.cat([g0, g1]), torch.cat([g1, g0]), self.params)
+        fwd, bwd = both[:n], both[n:]
+        err0 = _norm2(fwd + warp(bwd, fwd))
+        err1 = _norm2(bwd + warp(fwd, bwd))
+        return PairMotion(fwd, bwd, err0, err1)
+
+    def synthesize(self, x0: torch.Tensor, x1: torch.Tensor, m: PairMotion, t: float) -> torch.Tensor:
+        p = self.params
+        s2 = p.occ_sigma * p.occ_sigma
+        # trajectory through each output pixel, found from each direction's flow
+        a0, a1 = trajectory_flows(m.fwd, t, p.fixed_point)  # via u: (t→0, t→1)
+        b1, b0 = trajectory_flows(m.bwd, 1 - t, p.fixed_point)  # via v: (t→1, t→0)
+        ea = warp(m.err0, a0)
+        eb = warp(m.err1, b1)
+        ca = (1 - t + 1e-3) / (1 + ea * ea / s2)
+        cb = (t + 1e-3) / (1 + eb * eb / s2)
+        f0 = (a0 * ca + b0 * cb) / (ca + cb)
+        f1 = (a1 * ca + b1 * cb) / (ca + cb)
+        w0 = (1 - t) / (1 + warp(m.err0, f0) ** 2 / s2)
+        w1 = t / (1 + warp(m.err1, f1) ** 2 / s2)
+        mode = p.sample_mode
+        y = (warp(x0, f0, mode) * w0 + warp(x1, f1, mode) * w1) / (w0 + w1).clamp_min(1e-6)
+        return y
+
+    @torch.inference_mode()
+    def run(self, x0: torch.Tensor, x1: torch.Tensor, times: Sequence[float]) -> list[torch.Tensor]:
+        m = self.motion(x0, x1)
+        return [self.synthesize(x0, x1, m, float(t)) for t in times]

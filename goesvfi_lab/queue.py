@@ -1,0 +1,405 @@
+"""``BatchQueue``: the one object users hold — jobs in a SQLite store, run on a Dask cluster.
+
+    q = gl.BatchQueue()                       # LocalCluster here; or cluster=Cluster | Client | "tcp://..."
+    q.add_job(gl.BatchJob(name="conus", inputs=paths, output_dir="out/conus", factor=4))
+    q.start()                                 # returns at once; work runs in the background
+    q.stats(), q.jobs(), q.on("job_completed", print), q.pause(), q.cancel(job_id), q.wait()
+
+The store (:mod:`goesvfi_lab.store`) is the source of truth, so a queue reopened on the same store
+after a kernel restart shows every job and ``start()`` carries on where the last one stopped. The
+engine (:mod:`goesvfi_lab.engine.submitter`) keeps only a small window of tasks on the cluster.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+from typing import Any, Callable, Iterable
+
+from . import config
+from . import policy as _policy
+from .events import EventDispatcher
+from .model import BatchJob, JobPriority, JobStatus, Stats, new_job_id
+from .store import Store, new_claimer
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class BatchQueue:
+    """Prioritised interpolation jobs on a Dask cluster, persisted in SQLite.
+
+    ``cluster``: None (a LocalCluster sized to this machine, one worker per GPU if torch sees CUDA),
+    a Cluster, a Client or a scheduler address. The connection is made by :meth:`start`.
+    ``store``: path of the SQLite store (default: config ``goesvfi.queue.store``, else the user data
+    dir) or a :class:`~goesvfi_lab.store.Store`. ``max_concurrent``: at most this many jobs running
+    at once (None: as many as the window allows). ``policy``: "priority" (default), "fifo", "sjf"
+    (fewest frames first) or "fair" (round-robin over job owners). ``on_locked``: what to do with a
+    job whose output folder another queue or process holds: "wait" (look again later; it is then
+    usually complete and skipped) or "skip" (cancel it with the reason, as ``goesvfi-lab run`` does).
+    """
+
+    def __init__(
+        self,
+        cluster: Any = None,
+        store: str | os.PathLike[str] | Store | None = None,
+        max_concurrent: int | None = None,
+        policy: str | None = None,
+        on_locked: str = "wait",
+    ) -> None:
+        self.store = store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout", 120))
+        self.policy = _policy.check_policy(policy or config.get("queue.policy", "priority"))
+        if max_concurrent is not None and int(max_concurrent) < 1:
+            raise ValueError("max_concurrent must be >= 1 or None")
+        self.max_concurrent = None if max_concurrent is None else int(max_concurrent)
+        self.on_locked = on_locked
+        self.id = new_job_id()
+        self.claimer = new_claimer(self.id)
+        self.events = EventDispatcher()
+        self.recovered = self.store.recover()  # jobs a dead queue left QUEUED/RUNNING are PENDING again
+        self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
+        self._cluster_arg = cluster
+        self._conn = None
+        self._submitter = None
+        self._frames_computed: dict[str, int] = {}
+
+    # --- connection -------------------------------------------------------------------------
+
+    @property
+    def client(self):
+        """The Dask client once :meth:`start` has connected (None before)."""
+        return None if self._conn is None else self._conn.client
+
+    @property
+    def cluster(self):
+        return None if self._conn is None else self._conn.cluster
+
+    @property
+    def dashboard_link(self) -> str | None:
+        client = self.client
+        return getattr(client, "dashboard_link", None) if client is not None else None
+
+    def connect(self):
+        """Connect to (or start) the cluster now; :meth:`start` does this for you."""
+        if self._conn is None:
+            from .engine.cluster import connect
+
+            self._conn = connect(self._cluster_arg)
+        return self._conn.client
+
+    def adapt(self, minimum: int = 0, maximum: int | None = None, **kwargs: Any) -> Any:
+        """Let the cluster scale between ``minimum`` and ``maximum`` workers (Dask adaptive scaling)."""
+        self.connect()
+        cluster = self.cluster
+        if cluster is None or not hasattr(cluster, "adapt"):
+            raise RuntimeError("adaptive scaling needs a Cluster object (pass one as cluster=...), not an address")
+        return cluster.adapt(minimum=minimum, maximum=maximum, **kwargs)
+
+    # --- adding jobs ------------------------------------------------------------------------
+
+    def add_job(self, job: BatchJob) -> str:
+        """Add one job (PENDING); returns its id. Jobs run in policy order once the queue is started."""
+        return self.add_jobs([job])[0]
+
+    def add_jobs(self, jobs: Iterable[BatchJob]) -> list[str]:
+        """Add many jobs in one transaction (100,000 in a few seconds)."""
+        jobs = list(jobs)
+        for job in jobs:
+            if job.status != JobStatus.PENDING:
+                job.status = JobStatus.PENDING
+        ids = self.store.add(jobs)
+        self._wake()
+        return ids
+
+    def add_directory(
+        self,
+        root: str | os.PathLike[str],
+        output_dir: str | os.PathLike[str],
+        pattern: str = "*.png",
+        recursive: bool = True,
+        priority: JobPriority | int | str = JobPriority.NORMAL,
+        factor: int = 2,
+        method: str = "auto",
+        settings: dict[str, Any] | None = None,
+        owner: str = "",
+        file_filter: Any = None,
+    ) -> list[str]:
+        """One job per sequence found under ``root`` (files matching the glob ``pattern``).
+
+        Sequences are grouped as :func:`goesvfi_lab.group_sequences` does (ABI names by satellite,
+        product, sector and band; other files by folder). Each job writes to
+        ``output_dir/<sequence name>``. ``file_filter`` (a :class:`FileFilter`) replaces ``pattern``.
+        """
+        from .discover import FileFilter, group_sequences
+
+        root = os.path.abspath(os.fspath(root))
+        output_dir = os.path.abspath(os.fspath(output_dir))
+        flt = file_filter or FileFilter(
+            extensions=None, name_pattern=fnmatch.translate(pattern), exclude_paths=[output_dir]
+        )
+        paths = [p for p in flt.scan(root, recursive=recursive) if not p.startswith(output_dir + os.sep)]
+        jobs = []
+        for seq in group_sequences(paths):
+            if seq.n_frames < 2:
+                continue
+            name = _sequence_dirname(seq, root)
+            jobs.append(
+                BatchJob(name=name, inputs=seq, output_dir=os.path.join(output_dir, name), factor=factor,
+                         method=method, priority=priority, settings=dict(settings or {}), owner=owner)  # fmt: skip
+            )
+        return self.add_jobs(jobs)
+
+    # --- running ----------------------------------------------------------------------------
+
+    def start(self, preload: Iterable[str] | None = None) -> "BatchQueue":
+        """Connect, then run jobs in the background (returns at once). Resumes after :meth:`pause`.
+
+        ``preload``: interpolation methods each worker loads at start-up (default: those of the
+        pending jobs), so no pair pays for loading a model.
+        """
+        from .engine.submitter import Submitter
+
+        client = self.connect()
+        if self._submitter is None or not self._submitter.alive:
+            if preload is None:
+                preload = sorted({j.method for j in self.store.iter_jobs(UNFINISHED)}) or ["auto"]
+            self._submitter = Submitter(client, self.store, self.events, claimer=self.claimer,
+                                        policy_name=self.policy, max_concurrent=self.max_concurrent,
+                                        meter=self.meter, frames_computed=self._frames_computed,
+                                        on_locked=self.on_locked)  # fmt: skip
+            self._submitter.start(tuple(preload))
+        elif self._submitter.paused_reason is not None:
+            self._submitter.resume()
+        return self
+
+    def pause(self, cancel_queued: bool = False) -> None:
+        """Stop submitting new work; running pairs finish, nothing is lost.
+
+        ``cancel_queued``: also take back tasks already handed to Dask but not started yet.
+        """
+        if self._submitter is not None:
+            self._submitter.pause("paused by the user", cancel_queued=cancel_queued)
+
+    def resume(self) -> None:
+        """Carry on after :meth:`pause` (or after the circuit breaker opened)."""
+        if self._submitter is not None:
+            self._submitter.resume()
+
+    def stop(self) -> None:
+        """Stop running: in-flight work is stopped, claimed jobs go back to PENDING, the cluster we
+        started is closed. The store keeps everything; a later :meth:`start` carries on."""
+        if self._submitter is not None:
+            self._submitter.shutdown()
+            self._submitter = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    close = stop
+
+    def __enter__(self) -> "BatchQueue":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._submitter is not None and self._submitter.alive
+
+    @property
+    def paused(self) -> bool:
+        return self._submitter is not None and self._submitter.paused_reason is not None
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why the queue is paused (the user, or the circuit breaker and its last error); None if not."""
+        return None if self._submitter is None else self._submitter.paused_reason
+
+    @property
+    def inflight(self) -> int:
+        """Tasks handed to Dask and not finished (the bounded window's fill)."""
+        return 0 if self._submitter is None else len(self._submitter.futures)
+
+    @property
+    def frames_computed(self) -> dict[str, int]:
+        """Frames this queue computed per job since it started (frames resumed from disk not counted)."""
+        return dict(self._frames_computed)
+
+    @property
+    def callback_errors(self) -> list:
+        """Exceptions raised by ``on()`` callbacks (logged, and kept here)."""
+        return self.events.errors
+
+    @property
+    def loop_error(self) -> BaseException | None:
+        return None if self._submitter is None else self._submitter.loop_error
+
+    def _wake(self) -> None:
+        if self._submitter is not None:
+            self._submitter.wake()
+
+    # --- control ----------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> bool:
+        """Cancel a job: a pending one never runs; a running one stops between frames and its partial
+        outputs are removed. Returns False if the job had already finished."""
+        self._require(job_id)
+        if self._submitter is not None:
+            return self._submitter.cancel(job_id)
+        changed = self.store.update(job_id, expect=UNFINISHED, status=JobStatus.CANCELLED, finished_at=time.time())
+        if changed:
+            self.events.fire("job_cancelled", job_id=job_id, was="pending")
+        return changed
+
+    def cancel_all(self) -> int:
+        """Cancel every unfinished job; returns how many."""
+        return sum(self.cancel(job.id) for job in self.store.jobs(UNFINISHED))
+
+    def retry(self, job_id: str) -> bool:
+        """Put a FAILED or CANCELLED job back in the queue (attempts reset)."""
+        self._require(job_id)
+        changed = self.store.update(
+            job_id, expect=(JobStatus.FAILED, JobStatus.CANCELLED), status=JobStatus.PENDING, attempts=0,
+            error=None, next_retry_at=None, finished_at=None, started_at=None, frames_done=0,
+        )  # fmt: skip
+        self._wake()
+        return changed
+
+    def retry_failed(self) -> int:
+        return sum(self.retry(job.id) for job in self.store.jobs([JobStatus.FAILED]))
+
+    def clear_completed(self) -> int:
+        """Forget COMPLETED and CANCELLED jobs (their outputs stay on disk); returns how many."""
+        return self.store.delete([JobStatus.COMPLETED, JobStatus.CANCELLED])
+
+    def set_priority(self, job_id: str, priority: JobPriority | int | str) -> None:
+        """Change the priority of a job that has not started; it keeps its arrival order in the new level."""
+        self._require_pending(job_id)
+        self.store.update(job_id, expect=(JobStatus.PENDING,), priority=JobPriority.parse(priority))
+        self._wake()
+
+    def move(self, job_id: str, position: int) -> None:
+        """Move a job that has not started to ``position`` (1 = next to start) among the waiting jobs.
+
+        Under ``priority`` a job moved past jobs of another level takes their level; under ``sjf``
+        only jobs of equal size and under ``fair`` only one owner's jobs can be reordered (the
+        policy decides the rest).
+        """
+        self._require_pending(job_id)
+        ordered = self._pending_order()
+        seq, prio = _policy.move_seq(ordered, job_id, position, self.policy)
+        self.store.update(job_id, expect=(JobStatus.PENDING,), seq=seq, priority=prio)
+        self._wake()
+
+    def _require(self, job_id: str) -> BatchJob:
+        job = self.store.get(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id!r} in {self.store.path}")
+        return job
+
+    def _require_pending(self, job_id: str) -> None:
+        job = self._require(job_id)
+        if job.status != JobStatus.PENDING:
+            raise ValueError(f"job {job_id} is {job.status.value}; only jobs that have not started can be reordered")
+
+    # --- views ------------------------------------------------------------------------------
+
+    def _pending_order(self) -> list:
+        return _policy.order(self.store.entries(self.policy), self.policy, self.store.active_by_owner())
+
+    def jobs(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None) -> list[BatchJob]:
+        """Every job (or those with ``status``), running ones first, then waiting ones in the order
+        they will start, then finished ones; ``position`` is 0 for running, 1… for waiting ones."""
+        if isinstance(status, (str, JobStatus)):
+            status = [status]
+        wanted = None if status is None else {JobStatus(s) for s in status}
+        all_jobs = self.store.jobs(None if wanted is None else wanted)
+        order = {e.id: i for i, e in enumerate(self._pending_order(), 1)}
+        live = self._submitter.live_frames() if self._submitter is not None else {}
+        for job in all_jobs:
+            if job.status in ACTIVE:
+                job.position = 0
+                job.frames_done = max(job.frames_done, live.get(job.id, 0))
+            elif job.status == JobStatus.PENDING:
+                job.position = order.get(job.id)
+
+        def rank(job: BatchJob) -> tuple:
+            if job.status in ACTIVE:
+                return (0, 0)
+            if job.status == JobStatus.PENDING:
+                return (1, job.position or 0)
+            return (2, 0)
+
+        return sorted(all_jobs, key=rank)  # stable: arrival order inside each group
+
+    def job(self, job_id: str) -> BatchJob:
+        job = self._require(job_id)
+        if job.status in ACTIVE:
+            job.position = 0
+        elif job.status == JobStatus.PENDING:
+            job.position = next((i for i, e in enumerate(self._pending_order(), 1) if e.id == job_id), None)
+        return job
+
+    def stats(self) -> Stats:
+        """Counts, frames, success rate, recent throughput (frames/s), ETA and progress — in microseconds."""
+        c = self.store.counts
+        unfinished = ("pending", "queued", "running")
+        remaining = sum(max(c.frames_total[s] - c.frames_done[s], 0) for s in unfinished)
+        frames_total = sum(v for s, v in c.frames_total.items() if s != "cancelled")
+        frames_done = sum(v for s, v in c.frames_done.items() if s != "cancelled")
+        throughput = self.meter.rate()
+        return Stats(
+            total=sum(c.jobs.values()), pending=c.jobs["pending"], queued=c.jobs["queued"],
+            running=c.jobs["running"], completed=c.jobs["completed"], failed=c.jobs["failed"],
+            cancelled=c.jobs["cancelled"], frames_done=frames_done, frames_total=frames_total,
+            success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]), throughput=throughput,
+            eta_seconds=_policy.eta_seconds(remaining, throughput),
+            progress=_policy.progress(frames_total - remaining, frames_total),
+        )  # fmt: skip
+
+    def wait(self, timeout: float | None = None, poll: float = 0.05) -> bool:
+        """Block until no job is pending, queued or running (True), or ``timeout`` passes (False).
+
+        For scripts: in a notebook, start() and watch ``panel()`` instead. Raises RuntimeError if
+        the circuit breaker paused the queue (it would otherwise wait forever).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.store.refresh_counts()
+            c = self.store.counts.jobs
+            if c["pending"] + c["queued"] + c["running"] == 0:
+                return True
+            if self._submitter is not None and self._submitter.breaker.is_open:
+                raise RuntimeError(self._submitter.breaker.reason)
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+    def on(self, event: str, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
+        """Call ``callback(message)`` on ``event`` (see :data:`goesvfi_lab.events.EVENTS`); ``remove`` unregisters."""
+        self.events.on(event, callback, remove=remove)
+
+    def panel(self, **options: Any):
+        """The ipywidgets app for this queue: stats, job table and controls."""
+        from .widgets import panel
+
+        return panel(self, **options)
+
+    def __repr__(self) -> str:
+        s = self.stats()
+        state = "paused" if self.paused else "running" if self.running else "stopped"
+        return (f"<BatchQueue {state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
+                f" completed={s.completed} failed={s.failed} store={self.store.path!r}>")  # fmt: skip
+
+
+def _sequence_dirname(seq: Any, root: str) -> str:
+    """A folder name for a sequence: its ABI name, or the input folder relative to ``root``."""
+    if seq.key is not None:
+        return seq.name
+    folder = os.path.dirname(seq.paths[0])
+    rel = os.path.relpath(folder, root)
+    base = os.path.basename(root.rstrip(os.sep)) if rel == "." else rel.replace(os.sep, "-")
+    ext = os.path.splitext(seq.paths[0])[1].lstrip(".").lower()
+    return f"{base}-{ext}" if ext and ext != "png" else base
