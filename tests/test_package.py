@@ -66,6 +66,14 @@ def test_console_script_help_lists_commands():
 
 
 def test_config_defaults_and_env_override():
+    import yaml
+
+    import goesvfi_lab
+
+    with open(os.path.join(os.path.dirname(goesvfi_lab.__file__), "goesvfi.yaml"), encoding="utf-8") as f:
+        defaults = yaml.safe_load(f)["goesvfi"]
     code = "from goesvfi_lab import config; print(config.get('interp.tile-size'), config.get('video.crf'))"
-    assert _fresh(code).split() == ["1024", "18"]
-    assert _fresh(code, DASK_GOESVFI__INTERP__TILE_SIZE="2048").split() == ["2048", "18"]
+    shipped = [str(defaults["interp"]["tile-size"]), str(defaults["video"]["crf"])]
+    assert _fresh(code).split() == shipped
+    other = str(int(shipped[0]) + 512)
+    assert _fresh(code, DASK_GOESVFI__INTERP__TILE_SIZE=other).split() == [other, shipped[1]]
