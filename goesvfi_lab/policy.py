@@ -149,9 +149,20 @@ def dask_priority(level: int, sequence: int) -> int:
     return int(level) * LEVEL_SPAN - int(sequence)
 
 
-def window_size(slots: int, factor: float = 2.0) -> int:
-    """How many tasks to keep submitted: enough to keep every slot busy, few enough to reorder cheaply."""
-    return max(1, math.ceil(max(slots, 0) * factor)) if slots > 0 else 0
+def window_size(slots: int, factor: float = 2.0, task_seconds: float | None = None,
+                seconds: float = 0.0, max_per_slot: float = 64.0) -> int:
+    """How many tasks to keep submitted: enough to keep every slot busy, few enough to reorder cheaply.
+
+    ``factor`` tasks per slot, or — when tasks are short (``task_seconds``, a recent mean) — enough
+    to cover ``seconds`` of work per slot, so the round trip to refill the window does not leave
+    slots idle; never more than ``max_per_slot`` per slot.
+    """
+    if slots <= 0:
+        return 0
+    per_slot = float(factor)
+    if task_seconds and task_seconds > 0 and seconds > 0:
+        per_slot = max(per_slot, min(seconds / task_seconds, max_per_slot))
+    return max(1, math.ceil(slots * per_slot))
 
 
 # --- faults ---------------------------------------------------------------------------------------

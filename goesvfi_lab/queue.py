@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -50,9 +51,8 @@ class BatchQueue:
     ) -> None:
         self.store = store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout", 120))
         self.policy = _policy.check_policy(policy or config.get("queue.policy", "priority"))
-        if max_concurrent is not None and int(max_concurrent) < 1:
-            raise ValueError("max_concurrent must be >= 1 or None")
-        self.max_concurrent = None if max_concurrent is None else int(max_concurrent)
+        self._submitter = None
+        self.max_concurrent = max_concurrent
         self.on_locked = on_locked
         self.id = new_job_id()
         self.claimer = new_claimer(self.id)
@@ -61,8 +61,20 @@ class BatchQueue:
         self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
         self._cluster_arg = cluster
         self._conn = None
-        self._submitter = None
         self._frames_computed: dict[str, int] = {}
+
+    @property
+    def max_concurrent(self) -> int | None:
+        """At most this many jobs running at once (None: as many as the window allows)."""
+        return self._max_concurrent
+
+    @max_concurrent.setter
+    def max_concurrent(self, value: int | None) -> None:
+        if value is not None and int(value) < 1:
+            raise ValueError("max_concurrent must be >= 1 or None")
+        self._max_concurrent = None if value is None else int(value)
+        if self._submitter is not None:  # a running queue applies it from its next feeding round
+            self._submitter.max_concurrent = self._max_concurrent
 
     # --- connection -------------------------------------------------------------------------
 
@@ -338,6 +350,8 @@ class BatchQueue:
         job = self._require(job_id)
         if job.status in ACTIVE:
             job.position = 0
+            if self._submitter is not None:  # progress is persisted in batches; the live count is fresher
+                job.frames_done = max(job.frames_done, self._submitter.live_frames().get(job_id, 0))
         elif job.status == JobStatus.PENDING:
             job.position = next((i for i, e in enumerate(self._pending_order(), 1) if e.id == job_id), None)
         return job
@@ -359,23 +373,35 @@ class BatchQueue:
             progress=_policy.progress(frames_total - remaining, frames_total),
         )  # fmt: skip
 
-    def wait(self, timeout: float | None = None, poll: float = 0.05) -> bool:
+    def wait(self, timeout: float | None = None, poll: float = 0.25) -> bool:
         """Block until no job is pending, queued or running (True), or ``timeout`` passes (False).
 
         For scripts: in a notebook, start() and watch ``panel()`` instead. Raises RuntimeError if
         the circuit breaker paused the queue (it would otherwise wait forever).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self.store.refresh_counts()
-            c = self.store.counts.jobs
-            if c["pending"] + c["queued"] + c["running"] == 0:
-                return True
-            if self._submitter is not None and self._submitter.breaker.is_open:
-                raise RuntimeError(self._submitter.breaker.reason)
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(poll)
+        finished = threading.Event()
+
+        def wake(message: dict[str, Any]) -> None:
+            finished.set()
+
+        for event in ("job_completed", "job_failed", "job_cancelled", "queue_paused"):
+            self.events.on(event, wake)
+        try:
+            while True:
+                finished.clear()
+                self.store.refresh_counts()
+                c = self.store.counts.jobs
+                if c["pending"] + c["queued"] + c["running"] == 0:
+                    return True
+                if self._submitter is not None and self._submitter.breaker.is_open:
+                    raise RuntimeError(self._submitter.breaker.reason)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                finished.wait(poll if deadline is None else max(min(poll, deadline - time.monotonic()), 0))
+        finally:
+            for event in ("job_completed", "job_failed", "job_cancelled", "queue_paused"):
+                self.events.on(event, wake, remove=True)
 
     def on(self, event: str, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
         """Call ``callback(message)`` on ``event`` (see :data:`goesvfi_lab.events.EVENTS`); ``remove`` unregisters."""

@@ -39,6 +39,11 @@ def executing(client) -> int:
 
 
 def pause_holds_and_resume_continues(client, tmp_path, settings=None) -> None:
+    with dask.config.set({"goesvfi.queue.window-seconds": 0}):  # a window of 2 tasks per slot: most jobs wait
+        _pause_holds_and_resume_continues(client, tmp_path, settings)
+
+
+def _pause_holds_and_resume_continues(client, tmp_path, settings=None) -> None:
     q = queue(client, tmp_path)
     ids = [q.add_job(job(tmp_path, f"p{i}", n=3, size=128, factor=8, settings=dict(settings or {}))) for i in range(6)]
     q.start(preload=["linear"])

@@ -19,6 +19,10 @@ import numpy as np
 
 from goesvfi_lab.engine import layout
 
+# LocalCluster options for tests: the scheduler's HTTP server on a free loopback port (its default
+# is the fixed 8787, which parallel test runs would fight over), and no Bokeh dashboard to import
+NO_DASHBOARD = {"dashboard_address": "127.0.0.1:0", "scheduler_kwargs": {"dashboard": False}}
+
 
 def wait_for(predicate: Callable[[], object], timeout: float = 60.0, interval: float = 0.05, what: str = "") -> object:
     deadline = time.monotonic() + timeout

@@ -201,3 +201,32 @@ def test_new_process_reopening_the_store_finishes_without_redoing(cluster, tmp_p
         assert os.stat(os.path.join(q.job(j).output_dir, "job.json")).st_mtime_ns == stamps[j]
     started = {e[2] for e in q.events_seen if e[1] == "job_started"}
     assert started.isdisjoint(done)
+
+
+def test_job_whose_worker_is_killed_for_memory_fails_with_that_reason(tmp_path):
+    import numpy as np
+
+    from goesvfi_lab.frames import write_png
+
+    inputs = []
+    for i in range(2):  # 8000² px: a few dozen KiB as PNG, far more than the worker may use once decoded
+        a = np.zeros((8000, 8000), np.uint8)
+        a[::97, :] = 200 + i
+        inputs.append(write_png(tmp_path / f"big{i}.png", a))
+    env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}  # Dask's own re-runs are spent at once
+    with SubprocessCluster(tmp_path / "cl", {"small": ["--memory-limit", "1GB"]}, env=env) as cluster:
+        with Client(cluster.address, timeout=60) as client, dask.config.set({"goesvfi.retry.max-attempts": 2,
+                                                                              "goesvfi.retry.base": 0.1}):
+            q = scenarios.queue(client, tmp_path)
+            jid = q.add_job(BatchJob(name="big", inputs=inputs, output_dir=str(tmp_path / "out"), factor=4,
+                                     method="linear"))  # fmt: skip
+            q.start(preload=["linear"])
+            try:
+                assert q.wait(240)
+            finally:
+                q.stop()
+    job = q.job(jid)
+    assert job.status == JobStatus.FAILED and job.attempts == 2
+    assert job.error.startswith("out of memory: worker") and "0.93 GiB" in job.error, job.error
+    assert "after 2 attempts" in job.error
+    assert [e[1] for e in q.events_seen if e[1] in ("job_retrying", "job_failed")] == ["job_retrying", "job_failed"]

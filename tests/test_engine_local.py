@@ -11,19 +11,18 @@ import os
 import threading
 import time
 
+import _engine_scenarios as scenarios
 import dask
 import numpy as np
 import pytest
-import _engine_scenarios as scenarios
 from _engine_scenarios import executing as _executing
 from _engine_scenarios import job as _job
 from _engine_scenarios import queue as _queue
-from _engine_support import check_outputs, make_frames, wait_for
+from _engine_support import NO_DASHBOARD, check_outputs, make_frames, wait_for
 from distributed import Client, LocalCluster
 
 from goesvfi_lab.engine import layout
-from goesvfi_lab.model import BatchJob, JobPriority, JobStatus
-from goesvfi_lab.queue import BatchQueue
+from goesvfi_lab.model import BatchJob, JobStatus
 
 FAST = {
     "goesvfi.retry.base": 0.2,
@@ -47,7 +46,7 @@ NO_QUEUING = {"distributed.scheduler.worker-saturation": "inf"}  # as the embedd
 
 @pytest.fixture
 def client():
-    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=2, processes=False, **NO_DASHBOARD) as cluster:
         with Client(cluster) as c:
             yield c
 
@@ -55,7 +54,7 @@ def client():
 @pytest.fixture
 def client1():
     """One worker, one thread: work queues up behind whatever runs."""
-    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster:
         with Client(cluster) as c:
             yield c
 
@@ -219,7 +218,7 @@ def test_backlog_on_one_worker_follows_priority_then_fifo(client1, tmp_path):
 def test_pause_can_take_back_tasks_not_yet_started(client1, tmp_path):
     with dask.config.set({"goesvfi.queue.window-factor": 20}):
         q = _queue(client1, tmp_path)
-        jid = q.add_job(_job(tmp_path, "w", n=12, size=128, factor=8))
+        jid = q.add_job(_job(tmp_path, "w", n=12, size=192, factor=16))
         q.start(preload=["linear"])
         try:
             wait_for(lambda: q.job(jid).frames_done > 0, 60, what="first pair")
@@ -231,7 +230,7 @@ def test_pause_can_take_back_tasks_not_yet_started(client1, tmp_path):
             assert 0 < done < q.job(jid).frames_total
             q.resume()
             assert q.wait(120)
-            check_outputs(str(tmp_path / "out" / "w"), 12, 8)
+            check_outputs(str(tmp_path / "out" / "w"), 12, 16)
         finally:
             q.stop()
 
@@ -286,6 +285,36 @@ def test_max_concurrent_limits_running_jobs(client, tmp_path):
     assert completed == ids  # one after the other, in order
 
 
+def test_max_concurrent_changed_on_a_running_queue_applies(client, tmp_path):
+    """The notebook's concurrency box changes the limit of a queue that is already running."""
+    q = _queue(client, tmp_path)
+    q.start(preload=["linear"])
+    q.pause()
+    q.max_concurrent = 1
+    ids = [q.add_job(_job(tmp_path, f"c{i}", n=4, size=64, factor=4)) for i in range(3)]
+    peak = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            peak.append(len(q._submitter.running_ids()))
+            time.sleep(0.005)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        q.resume()
+        assert q.wait(60)
+    finally:
+        stop.set()
+        t.join()
+        q.stop()
+    assert max(peak) == 1
+    assert [e[2] for e in q.events_seen if e[1] == "job_completed"] == ids
+    with pytest.raises(ValueError):
+        q.max_concurrent = 0
+
+
 def test_gpu_job_waits_with_a_reason_or_falls_back_to_cpu(client, tmp_path):
     q = _queue(client, tmp_path)
     needs = q.add_job(_job(tmp_path, "gpu", n=3, settings={"device": "gpu"}))
@@ -331,10 +360,13 @@ def test_scheduler_plugin_publishes_summaries_and_terminal_events(client, tmp_pa
     try:
         assert q.wait(60)
         assert q._submitter.metrics_from_scheduler
-        wait_for(lambda: any(m.get("type") == "job-done" for _, m in client.get_events("goesvfi")), 10)
+        def done_pairs():
+            msgs = [m for _, m in client.get_events("goesvfi")]
+            return sorted(p for m in msgs if m["type"] == "summary" for p in m["jobs"].get(jid, {}).get("done", []))
+
+        wait_for(lambda: len(done_pairs()) >= 3, 10, what="the summaries")  # published every 0.1 s here
+        assert done_pairs() == [0, 1, 2]
         msgs = [m for _, m in client.get_events("goesvfi")]
-        done_pairs = sorted(p for m in msgs if m["type"] == "summary" for p in m["jobs"].get(jid, {}).get("done", []))
-        assert done_pairs == [0, 1, 2]
         assert [m["job"] for m in msgs if m["type"] == "job-done"] == [jid]
         assert all(m["cluster"]["threads"] == 2 for m in msgs if m["type"] == "summary")
     finally:

@@ -11,6 +11,10 @@ memory stays bounded (``scheduler.log_event`` would keep the last 1000 snapshots
 ``client.run_on_scheduler`` ships a pickled function each time). The reply says whether a plugin
 received it, so a queue on a scheduler without this package notices instead of failing.
 
+:class:`DashboardPublisher` is the client side a queue runs: a daemon thread that sends a fresh
+snapshot after queue events or count changes (and every few seconds), backing off when the store is
+so big that building a snapshot gets expensive.
+
 Routes appear whenever a queue attaches (:func:`attach_dashboard` registers the plugin, which adds
 the handlers to ``scheduler.http_application`` at start). On an external scheduler with the package
 installed they can be there from the start, before any queue connects, either way::
@@ -44,7 +48,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.http.utils import RequestHandler
@@ -149,22 +154,26 @@ def page_url(client: Any) -> str | None:
     if not link:
         return None
     base = link.split("?")[0].rstrip("/")
-    if base.endswith("/status"):
-        base = base[: -len("/status")]
+    base = base.removesuffix("/status")
     return f"{base}/{PAGE}"
 
 
 class DashboardPublisher:
-    """Keeps a queue's snapshot on the scheduler fresh: every ``interval`` s and soon after events.
+    """Keeps a queue's snapshot on the scheduler fresh: soon after events and count changes.
 
-    A daemon thread (the snapshot reads the store; never on the client's event loop). If building
-    the snapshot gets slow (a store with 100,000 jobs), it publishes less often: at most one tenth
-    of the time goes to it. Failures are logged once and retried, never raised into the queue.
+    A daemon thread (the snapshot reads the store; never on the client's event loop). Every
+    ``interval`` s it compares the queue's cached counts (microseconds); it rebuilds and sends the
+    snapshot when they changed, when a queue event fired, or every ``heartbeat`` s regardless (so the
+    page never calls a live queue stale, and reordered waiting jobs show up). Building it costs about
+    25 µs per job in the store (2.5 s for 100,000), so it is sent at most every 10 × that cost.
+    Failures are logged once and retried, never raised into the queue.
     """
 
-    def __init__(self, queue: Any, interval: float | None = None, limit: int | None = None) -> None:
+    def __init__(self, queue: Any, interval: float | None = None, limit: int | None = None,
+                 heartbeat: float = 10.0) -> None:  # fmt: skip
         self.queue = queue
         self.interval = float(config.get("dashboard.interval", 1.0) if interval is None else interval)
+        self.heartbeat = max(float(heartbeat), self.interval)
         self.limit = limit
         self.url: str | None = None
         self.published = 0
@@ -172,8 +181,11 @@ class DashboardPublisher:
         self._poked = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_key: tuple | None = None
+        self._last_sent = 0.0
 
-    def start(self) -> "DashboardPublisher":
+    def start(self) -> DashboardPublisher:
+        """Connect the queue if needed, attach the page to its scheduler and start publishing."""
         if self._thread is not None and self._thread.is_alive():
             return self
         try:
@@ -184,6 +196,7 @@ class DashboardPublisher:
             return self
         self.queue.on("*", self._poke)
         self._stopping.clear()
+        self._poked.set()  # publish at once
         self._thread = threading.Thread(target=self._run, name="goesvfi-dashboard", daemon=True)
         self._thread.start()
         return self
@@ -191,30 +204,44 @@ class DashboardPublisher:
     def _poke(self, message: Any = None) -> None:
         self._poked.set()
 
+    def _key(self) -> tuple:
+        q = self.queue
+        s = q.stats()
+        return (s.total, s.pending, s.queued, s.running, s.completed, s.failed, s.cancelled, s.frames_done,
+                q.paused, q.running)  # fmt: skip
+
     def publish(self, closed: bool = False) -> bool:
+        """Build and send the snapshot now; True if the scheduler took it."""
+        key = self._key()
         snap = queue_snapshot(self.queue, self.limit)
         ok = publish_snapshot(self.queue.client, snap["jobs"], snap["stats"], queue_id=self.queue.id,
                               info=snap["info"], jobs_total=snap["jobs_total"], closed=closed)  # fmt: skip
+        self._last_key, self._last_sent = key, time.monotonic()
         self.published += 1
         return ok
 
+    def _due(self, poked: bool) -> bool:
+        if poked or time.monotonic() - self._last_sent >= self.heartbeat:
+            return True
+        return self._key() != self._last_key
+
     def _run(self) -> None:
-        wait = 0.0
+        wait = self.interval
         while not self._stopping.is_set():
-            self._poked.wait(wait)
+            poked = self._poked.wait(wait)
             if self._stopping.is_set():
                 break
             self._poked.clear()
             t0 = time.perf_counter()
             try:
-                self.publish()
+                if self._due(poked):
+                    self.publish()
                 self.last_error = None
             except Exception as exc:
                 if self.last_error is None:
                     logger.warning("goesvfi: could not publish to the dashboard page: %s", exc)
                 self.last_error = exc
-            cost = time.perf_counter() - t0
-            wait = max(self.interval, 10 * cost)
+            wait = max(self.interval, 10 * (time.perf_counter() - t0))
             self._stopping.wait(min(0.25, wait))  # events within 0.25 s coalesce into one update
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -243,7 +270,9 @@ class DashboardPlugin(SchedulerPlugin):
 
     def __init__(self, stale_after: float | None = None, forget_after: float | None = None) -> None:
         self.stale_after = float(config.get("dashboard.stale-after", 30.0) if stale_after is None else stale_after)
-        self.forget_after = float(config.get("dashboard.forget-after", 3600.0) if forget_after is None else forget_after)
+        self.forget_after = float(
+            config.get("dashboard.forget-after", 3600.0) if forget_after is None else forget_after
+        )
         self.queues: dict[str, dict[str, Any]] = {}
         self.received = 0
         self.scheduler = None
@@ -379,7 +408,7 @@ def fmt_rate(frames_per_s: Any) -> str:
 def fmt_duration(seconds: Any) -> str:
     if seconds is None or not math.isfinite(float(seconds)):
         return "—"
-    s = int(round(float(seconds)))
+    s = round(float(seconds))
     if s < 60:
         return f"{s} s"
     if s < 3600:
@@ -424,7 +453,7 @@ def _job_rows(jobs: list[Mapping[str, Any]]) -> str:
         rows.append(
             f'<tr class="status-{esc(status)}" data-job-id="{esc(j.get("id"))}">'
             f'<td class="num">{esc(j.get("position") if j.get("position") else "")}</td>'
-            f"<td>{esc(j.get('name'))}</td><td class=\"status\">{esc(status)}</td>"
+            f'<td>{esc(j.get("name"))}</td><td class="status">{esc(status)}</td>'
             f"<td>{esc(str(j.get('priority') or '').lower())}</td>"
             f'<td><div class="bar"><div class="fill" style="width:{100 * frac:.1f}%"></div></div></td>'
             f'<td class="num">{esc(j.get("frames_done"))} / {esc(j.get("frames_total"))}</td>'
@@ -433,6 +462,14 @@ def _job_rows(jobs: list[Mapping[str, Any]]) -> str:
     head = ("<tr><th>#</th><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th>"
             "<th>attempts</th><th>error</th></tr>")  # fmt: skip
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _meta(info: Mapping[str, Any], age: Any) -> str:
+    parts = [f"{label} {esc(info[key])}" for key, label in (("host", "host"), ("policy", "policy"), ("store", "store"))
+             if info.get(key)]  # fmt: skip
+    if age is not None:
+        parts.append(f"updated {esc(fmt_duration(age))} ago")
+    return " · ".join(parts)
 
 
 def render_page(view: Mapping[str, Any], refresh: float = 2.0) -> str:
@@ -452,8 +489,7 @@ def render_page(view: Mapping[str, Any], refresh: float = 2.0) -> str:
         parts.append(
             f'<section data-queue="{esc(snap.get("queue"))}"><h2>queue {esc(snap.get("queue"))} · '
             f'<span data-state="{esc(state)}">{esc(state)}</span>{": " + esc(reason) if reason else ""}{note}</h2>'
-            f'<div class="muted">{esc(info.get("host", ""))} · policy {esc(info.get("policy", ""))} · '
-            f'store {esc(info.get("store", ""))}</div>'
+            f'<div class="muted">{_meta(info, snap.get("age"))}</div>'
         )
         parts.append(_tiles(snap.get("stats") or {}))
         jobs = snap.get("jobs") or []

@@ -104,6 +104,15 @@ class MetricsPlugin(SchedulerPlugin):
         self._pc = PeriodicCallback(self.publish, self.interval * 1000)
         self._pc.start()
 
+    def snapshot(self) -> dict[str, Any]:
+        """Per-job pair counts since the scheduler saw the job (``client.run_on_scheduler`` can read it)."""
+        jobs = {
+            job: {"done": len(s["done"]), "running": len(s["processing"]), "erred": s["erred"],
+                  "assembled": s["assembled"], "last_seen": s["seen"]}
+            for job, s in self.jobs.items()
+        }  # fmt: skip
+        return {"cluster": self.cluster(), "transitions": self.transitions, "jobs": jobs}
+
     async def close(self) -> None:
         if self._pc is not None:
             self._pc.stop()
@@ -122,10 +131,21 @@ class MetricsPlugin(SchedulerPlugin):
             return
         self.transitions += 1
         job, part, attempt = parsed
-        state = self.jobs.setdefault(job, {"seen": time.time()})
+        state = self.jobs.setdefault(job, {"seen": time.time(), "done": set(), "erred": 0, "processing": set(),
+                                           "assembled": False})  # fmt: skip
         state["seen"] = time.time()
+        if part != ASSEMBLE:
+            if finish == "processing":
+                state["processing"].add(part)
+            else:
+                state["processing"].discard(part)
+            if finish == "memory":
+                state["done"].add(part)
+            elif finish == "erred":
+                state["erred"] += 1
         if part == ASSEMBLE:
             if finish == "memory":
+                state["assembled"] = True
                 self._log({"type": "job-done", "job": job, "attempt": attempt})
             elif finish == "erred":
                 self._log({"type": "job-erred", "job": job, "attempt": attempt,
@@ -150,7 +170,9 @@ class MetricsPlugin(SchedulerPlugin):
 
     def log_event(self, topic, msg) -> None:
         if topic == "worker-restart-memory" and isinstance(msg, dict):
-            self._log({"type": "memory-kill", "worker": msg.get("worker"), "rss": msg.get("rss")})
+            ws = self.scheduler.workers.get(msg.get("worker")) if self.scheduler is not None else None
+            limit = getattr(ws, "memory_limit", None)
+            self._log({"type": "memory-kill", "worker": msg.get("worker"), "rss": msg.get("rss"), "limit": limit})
 
     # --- publishing -------------------------------------------------------------------------
 
@@ -165,9 +187,12 @@ class MetricsPlugin(SchedulerPlugin):
             n += 1
             threads += ws.nthreads
             gpus += int((ws.resources or {}).get("GPU", 0))
+        prefix = getattr(self.scheduler, "task_prefixes", {}).get("vfi")
+        duration = getattr(prefix, "duration_average", -1) if prefix is not None else -1
         saturation = getattr(self.scheduler, "WORKER_SATURATION", None)
         queuing = saturation is not None and saturation != float("inf")
-        return {"workers": n, "threads": threads, "gpus": gpus, "root_task_queuing": queuing}
+        return {"workers": n, "threads": threads, "gpus": gpus, "root_task_queuing": queuing,
+                "task_seconds": duration if duration and duration > 0 else None}  # fmt: skip
 
     def publish(self) -> None:
         now = time.time()
@@ -177,3 +202,4 @@ class MetricsPlugin(SchedulerPlugin):
             self.cluster_dirty = False
         for job in [j for j, s in self.jobs.items() if now - s["seen"] > self.forget_after]:
             del self.jobs[job]
+

@@ -57,6 +57,7 @@ class Active:
     timeout: float | None
     inflight: dict[str, int] = field(default_factory=dict)  # key -> pair (ASSEMBLE for the assemble task)
     frames_done: int = 0
+    frames_dirty: bool = False
     running: bool = False
     stop_set: bool = False
 
@@ -80,17 +81,23 @@ class Sweep:
     events: tuple[str, ...]
 
 
-def describe_error(exc: BaseException, key: str, memory_kills: dict[str, float]) -> str:
+def _gib(n: Any) -> str:
+    return f"{n / 2**30:.2f} GiB" if isinstance(n, (int, float)) and n else "unknown"
+
+
+def describe_error(exc: BaseException, key: str, memory_kills: dict[str, tuple[Any, Any]]) -> str:
     """One line for a failed task; a worker that died is explained (and blamed on memory if it was)."""
     from distributed.scheduler import KilledWorker
 
     if isinstance(exc, KilledWorker):
         text = str(exc)
         worker = next((w for w in memory_kills if w in text), None)
-        limit = config.get("cluster.memory-limit")
         if worker is not None:
-            return f"worker {worker} was killed for exceeding its memory limit ({limit}) while running {key}"
-        return f"the workers running {key} died (killed or crashed; memory limit {limit})"
+            rss, limit = memory_kills[worker]
+            return (f"out of memory: worker {worker} was killed for exceeding its memory limit ({_gib(limit)}; "
+                    f"it used {_gib(rss)}) while running {key}")  # fmt: skip
+        return (f"the workers running {key} died (killed or crashed); if it was memory, raise the worker memory "
+                f"limit (goesvfi.cluster.memory-limit: {config.get('cluster.memory-limit')})")  # fmt: skip
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -124,6 +131,9 @@ class Submitter:
         self.meter = meter or policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
         self.breaker = policy.CircuitBreaker(config.get("queue.circuit-breaker", 5))
         self.window_factor = float(config.get("queue.window-factor", 2.0))
+        self.window_seconds = float(config.get("queue.window-seconds", 0.5))
+        self.window_max_per_slot = float(config.get("queue.window-max-per-slot", 64))
+        self.task_seconds: float | None = None  # recent mean duration of a pair task
         if on_locked not in ("wait", "skip"):
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.on_locked = on_locked
@@ -132,7 +142,7 @@ class Submitter:
         self.active: dict[str, Active] = {}
         self.futures: dict[str, Any] = {}  # key -> Future
         self.sweeps: list[Sweep] = []
-        self.memory_kills: dict[str, float] = {}
+        self.memory_kills: dict[str, tuple[int | None, int | None]] = {}  # worker -> (rss, limit) at the kill
         self.locked_seen: set[str] = set()
         # job -> frames this queue computed (frames resumed from disk not counted)
         self.frames_computed: dict[str, int] = {} if frames_computed is None else frames_computed
@@ -142,12 +152,16 @@ class Submitter:
 
         self._lock = threading.RLock()
         self._inbox: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+        self._fetch: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
+        self._fetcher: threading.Thread | None = None
         self._outbox: list[tuple[str, dict[str, Any]]] = []
         self._thread: threading.Thread | None = None
         self._closing = False
         self._sequence = 0
         self._last_slots = 0.0
         self._last_heartbeat = 0.0
+        self._last_progress = 0.0
+        self._idle_until = 0.0  # no ready pending job before this time (unless woken)
         self._last_recount = time.monotonic()
         self.loop_error: BaseException | None = None
         self._warned_queuing = False
@@ -173,6 +187,8 @@ class Submitter:
             self.meter.reset()
             self._thread = threading.Thread(target=self._run, name="goesvfi-submitter", daemon=True)
             self._thread.start()
+            self._fetcher = threading.Thread(target=self._fetch_results, name="goesvfi-results", daemon=True)
+            self._fetcher.start()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop feeding, stop in-flight work, put claimed jobs back to PENDING, end the thread."""
@@ -180,16 +196,17 @@ class Submitter:
             self._closing = True
             for act in list(self.active.values()):
                 self._stop_attempt(act)
-                self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING),
-                                  status=JobStatus.PENDING, claimed_by=None, heartbeat=None)  # fmt: skip
+                self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
+                                  claimed_by=None, heartbeat=None, frames_done=act.frames_done)  # fmt: skip
                 act.lock.release()
             self.active.clear()
             for sweep in self.sweeps:
                 self._sweep(sweep)
             self.sweeps.clear()
         self.wake()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        for thread in (self._thread, self._fetcher):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout)
         if self.metrics_from_scheduler:
             try:
                 self.client.unsubscribe_topic(TOPIC)
@@ -202,6 +219,7 @@ class Submitter:
         return self._thread is not None and self._thread.is_alive()
 
     def wake(self) -> None:
+        self._idle_until = 0.0
         self._inbox.put(_WAKE)
 
     # --- control ----------------------------------------------------------------------------
@@ -292,7 +310,8 @@ class Submitter:
         except queue_mod.Empty:
             pass
         finished = [x for x in items if x is not _WAKE and not isinstance(x, tuple)]
-        topics = [x for x in items if isinstance(x, tuple)]
+        topics = [x for x in items if isinstance(x, tuple) and x[0] == "topic"]
+        results = [r for x in items if isinstance(x, tuple) and x[0] == "results" for r in x[1]]
         with self._lock:
             if self._closing:
                 return
@@ -300,6 +319,8 @@ class Submitter:
                 self._handle_topic(msg)
             if finished:
                 self._handle_finished(finished)
+            if results:
+                self._handle_results(results)
             now = time.time()
             self._watchdog(now)
             self._sweeps(time.monotonic())
@@ -317,6 +338,12 @@ class Submitter:
         mono = time.monotonic()
         if mono - self._last_slots > (1.0 if not self.slots.threads else 10.0 if self.metrics_from_scheduler else 2.0):
             self.refresh_slots()
+        if mono - self._last_progress > 0.5:
+            self._last_progress = mono
+            for act in self.active.values():
+                if act.frames_dirty:
+                    act.frames_dirty = False
+                    self.store.update(act.job.id, frames_done=act.frames_done)
         if mono - self._last_heartbeat > 10.0:
             self._last_heartbeat = mono
             if self.active:
@@ -340,17 +367,23 @@ class Submitter:
     def _gpu_inflight(self) -> int:
         return sum(len(a.inflight) for a in self.active.values() if a.gpu)
 
+    def _window(self, slots: int) -> int:
+        return policy.window_size(slots, self.window_factor, self.task_seconds, self.window_seconds,
+                                  self.window_max_per_slot)  # fmt: skip
+
     def _fill(self, now: float) -> None:
-        window = policy.window_size(self.slots.threads, self.window_factor)
-        free = window - len(self.futures)
+        free = self._window(self.slots.threads) - len(self.futures)
         if free <= 0:
             return
-        gpu_free = policy.window_size(self.slots.gpus, self.window_factor) - self._gpu_inflight()
+        gpu_free = self._window(self.slots.gpus) - self._gpu_inflight()
         running = [a.entry for a in self.active.values() if a.todo]
         room_for_new = self.max_concurrent is None or len(self.active) < self.max_concurrent
         pending: list[policy.Entry] = []
-        if room_for_new:
+        if room_for_new and now >= self._idle_until:
             pending = self.store.entries(self.policy, ready_at=now, limit=max(free, 8))
+            if not pending:  # nothing ready: do not ask again before a retry falls due (or we are woken)
+                # (at most 2 s: another process may add jobs to the same store without waking us)
+                self._idle_until = min(self.store.next_retry_at() or float("inf"), now + 2.0)
         if not running and not pending:
             return
         by_owner = {}
@@ -538,7 +571,7 @@ class Submitter:
     # --- results ----------------------------------------------------------------------------
 
     def _handle_finished(self, finished: list[Any]) -> None:
-        done_ok: list[tuple[Active, str, Any]] = []
+        """Futures that finished: free their window slots now; fetch pair results off this thread."""
         for fut in finished:
             key = fut.key
             if self.futures.get(key) is not fut:
@@ -549,7 +582,12 @@ class Submitter:
             if act is None or parsed[2] != act.attempt or key not in act.inflight:
                 continue  # a stopped attempt's leftovers
             if fut.status == "finished":
-                done_ok.append((act, key, fut))
+                pair = act.inflight.pop(key)
+                if pair == -1:
+                    self._completed(act)
+                else:
+                    self._pair_done(act, pair)
+                    self._fetch.put(fut)
             elif fut.status == "error":
                 exc = fut.exception()
                 act.inflight.pop(key, None)
@@ -557,53 +595,60 @@ class Submitter:
                     continue
                 self._attempt_failed(act, describe_error(exc, key, self.memory_kills))
             # "cancelled": only we cancel, and we have already dealt with the job
-        if not done_ok:
-            return
-        futs = [f for _, _, f in done_ok]
-        try:
-            results = self.client.gather(futs)
-        except Exception:  # e.g. the worker holding one result died before we fetched it
-            results = []
-            for f in futs:
-                try:
-                    results.append(self.client.gather(f))
-                except Exception as exc:
-                    logger.warning("goesvfi: lost the result of %s (%s); it will run again", f.key, exc)
-                    results.append(None)
-        for (act, key, _fut), result in zip(done_ok, results):
-            if act.job.id not in self.active or key not in act.inflight:
-                continue  # failed or cancelled meanwhile
-            pair = act.inflight.pop(key)
-            if result is None:
-                if pair >= 0:
-                    act.todo.appendleft(pair)
-                continue
-            if pair == -1:
-                self._completed(act, result)
-            else:
-                self._pair_done(act, result)
 
-    def _pair_done(self, act: Active, result: dict[str, Any]) -> None:
+    def _fetch_results(self) -> None:
+        """Fetcher thread: gather finished pairs' small result dicts in batches, hand them to the loop."""
+        while not self._closing:
+            try:
+                batch = [self._fetch.get(timeout=0.2)]
+            except queue_mod.Empty:
+                continue
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._fetch.get_nowait())
+                except queue_mod.Empty:
+                    break
+            batch = [f for f in batch if f is not None]
+            try:
+                results = self.client.gather(batch)
+            except Exception:  # one result lost (its worker died): keep the others
+                results = []
+                for f in batch:
+                    try:
+                        results.append(self.client.gather(f))
+                    except Exception:
+                        results.append(None)
+            self._inbox.put(("results", [r for r in results if r is not None]))
+
+    def _handle_results(self, results: list[dict[str, Any]]) -> None:
+        """What only the results tell: frames actually computed (not resumed) and task durations."""
+        written = 0
+        for result in results:
+            n = int(result.get("written", 0))
+            if n:  # resumed pairs say nothing about how long work takes
+                secs = float(result.get("seconds", 0.0))
+                self.task_seconds = secs if self.task_seconds is None else 0.8 * self.task_seconds + 0.2 * secs
+            self.frames_computed[result["job"]] = self.frames_computed.get(result["job"], 0) + n
+            written += n
+        if written and not self.metrics_from_scheduler:
+            self.meter.add(written)
+
+    def _pair_done(self, act: Active, pair: int) -> None:
         job = act.job
-        act.frames_done += int(result["frames"])
-        self.frames_computed[job.id] = self.frames_computed.get(job.id, 0) + int(result["written"])
-        if not self.metrics_from_scheduler:
-            self.meter.add(result["written"])
+        act.frames_done += len(layout.pair_targets(pair, job.factor, pair == len(act.inputs) - 2))
         if not act.running:
             self._mark_running(act)
-        self.store.update(job.id, frames_done=act.frames_done)
+        act.frames_dirty = True  # persisted in batches by _housekeeping (one SQLite commit per pair is costly)
         self._outbox.append(("job_progress", {"job_id": job.id, "frames_done": act.frames_done,
                                               "frames_total": job.frames_total, "progress":
                                               policy.progress(act.frames_done, job.frames_total)}))  # fmt: skip
-        if not act.todo and not act.inflight:  # pairs resubmitted after a lost result: assemble again
-            self._submit_assemble(act)
 
     def _mark_running(self, act: Active) -> None:
         act.running = True
         self.store.update(act.job.id, expect=(JobStatus.QUEUED,), status=JobStatus.RUNNING, started_at=time.time())
         self._outbox.append(("job_started", {"job_id": act.job.id, "name": act.job.name}))
 
-    def _completed(self, act: Active, result: dict[str, Any]) -> None:
+    def _completed(self, act: Active) -> None:
         job = act.job
         del self.active[job.id]
         self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=time.time(), frames_done=job.frames_total,
@@ -611,7 +656,8 @@ class Submitter:
         act.lock.release()
         self.breaker.record_success()
         self._outbox.append(("job_completed", {"job_id": job.id, "skipped": False, "frames_done": job.frames_total,
-                                               "video": result.get("video"), "cube": result.get("cube")}))  # fmt: skip
+                                               "video": layout.video_path(job.output_dir, job.settings),
+                                               "cube": layout.cube_path(job.output_dir, job.settings)}))  # fmt: skip
 
     def _stop_attempt(self, act: Active) -> None:
         """Tell running tasks of this attempt to stop and cancel the rest."""
@@ -639,13 +685,16 @@ class Submitter:
         if not retry or failures >= max_attempts:
             suffix = f" (after {failures} attempts)" if retry and failures > 1 else ""
             self.store.update(job.id, status=JobStatus.FAILED, attempts=failures, error=error + suffix,
-                              finished_at=now, claimed_by=None, heartbeat=None, next_retry_at=None)  # fmt: skip
+                              finished_at=now, claimed_by=None, heartbeat=None, next_retry_at=None,
+                              frames_done=act.frames_done)  # fmt: skip
             self._outbox.append(("job_failed", {"job_id": job.id, "error": error + suffix, "attempts": failures}))
         else:
             delay = policy.backoff_delay(failures - 1, float(config.get("retry.base", 2.0)),
                                          float(config.get("retry.cap", 300.0)))  # fmt: skip
             self.store.update(job.id, status=JobStatus.PENDING, attempts=failures, error=error,
-                              next_retry_at=now + delay, claimed_by=None, heartbeat=None)  # fmt: skip
+                              next_retry_at=now + delay, claimed_by=None, heartbeat=None,
+                              frames_done=act.frames_done)  # fmt: skip
+            self._idle_until = min(self._idle_until, now + delay)
             self._outbox.append(("job_retrying", {"job_id": job.id, "error": error, "attempt": failures,
                                                   "delay": delay, "retry_at": now + delay}))  # fmt: skip
         act.lock.release()
@@ -691,7 +740,7 @@ class Submitter:
             return
         kind = msg.get("type")
         if kind == "memory-kill" and msg.get("worker"):
-            self.memory_kills[str(msg["worker"])] = time.time()
+            self.memory_kills[str(msg["worker"])] = (msg.get("rss"), msg.get("limit"))
         if kind != "summary":
             return
         cluster = msg.get("cluster") or {}
@@ -700,6 +749,8 @@ class Submitter:
             logger.warning("goesvfi: the scheduler queues root tasks (distributed.scheduler.worker-saturation is "
                            "finite), so tasks already handed to Dask may not run strictly by priority; set it "
                            "to inf on the scheduler for that guarantee")  # fmt: skip
+        if cluster.get("task_seconds") and self.task_seconds is None:  # the scheduler's mean for our tasks
+            self.task_seconds = float(cluster["task_seconds"])
         if cluster:
             self.slots = Slots(int(cluster.get("workers", 0)), int(cluster.get("threads", 0)),
                                int(cluster.get("gpus", 0)))  # fmt: skip

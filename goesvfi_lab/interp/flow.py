@@ -38,8 +38,8 @@ class FlowParams:
     robust: float = 0.05  # residual (working units) at which a pixel's data weight halves; 0 = off
     max_step: float = 1.0  # largest update per linearisation step (pixels at that level)
     median: bool = True  # 3×3 median of the flow after each step (removes outliers)
-    fixed_point: int = 6
-    sample_mode: str = "bilinear"  # how output pixels are read from the inputs (bicubic keeps fine texture)  # trajectory-inversion iterations at synthesis
+    fixed_point: int = 6  # trajectory-inversion iterations at synthesis
+    sample_mode: str = "bilinear"  # how output pixels are read from the inputs (bicubic keeps fine texture)
     occ_sigma: float = 1.0  # forward–backward error (pixels) at which visibility halves
 
 

@@ -15,13 +15,22 @@ import numpy as np
 TileFn = Callable[[np.ndarray, np.ndarray, Sequence[float]], list[np.ndarray]]
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Evenly spaced tile origins covering ``length`` with at least ``overlap`` shared pixels."""
+def tile_layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
+    """(tile length, origins): the fewest tiles of at most ``tile`` pixels sharing ``overlap`` pixels.
+
+    Tiles are shrunk to split ``length`` evenly, so a 2712-pixel side with 2048-pixel tiles becomes
+    two 1388-pixel tiles rather than two 2048-pixel ones that mostly overlap (less work, same memory bound).
+    """
     if length <= tile:
-        return [0]
-    step = tile - overlap
-    n = math.ceil((length - overlap) / step)
-    return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+        return length, [0]
+    n = math.ceil((length - overlap) / (tile - overlap))
+    size = min(tile, math.ceil((length + (n - 1) * overlap) / n))
+    return size, [round(i * (length - size) / (n - 1)) for i in range(n)]
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins along one axis (see tile_layout)."""
+    return tile_layout(length, tile, overlap)[1]
 
 
 def _ramp(size: int, lead: bool, trail: bool, overlap: int) -> np.ndarray:
@@ -45,9 +54,8 @@ def run_tiled(fn: TileFn, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]
               tile: int, overlap: int) -> list[np.ndarray]:
     """Apply ``fn`` to (C, h, w) tiles of a (C, H, W) pair and blend the per-time results."""
     c, h, w = x0.shape
-    tile_h, tile_w = min(tile, h), min(tile, w)
-    ys = tile_starts(h, tile_h, overlap)
-    xs = tile_starts(w, tile_w, overlap)
+    tile_h, ys = tile_layout(h, tile, overlap)
+    tile_w, xs = tile_layout(w, tile, overlap)
     acc = [np.zeros((c, h, w), dtype=np.float32) for _ in times]
     wsum = np.zeros((h, w), dtype=np.float32)
     for iy, y0 in enumerate(ys):

@@ -1,0 +1,143 @@
+"""``goesvfi-lab run | status | check | missing | locks`` on real files and real clusters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from _engine_support import NO_DASHBOARD, SubprocessCluster, check_outputs, make_frames
+
+from goesvfi_lab.cli import main
+from goesvfi_lab.cli.batch import STORE_NAME
+from goesvfi_lab.locks import LOCK_NAME, OutputLock
+from goesvfi_lab.model import JobStatus
+from goesvfi_lab.store import Store
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "220")  # rich tables on one line each, easy to read in assertions
+
+
+@pytest.fixture
+def data(tmp_path):
+    from goesvfi_lab.sample import write_sample
+
+    root = tmp_path / "data"
+    make_frames(root / "cam-a", 4, 32, seed=1)
+    make_frames(root / "cam-b", 3, 32, seed=2)
+    write_sample(root / "goes", frames=3, size=(32, 32), fmt="nc", seed=3)
+    return root
+
+
+def _jobs(out):
+    with Store(os.path.join(out, STORE_NAME)) as store:
+        return {j.name: j for j in store.jobs()}
+
+
+@pytest.mark.slow
+def test_run_then_run_again_resumes_and_skips(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["run", str(data), "-o", str(out), "--factor", "3", "--method", "linear", "--video",
+            "--workers", "1", "--threads", "2", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    jobs = _jobs(out)
+    assert set(jobs) == {"cam-a", "cam-b", next(n for n in jobs if n.startswith("G16-"))}
+    assert all(j.status == JobStatus.COMPLETED for j in jobs.values())
+    check_outputs(str(out / "cam-a"), 4, 3)
+    assert (out / "cam-a" / "video.mp4").exists()
+    assert "│    3 │    3 │                  0 │" in text  # jobs, done, skipped as complete
+
+    assert main(args) == 0  # same command again: nothing recomputed
+    text = capsys.readouterr().out
+    assert "│    3 │    0 │                  3 │" in text
+    assert len(_jobs(out)) == 3  # no duplicate jobs for the same folders
+
+
+def test_status_check_and_failures_are_reported(data, tmp_path, capsys):
+    from distributed import Client, LocalCluster
+
+    out = tmp_path / "out"
+    (data / "cam-b" / "f001.png").write_bytes(b"not a png at all")
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, **NO_DASHBOARD) as cluster:
+        import dask
+
+        with dask.config.set({"goesvfi.retry.max-attempts": 1}):
+            rc = main(["run", str(data), "-o", str(out), "--method", "linear", "--scheduler",
+                       cluster.scheduler_address, "--quiet"])  # fmt: skip
+        Client  # noqa: B018  (the CLI makes its own client from the address)
+    text = capsys.readouterr().out
+    assert rc == 1
+    assert "failed cam-b" in text and "f001.png" in text and "not a PNG" in text
+
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "cam-a" in text and "completed" in text and "failed" in text
+    assert "3 jobs: 0 pending, 0 running, 2 completed, 1 failed" in text
+
+    assert main(["check", str(out)]) == 0  # cam-b failed before writing anything: nothing partial
+    text = capsys.readouterr().out
+    assert "2 job folders, 2 ok" in text
+    os.remove(out / "cam-a" / "job.json")
+    broken = out / "cam-a" / "000003.png"
+    broken.write_bytes(broken.read_bytes()[:40])
+    (out / "cam-a" / ".000001.png.0123456789ab.tmp.png").write_bytes(b"half")
+    assert main(["check", str(out)]) == 1
+    text = capsys.readouterr().out
+    assert "000003.png" in text and "leftover partial file" in text and "incomplete: no job.json" in text
+
+
+def test_missing_lists_absent_scans(tmp_path, capsys):
+    from goesvfi_lab.sample import write_sample
+
+    paths = write_sample(tmp_path / "goes", frames=6, size=(16, 16), fmt="nc", seed=5)
+    os.remove(paths[2])
+    assert main(["missing", str(tmp_path / "goes")]) == 0
+    text = capsys.readouterr().out
+    assert "1 missing scans" in text and "0:05:00" in text
+
+
+def test_locks_list_and_cleanup(tmp_path, capsys):
+    live = OutputLock(tmp_path / "out" / "live")
+    assert live.acquire()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
+                               "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\ntime.sleep(60)",
+                               str(tmp_path / "out" / "dead")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    holder.kill()
+    holder.wait(30)
+    assert main(["locks", "list", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert "2 locks, 1 stale" in text and "not running" in text
+    assert main(["locks", "cleanup", str(tmp_path / "out")]) == 0
+    assert "1 stale locks removed" in capsys.readouterr().out
+    assert not (tmp_path / "out" / "dead" / LOCK_NAME).exists()
+    assert (tmp_path / "out" / "live" / LOCK_NAME).exists()
+    live.release()
+
+
+@pytest.mark.slow
+def test_run_on_a_scheduler_skips_folders_locked_by_another_process(data, tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
+                               "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\n"
+                               "sys.stdin.readline()", str(out / "cam-a")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with SubprocessCluster(tmp_path / "cluster", {"w1": [], "w2": []}) as cluster:
+            rc = main(["run", str(data), "-o", str(out), "--method", "linear", "--scheduler", cluster.address,
+                       "--quiet"])  # fmt: skip
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "│    3 │    2 │                  0 │                1 │" in text  # jobs, done, complete, locked
+    assert "locked cam-a" in text and f"pid {holder.pid}" in text
+    jobs = _jobs(out)
+    assert jobs["cam-a"].status == JobStatus.CANCELLED and not (out / "cam-a" / "000000.png").exists()
+    check_outputs(str(out / "cam-b"), 3, 2)
