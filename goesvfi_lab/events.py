@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
 
-#: Events a BatchQueue fires. Each callback receives one dict: ``{"event", "job_id", "job", ...}``.
+#: Events a BatchQueue fires. Each callback receives one dict: ``{"event", "job_id", "job", ...}`` where
+#: ``job`` is the :class:`~goesvfi_lab.model.BatchJob` as the store holds it right after the event.
 EVENTS = (
     "job_started",  # first pair of the job began on a worker
     "job_progress",  # frames_done changed (payload: frames_done, frames_total, progress)

@@ -61,6 +61,7 @@ class BatchQueue:
         self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
         self._cluster_arg = cluster
         self._conn = None
+        self._dashboard = None  # publishes job snapshots to the scheduler's /goesvfi page
         self._frames_computed: dict[str, int] = {}
 
     @property
@@ -96,8 +97,11 @@ class BatchQueue:
         """Connect to (or start) the cluster now; :meth:`start` does this for you."""
         if self._conn is None:
             from .engine.cluster import connect
+            from .engine.dashboard import DashboardPublisher
 
             self._conn = connect(self._cluster_arg)
+            # the page exists as soon as a queue is attached (gl.lab() shows its link before any start)
+            self._dashboard = DashboardPublisher(self).start()
         return self._conn.client
 
     def adapt(self, minimum: int = 0, maximum: int | None = None, **kwargs: Any) -> Any:
@@ -204,6 +208,9 @@ class BatchQueue:
         if self._submitter is not None:
             self._submitter.shutdown()
             self._submitter = None
+        if self._dashboard is not None:
+            self._dashboard.stop()
+            self._dashboard = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -84,6 +84,8 @@ def test_jobs_write_the_documented_layout_and_fire_events(client, tmp_path):
         for jid in (a, b):
             assert names.index(("job_started", jid)) < names.index(("job_completed", jid))
             assert ("job_progress", jid) in names
+        done = {e[2]: e[3]["job"] for e in q.events_seen if e[1] == "job_completed"}
+        assert done[a].name == "a" and done[a].status == JobStatus.COMPLETED  # callbacks get the job itself
         s = q.stats()
         assert (s.total, s.completed, s.frames_done, s.frames_total) == (2, 2, 13, 13)
         assert s.progress == 1.0 and s.success_rate == 1.0 and s.eta_seconds == 0.0

@@ -332,6 +332,8 @@ class Submitter:
         with self._lock:
             out, self._outbox = self._outbox, []
         for name, payload in out:
+            if "job_id" in payload and "job" not in payload:  # callbacks get the job as it is now (name, error…)
+                payload["job"] = self.store.get(payload["job_id"])
             self.events.fire(name, **payload)
 
     def _housekeeping(self, now: float) -> None:
