@@ -3,7 +3,8 @@
 Opens ``notebooks/01-quickstart.ipynb`` (a copy, in a private directory), runs all cells, sets a filter,
 sees the count and thumbnails, confirms, watches the stats reach 100 % with a 100 % success rate, then
 pauses, submits more, cancels a waiting job, resumes and sees everything finish; also checks the dark
-theme. Screenshots go to ``docs/screenshots/`` (the README uses them), or to ``$GOESVFI_SCREENSHOTS``.
+theme. Screenshots go to ``build/screenshots/`` (git-ignored, so a test run leaves the tree clean), or to
+``$GOESVFI_SCREENSHOTS``: ``GOESVFI_SCREENSHOTS=docs/screenshots make test`` refreshes the README's images.
 
 Needs /usr/bin/chromium (``.ci/install-browser.sh``) and Python playwright (no browser download: the
 system chromium is used). Without them the test is skipped locally and fails under CI (``CI`` set).
@@ -24,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "01-quickstart.ipynb"
-SHOTS = Path(os.environ.get("GOESVFI_SCREENSHOTS", REPO / "docs" / "screenshots"))
+SHOTS = Path(os.environ.get("GOESVFI_SCREENSHOTS", REPO / "build" / "screenshots"))
 
 _missing = browser_available()
 if _missing and os.environ.get("CI"):
