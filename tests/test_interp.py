@@ -12,7 +12,7 @@ from _interp_textures import psnr, to_uint8, waves
 import goesvfi_lab as gl
 from goesvfi_lab import interp
 from goesvfi_lab.errors import PairError
-from goesvfi_lab.interp.tiling import run_tiled, tile_starts
+from goesvfi_lab.interp.tiling import run_tiled, tile_layout, tile_starts
 
 METHODS = ["linear", "flow"] + (["rife"] if "rife" in interp.available_methods() else [])
 
@@ -141,9 +141,10 @@ def test_sequence_edge_cases():
 
 def test_tile_starts_cover_with_overlap():
     assert tile_starts(100, 128, 16) == [0]
-    starts = tile_starts(1000, 256, 32)
-    assert starts[0] == 0 and starts[-1] == 1000 - 256
-    assert all(b - a <= 256 - 32 for a, b in itertools.pairwise(starts))
+    size, starts = tile_layout(1000, 256, 32)
+    assert size <= 256 and starts[0] == 0 and starts[-1] == 1000 - size
+    assert all(b - a <= size - 32 for a, b in itertools.pairwise(starts))
+    assert tile_layout(2712, 2048, 64) == (1388, [0, 1324])  # two even tiles, not two mostly-overlapping
 
 
 def test_tiled_identity_is_exact():
@@ -207,7 +208,7 @@ def test_threads_follow_dask_worker():
 
     before = torch.get_num_threads()
     assert configure_threads() == before  # outside a worker: left alone
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         assert client.submit(configure_threads, pure=False).result(timeout=60) == 1
 

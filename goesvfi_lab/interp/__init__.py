@@ -1,8 +1,11 @@
-"""Frame interpolation: ``linear``, ``flow`` (classical optical flow) and ``rife`` (IFNet) backends in torch.
+"""Frame interpolation in torch: ``linear``, ``flow`` (classical optical flow), ``rife`` (our IFNet with
+the RIFE HD v3 weights) and ``ensemble`` (RIFE averaged over rotated copies of the pair).
 
 Arrays in, arrays out: uint8/uint16/float32, H×W or H×W×C, NaN-aware (see prep.py). ``method="auto"``
-picks by device and input kind (see auto.py). Frames larger than ``goesvfi.interp.tile-size`` go through
-overlapping feathered tiles (tiling.py). Backends are cached per process (registry.py).
+picks the best-measured backend for the input kind within a speed budget per device (auto.py): today
+``ensemble`` for 8-bit video and ``flow`` for physical fields and 16-bit renders. Frames larger than
+``goesvfi.interp.tile-size`` go through overlapping feathered tiles (tiling.py). Backends are cached per
+process (registry.py); inside a Dask worker torch uses the worker's thread count (device.py).
 """
 
 from __future__ import annotations

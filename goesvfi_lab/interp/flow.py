@@ -232,11 +232,13 @@ class FlowBackend:
         cb = (t + 1e-3) / (1 + eb * eb / s2)
         f0 = (a0 * ca + b0 * cb) / (ca + cb)
         f1 = (a1 * ca + b1 * cb) / (ca + cb)
-        w0 = (1 - t) / (1 + warp(m.err0, f0) ** 2 / s2)
-        w1 = t / (1 + warp(m.err1, f1) ** 2 / s2)
-        mode = p.sample_mode
-        y = (warp(x0, f0, mode) * w0 + warp(x1, f1, mode) * w1) / (w0 + w1).clamp_min(1e-6)
-        return y
+        c = x0.shape[1]
+        # one sampling pass per input reads the image and its consistency error together
+        s0 = warp(torch.cat([x0, m.err0.to(x0.dtype)], 1), f0, p.sample_mode)
+        s1 = warp(torch.cat([x1, m.err1.to(x1.dtype)], 1), f1, p.sample_mode)
+        w0 = (1 - t) / (1 + s0[:, c:] ** 2 / s2)
+        w1 = t / (1 + s1[:, c:] ** 2 / s2)
+        return (s0[:, :c] * w0 + s1[:, :c] * w1) / (w0 + w1).clamp_min(1e-6)
 
     @torch.inference_mode()
     def run(self, x0: torch.Tensor, x1: torch.Tensor, times: Sequence[float]) -> list[torch.Tensor]:

@@ -33,6 +33,8 @@ def base_grid(n: int, h: int, w: int, device: torch.device, dtype: torch.dtype) 
 
 def warp(img: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """Sample ``img`` at ``p + flow(p)`` (backward warp)."""
+    if mode == "bicubic" and img.device.type == "mps":  # not implemented there
+        mode = "bilinear"
     n, _, h, w = flow.shape
     flow = flow.to(img.dtype)
     scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=flow.device, dtype=flow.dtype)
