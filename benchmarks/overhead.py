@@ -51,13 +51,13 @@ def cluster(workers: int, threads: int = 1):
     return lc, Client(lc)
 
 
-def warm(client) -> None:
+def warm(client, method: str = "linear") -> None:
     """Import torch and the interpolation code on every worker before anything is timed."""
 
     def load():
         from goesvfi_lab.interp import get_backend
 
-        get_backend("linear", "cpu", "video")
+        get_backend(method, "cpu", "video")
         return os.getpid()
 
     client.run(load)
@@ -80,16 +80,16 @@ def raw_dask(client, inputs: list[list[str]], factor: int, out: str) -> float:
     return elapsed
 
 
-def pipeline(client, inputs: list[list[str]], factor: int, out: str, store: str) -> float:
+def pipeline(client, inputs: list[list[str]], factor: int, out: str, store: str, method: str = "linear") -> float:
     """Seconds from add_jobs to every job COMPLETED, on a queue already started (plugins registered)."""
     from goesvfi_lab.model import BatchJob
     from goesvfi_lab.queue import BatchQueue
 
     q = BatchQueue(cluster=client, store=store)
-    q.start(preload=["linear"])
+    q.start(preload=[method])
     try:
         jobs = [BatchJob(name=f"job{j}", inputs=paths, output_dir=os.path.join(out, f"job{j}"), factor=factor,
-                         method="linear", settings={"device": "cpu"}) for j, paths in enumerate(inputs)]  # fmt: skip
+                         method=method, settings={"device": "cpu"}) for j, paths in enumerate(inputs)]  # fmt: skip
         t = time.perf_counter()
         q.add_jobs(jobs)
         assert q.wait(600)
@@ -136,15 +136,18 @@ def many_pending(n: int, tmp: str) -> dict[str, float]:
             "next_ms": next_s * 1e3, "rss_mb": rss / 2**20, "db_mb": size / 2**20}  # fmt: skip
 
 
-def scaling(tmp: str, jobs: int, size: int, factor: int) -> dict[int, float]:
+def scaling(tmp: str, jobs: int, size: int, factor: int, method: str = "flow") -> dict[int, float]:
+    """CPU-bound jobs (optical flow; one thread per worker, and torch follows the worker's thread count),
+    so the scheduler and the client's bookkeeping are small next to the work being scaled."""
     out = {}
     inputs = [make_frames(os.path.join(tmp, "scale-in", f"s{j}"), 5, size, seed=100 + j) for j in range(jobs)]
     for workers in (1, 2):
         lc, client = cluster(workers)
         try:
-            warm(client)
+            warm(client, method)
             dest = os.path.join(tmp, f"scale-out-{workers}")
-            out[workers] = pipeline(client, inputs, factor, dest, os.path.join(tmp, f"scale-{workers}.sqlite3"))
+            out[workers] = pipeline(client, inputs, factor, dest, os.path.join(tmp, f"scale-{workers}.sqlite3"),
+                                    method=method)
         finally:
             client.close()
             lc.close()
@@ -160,7 +163,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pending", type=int, default=100_000)
     ap.add_argument("--scale-jobs", type=int, default=8)
-    ap.add_argument("--scale-size", type=int, default=320)
+    ap.add_argument("--scale-size", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3, help="alternating raw/pipeline rounds; best of each")
     ap.add_argument("--skip", action="append", default=[], choices=("overhead", "pending", "scaling"))
     args = ap.parse_args()
@@ -195,9 +198,9 @@ def main() -> int:
             rows.append(("next 16 jobs by policy", f"{m['next_ms']:.2f} ms", "", "what the submitter asks per top-up"))
             rows.append(("memory (RSS growth)", f"{m['rss_mb']:.0f} MiB", "", f"store file {m['db_mb']:.0f} MiB"))
         if "scaling" not in args.skip:
-            t = scaling(tmp, args.scale_jobs, args.scale_size, 8)
+            t = scaling(tmp, args.scale_jobs, args.scale_size, 2)
             speedup = t[1] / t[2]
-            rows.append(("1 worker", f"{t[1]:.2f} s", "", f"{args.scale_jobs} jobs, {args.scale_size}² px, factor 8"))
+            rows.append(("1 worker", f"{t[1]:.2f} s", "", f"{args.scale_jobs} jobs, {args.scale_size}² px, factor 2, flow"))
             rows.append(("2 workers", f"{t[2]:.2f} s", "", ""))
             rows.append(("speed-up 2 vs 1 worker", f"{speedup:.2f}×", "≥ 1.8×", "PASS" if speedup >= 1.8 else "FAIL"))
     finally:

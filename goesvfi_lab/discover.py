@@ -635,3 +635,47 @@ def _split_by_hash(groups: list[list[str]], full: bool) -> list[list[str]]:
                 continue
         refined.extend(g for g in by_hash.values() if len(g) >= 2)
     return refined
+
+
+# --------------------------------------------------------------------------------------------
+# One job's inputs
+
+
+def _key_text(g: GoesName) -> str:
+    band = f" band {g.band}" if g.band is not None else ""
+    return f"{g.satellite} {g.level}-{g.product} sector {g.sector}{band} ({g.ext})"
+
+
+def check_job_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[str]]:
+    """A job's inputs in scan order, with notes on what was changed; FrameError for a file that does not belong.
+
+    Jobs built by hand (or edited) can mix what :func:`group_sequences` would keep apart. When
+    every input is an ABI name: a file of another satellite/product/sector/band is an error naming
+    it (interpolating band 13 into band 14 is meaningless), inputs out of scan order are sorted, and
+    a second file of the same scan start is dropped (as ``group_sequences`` does). Other names are
+    taken in the order given (nothing to sort them by).
+    """
+    paths = [os.fspath(p) for p in paths]
+    names = [parse_goes_name(p) for p in paths]
+    if len(paths) < 2 or any(g is None for g in names):
+        return paths, []
+    main = Counter(g.key for g in names).most_common(1)[0][0]  # type: ignore[union-attr]
+    reference = next(g for g in names if g.key == main)  # type: ignore[union-attr]
+    for path, g in zip(paths, names):
+        if g.key != main:  # type: ignore[union-attr]
+            raise FrameError(path, f"is {_key_text(g)}, in a sequence of {_key_text(reference)}: "  # type: ignore[arg-type]
+                                   "inputs of one job must be one satellite, product, sector and band")
+    notes = []
+    order = sorted(range(len(paths)), key=lambda i: names[i].start)  # type: ignore[union-attr]
+    if order != list(range(len(paths))):
+        notes.append("inputs were not in scan order: sorted by scan start time")
+    kept: list[str] = []
+    first_of: dict[datetime, str] = {}
+    for i in order:
+        start = names[i].start  # type: ignore[union-attr]
+        if start in first_of:
+            notes.append(f"duplicate scan skipped: {paths[i]} (same scan start as {first_of[start]})")
+            continue
+        first_of[start] = paths[i]
+        kept.append(paths[i])
+    return kept, notes

@@ -95,6 +95,18 @@ class BatchQueue:
 
     def connect(self):
         """Connect to (or start) the cluster now; :meth:`start` does this for you."""
+        if self._conn is not None and self._conn.client.status in ("closing", "closed"):
+            if not self._conn.owns_client:  # the scheduler went away and the user's client gave up
+                raise RuntimeError("the Dask client this queue was given is closed (its scheduler went away?); "
+                                   "open a queue with a new one: BatchQueue(cluster=Client(...), store=...)")  # fmt: skip
+            if self._dashboard is not None:
+                self._dashboard.stop()
+                self._dashboard = None
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None  # ours: connect again below (a new LocalCluster if we had started one)
         if self._conn is None:
             from .engine.cluster import connect
             from .engine.dashboard import DashboardPublisher
@@ -145,9 +157,12 @@ class BatchQueue:
 
         Sequences are grouped as :func:`goesvfi_lab.group_sequences` does (ABI names by satellite,
         product, sector and band; other files by folder). Each job writes to
-        ``output_dir/<sequence name>``. ``file_filter`` (a :class:`FileFilter`) replaces ``pattern``.
+        ``output_dir/<sequence name>``, the name made safe (:func:`goesvfi_lab.safety.safe_name`: no
+        ``..``, separators, shell or ffmpeg metacharacters; always inside ``output_dir``).
+        ``file_filter`` (a :class:`FileFilter`) replaces ``pattern``.
         """
         from .discover import FileFilter, group_sequences
+        from .safety import job_output_dir
 
         root = os.path.abspath(os.fspath(root))
         output_dir = os.path.abspath(os.fspath(output_dir))
@@ -161,7 +176,7 @@ class BatchQueue:
                 continue
             name = _sequence_dirname(seq, root)
             jobs.append(
-                BatchJob(name=name, inputs=seq, output_dir=os.path.join(output_dir, name), factor=factor,
+                BatchJob(name=name, inputs=seq, output_dir=job_output_dir(output_dir, name), factor=factor,
                          method=method, priority=priority, settings=dict(settings or {}), owner=owner)  # fmt: skip
             )
         return self.add_jobs(jobs)
@@ -198,8 +213,10 @@ class BatchQueue:
             self._submitter.pause("paused by the user", cancel_queued=cancel_queued)
 
     def resume(self) -> None:
-        """Carry on after :meth:`pause` (or after the circuit breaker opened)."""
-        if self._submitter is not None:
+        """Carry on after :meth:`pause` (or after the circuit breaker opened, or the scheduler was lost)."""
+        if self._submitter is not None and not self._submitter.alive:
+            self.start()
+        elif self._submitter is not None:
             self._submitter.resume()
 
     def stop(self) -> None:
@@ -384,7 +401,8 @@ class BatchQueue:
         """Block until no job is pending, queued or running (True), or ``timeout`` passes (False).
 
         For scripts: in a notebook, start() and watch ``panel()`` instead. Raises RuntimeError if
-        the circuit breaker paused the queue (it would otherwise wait forever).
+        the circuit breaker paused the queue, or the scheduler was lost for good (it would otherwise
+        wait forever).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         finished = threading.Event()
@@ -403,6 +421,8 @@ class BatchQueue:
                     return True
                 if self._submitter is not None and self._submitter.breaker.is_open:
                     raise RuntimeError(self._submitter.breaker.reason)
+                if self._submitter is not None and self._submitter.lost_reason:
+                    raise RuntimeError(self._submitter.lost_reason)
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
                 finished.wait(poll if deadline is None else max(min(poll, deadline - time.monotonic()), 0))

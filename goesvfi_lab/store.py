@@ -87,6 +87,15 @@ class StoreError(RuntimeError):
     """The store file cannot be used (written by a newer version, not a goesvfi-lab store...)."""
 
 
+def _open_error(path: str, exc: sqlite3.DatabaseError, busy_timeout: float) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (f"{path}: the store is locked by another process (still busy after {busy_timeout:g} s: {text}); "
+                f"wait for it to finish, or stop the process that holds it")  # fmt: skip
+    return (f"{path}: not a usable goesvfi-lab store ({text}): the file is corrupted or is not SQLite; "
+            f"move it aside and start a fresh store (jobs whose outputs are complete on disk are found and skipped)")  # fmt: skip
+
+
 def default_store_path() -> str:
     """``goesvfi.queue.store`` from config, else ``queue.sqlite3`` in the user data dir (platformdirs)."""
     configured = None
@@ -147,19 +156,25 @@ class Counts:
 class Store:
     """SQLite-backed job table. Thread-safe: one connection, one lock (SQLite serialises writes anyway)."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, claim_timeout: float = 120.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, claim_timeout: float = 120.0, busy_timeout: float = 30.0
+    ) -> None:
         self.path = os.fspath(path) if path is not None else default_store_path()
         self.claim_timeout = float(claim_timeout)
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
-        self.counts = Counts.empty()
-        self.refresh_counts()
+        self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            self._migrate()
+            self.counts = Counts.empty()
+            self.refresh_counts()
+        except sqlite3.DatabaseError as exc:  # sqlite3's own text names neither the file nor what to do
+            self._db.close()
+            raise StoreError(_open_error(self.path, exc, busy_timeout)) from exc
 
     # --- schema -----------------------------------------------------------------------------
 

@@ -82,8 +82,9 @@ def test_adapt_scales_the_cluster_with_the_work(tmp_path):
         adaptive.stop()
         lc.scale(1)
         q.stop()
-        with pytest.raises(RuntimeError, match="needs a Cluster"):
-            BatchQueue(cluster=lc.scheduler_address, store=tmp_path / "b.sqlite3").adapt(1, 2)
+        with BatchQueue(cluster=lc.scheduler_address, store=tmp_path / "b.sqlite3") as by_address:
+            with pytest.raises(RuntimeError, match="needs a Cluster"):
+                by_address.adapt(1, 2)
     finally:
         if adaptive is not None:
             adaptive.stop()

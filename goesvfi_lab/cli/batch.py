@@ -114,6 +114,7 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     from goesvfi_lab.discover import group_sequences
     from goesvfi_lab.model import BatchJob, JobStatus
     from goesvfi_lab.queue import _sequence_dirname
+    from goesvfi_lab.safety import job_output_dir
 
     root = os.path.abspath(args.root)
     paths = _file_filter(args, [out]).scan(root)
@@ -131,7 +132,7 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
             notes.append(f"{seq.name}: one frame only, nothing to interpolate")
             continue
         name = _sequence_dirname(seq, root)
-        output_dir = os.path.join(out, name)
+        output_dir = job_output_dir(out, name)
         known = [j for j in store.find_output(output_dir) if j.inputs == seq.paths or j.status != JobStatus.COMPLETED]
         if known and not args.overwrite:
             job = known[-1]

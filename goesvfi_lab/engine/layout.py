@@ -22,9 +22,10 @@ Job settings (``BatchJob.settings``) the engine understands:
 ``fps``
     video frame rate (default ``goesvfi.video.fps``).
 ``video``
-    False (default), True (``video.mp4`` in the output folder) or a path for the MP4.
+    False (default), True (``video.mp4`` in the output folder) or a path for the MP4 (relative
+    paths are inside the output folder and may not climb out of it; absolute ones are used as given).
 ``cube``
-    False (default), True (``cube.nc``) or a path; needs NetCDF inputs.
+    False (default), True (``cube.nc``) or a path (as for ``video``); needs NetCDF inputs.
 ``overwrite``
     False (default): a job whose outputs are complete is skipped (and a partial one resumed);
     True: existing outputs of the job are removed and everything is recomputed.
@@ -90,18 +91,28 @@ def is_physical(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in PHYSICAL_EXTENSIONS
 
 
-def video_path(output_dir: str, settings: dict[str, Any]) -> str | None:
-    value = settings.get("video")
+def _extra_path(output_dir: str, value: Any, default: str) -> str | None:
+    """True -> ``output_dir/default``; an absolute path as given (the user's explicit choice); a relative
+    one inside ``output_dir`` (not the worker's working directory), refused if it climbs out."""
     if not value:
         return None
-    return os.path.join(output_dir, "video.mp4") if value is True else os.fspath(value)
+    if value is True:
+        return os.path.join(output_dir, default)
+    path = os.fspath(value)
+    if os.path.isabs(path):
+        return path
+    from goesvfi_lab.safety import inside
+
+    inside(output_dir, path)  # raises UnsafePathError for "../x.mp4" and the like
+    return os.path.join(output_dir, path)
+
+
+def video_path(output_dir: str, settings: dict[str, Any]) -> str | None:
+    return _extra_path(output_dir, settings.get("video"), "video.mp4")
 
 
 def cube_path(output_dir: str, settings: dict[str, Any]) -> str | None:
-    value = settings.get("cube")
-    if not value:
-        return None
-    return os.path.join(output_dir, "cube.nc") if value is True else os.fspath(value)
+    return _extra_path(output_dir, settings.get("cube"), "cube.nc")
 
 
 def read_manifest(output_dir: str) -> dict[str, Any] | None:

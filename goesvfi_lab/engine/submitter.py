@@ -18,7 +18,7 @@ import os
 import queue as queue_mod
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -143,6 +143,9 @@ class Submitter:
         self.futures: dict[str, Any] = {}  # key -> Future
         self.sweeps: list[Sweep] = []
         self.memory_kills: dict[str, tuple[int | None, int | None]] = {}  # worker -> (rss, limit) at the kill
+        # job -> (attempt, factor, last pair) of recently activated jobs: a scheduler summary can arrive after
+        # its job already finished here, and its frames must still count towards the throughput
+        self._shapes: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self.locked_seen: set[str] = set()
         # job -> frames this queue computed (frames resumed from disk not counted)
         self.frames_computed: dict[str, int] = {} if frames_computed is None else frames_computed
@@ -164,6 +167,7 @@ class Submitter:
         self._idle_until = 0.0  # no ready pending job before this time (unless woken)
         self._last_recount = time.monotonic()
         self.loop_error: BaseException | None = None
+        self.lost_reason: str | None = None  # set when the scheduler is gone for good (see _lost)
         self._warned_queuing = False
 
     # --- lifecycle --------------------------------------------------------------------------
@@ -315,6 +319,9 @@ class Submitter:
         with self._lock:
             if self._closing:
                 return
+            if self.client.status in ("closing", "closed"):
+                self._lost()
+                return
             for msg in topics:
                 self._handle_topic(msg)
             if finished:
@@ -444,7 +451,14 @@ class Submitter:
         if not self.store.claim(job.id, self.claimer):
             return None  # another queue on this store took it
         lock = OutputLock(job.output_dir, float(config.get("queue.lock-max-age", 600)))
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except OSError as exc:  # under a regular file, read-only or full file system: fail the job, not the loop
+            act = Active(job, job.attempts, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
+            self._attempt_failed(act, f"{job.output_dir}: cannot create or write the output folder "
+                                      f"({exc.strerror or exc})")  # fmt: skip
+            return None
+        if not acquired:
             holder = lock.holder()
             reason = f"output folder {job.output_dir} is locked ({holder.reason if holder else 'locked'})"
             self.locked_seen.add(job.id)
@@ -465,14 +479,17 @@ class Submitter:
             return None
 
     def _prepare(self, job: BatchJob, lock: OutputLock, gpu: bool, device: str, now: float) -> Active | None:
-        from goesvfi_lab.discover import find_duplicates, parse_goes_name
+        from goesvfi_lab.discover import check_job_inputs, find_duplicates, parse_goes_name
 
         notes = list(job.notes)
         if gpu is False and str(job.settings.get("device", "auto")).lower() not in ("auto", "cpu"):
             note = "no GPU worker in the cluster: running on CPU (settings fallback_cpu)"
             if note not in notes:
                 notes.append(note)
-        inputs = list(job.inputs)
+        layout.video_path(job.output_dir, job.settings)  # an MP4 or cube path outside the job folder fails
+        layout.cube_path(job.output_dir, job.settings)  # now, before any frame is computed
+        inputs, order_notes = check_job_inputs(job.inputs)  # FrameError for a file of another band etc.
+        notes.extend(n for n in order_notes if n not in notes)
         readable = [p for p in inputs if os.path.exists(p)]
         if len(readable) == len(inputs):  # inputs visible here: drop content duplicates
             for group in find_duplicates(inputs):
@@ -482,7 +499,11 @@ class Submitter:
                     if note not in notes:
                         notes.append(note)
         if len(inputs) < 2:
-            raise ValueError(f"a job needs at least two distinct input frames, got {len(inputs)}")
+            from goesvfi_lab.errors import FrameError
+
+            if not inputs:
+                raise ValueError(f"job {job.name!r} has no input frames (an empty folder?): it needs at least two")
+            raise FrameError(inputs[0], f"the only distinct input frame of job {job.name!r}: a job needs at least two")
         total = layout.n_frames(len(inputs), job.factor)
         changes: dict[str, Any] = {}
         if inputs != job.inputs:
@@ -519,6 +540,9 @@ class Submitter:
             timeout=float(timeout) if timeout else None,
         )  # fmt: skip
         self.active[job.id] = act
+        self._shapes[job.id] = (act.attempt, job.factor, len(inputs) - 2)
+        while len(self._shapes) > 4096:
+            self._shapes.popitem(last=False)
         return act
 
     def _priority(self, act: Active) -> int:
@@ -578,6 +602,11 @@ class Submitter:
             key = fut.key
             if self.futures.get(key) is not fut:
                 continue  # an earlier future under a reused key (cancelled, then resubmitted)
+            if fut.status not in ("finished", "error", "cancelled"):
+                # finished, then its result died with its worker before we got here ("lost"), or a gather
+                # rescheduled it ("pending"): Dask computes it again; handle it when that is done
+                fut.add_done_callback(self._inbox.put)
+                continue
             del self.futures[key]
             parsed = parse_key(key)
             act = self.active.get(parsed[0]) if parsed else None
@@ -596,7 +625,9 @@ class Submitter:
                 if isinstance(exc, JobStopped):
                     continue
                 self._attempt_failed(act, describe_error(exc, key, self.memory_kills))
-            # "cancelled": only we cancel, and we have already dealt with the job
+            elif fut.status == "cancelled":  # we forget our own cancels first: this one came from Dask
+                reason = getattr(getattr(fut, "_state", None), "exception", None)
+                self._interrupted(act, getattr(reason, "reason", None) or "cancelled by Dask")
 
     def _fetch_results(self) -> None:
         """Fetcher thread: gather finished pairs' small result dicts in batches, hand them to the loop."""
@@ -660,6 +691,46 @@ class Submitter:
         self._outbox.append(("job_completed", {"job_id": job.id, "skipped": False, "frames_done": job.frames_total,
                                                "video": layout.video_path(job.output_dir, job.settings),
                                                "cube": layout.cube_path(job.output_dir, job.settings)}))  # fmt: skip
+
+    def _interrupted(self, act: Active, reason: str) -> None:
+        """Dask dropped the job's tasks (the scheduler restarted, or the client lost it for a while).
+
+        Not the job's fault, so no attempt is counted and the circuit breaker is not fed: the job goes
+        back to PENDING and runs again once the client is connected, resuming from the frames on disk.
+        """
+        job = act.job
+        self.active.pop(job.id, None)
+        futs = [self.futures.pop(k) for k in list(act.inflight) if k in self.futures]
+        if futs:
+            try:
+                self.client.cancel(futs)
+            except Exception:  # the client is reconnecting: those futures are gone anyway
+                pass
+        act.inflight.clear()
+        act.todo.clear()
+        error = f"interrupted ({reason}): runs again from the frames already on disk"
+        self.store.update(job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
+                          claimed_by=None, heartbeat=None, frames_done=act.frames_done, error=error)  # fmt: skip
+        act.lock.release()
+        self._outbox.append(("job_retrying", {"job_id": job.id, "error": error, "attempt": job.attempts,
+                                              "delay": 0.0, "retry_at": time.time(), "interrupted": True}))  # fmt: skip
+
+    def _lost(self) -> None:
+        """The client gave up reconnecting to the scheduler: hand every claimed job back and stop."""
+        address = getattr(getattr(self.client, "scheduler", None), "address", None) or "the scheduler"
+        self.lost_reason = (f"lost the Dask scheduler at {address}: the client could not reconnect and closed. "
+                            f"Every job is safe in the store {self.store.path}; call start() again (or open a "
+                            f"queue on the same store) once the scheduler is back")  # fmt: skip
+        for act in list(self.active.values()):
+            self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
+                              claimed_by=None, heartbeat=None, frames_done=act.frames_done)  # fmt: skip
+            act.lock.release()
+        self.active.clear()
+        self.futures.clear()
+        self.paused_reason = self.lost_reason
+        self._closing = True  # ends this thread and the fetcher; start() makes a new submitter
+        self._outbox.append(("queue_paused", {"reason": self.lost_reason}))
+        logger.error("goesvfi: %s", self.lost_reason)
 
     def _stop_attempt(self, act: Active) -> None:
         """Tell running tasks of this attempt to stop and cancel the rest."""
@@ -758,14 +829,15 @@ class Submitter:
                                int(cluster.get("gpus", 0)))  # fmt: skip
         frames = 0
         for job_id, delta in (msg.get("jobs") or {}).items():
-            act = self.active.get(job_id)
-            if act is None or delta.get("attempt") != act.attempt:
+            shape = self._shapes.get(job_id)
+            if shape is None or delta.get("attempt") != shape[0]:
                 continue
-            if delta.get("started") and not act.running:
+            attempt, factor, last = shape
+            act = self.active.get(job_id)
+            if act is not None and act.attempt == attempt and delta.get("started") and not act.running:
                 self._mark_running(act)
-            last = len(act.inputs) - 2
             for pair in delta.get("done", ()):
-                frames += act.job.factor + (1 if pair == last else 0)
+                frames += factor + (1 if pair == last else 0)
         if frames:
             self.meter.add(frames)
 

@@ -150,9 +150,15 @@ def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
 
     if array.dtype.kind == "f":
         if spec.keep_fields:
-            with atomic_path(layout.field_path(spec.output_dir, index)) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, np.asarray(array, dtype=np.float32))
+            field = layout.field_path(spec.output_dir, index)
+            try:
+                with atomic_path(field) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, np.asarray(array, dtype=np.float32))
+            except OSError as e:  # full disk etc.: name the file
+                from goesvfi_lab.errors import FrameError
+
+                raise FrameError(field, f"cannot write: {e.strerror or e}") from e
         write_png(layout.frame_path(spec.output_dir, index), render(array, spec.cmap, spec.vmin, spec.vmax))
     else:
         write_png(layout.frame_path(spec.output_dir, index), array)
@@ -160,6 +166,7 @@ def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
 
 def run_pair(spec: PairSpec) -> dict[str, Any]:
     """Write the frames of one pair (see :func:`layout.pair_targets`), skipping those already done."""
+    from goesvfi_lab.errors import PairError
     from goesvfi_lab.frames import read_frame
     from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method
 
@@ -182,7 +189,11 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
             method = resolve_method(spec.method, spec.device, kind)
             backend = get_backend(method, spec.device, kind)
             result["method"], result["backend_id"] = method, id(backend)
-            generated = dict(zip(inner, interpolate_times(frame0, frame1, inner, method=method, device=spec.device)))
+            try:
+                times = interpolate_times(frame0, frame1, inner, method=method, device=spec.device)
+            except PairError as e:  # "frame sizes differ" alone does not say which files
+                raise PairError(f"{spec.in0} and {spec.in1}: {e}") from e
+            generated = dict(zip(inner, times))
         for index, t in todo:
             stop.check()
             array = frame0 if t == 0.0 else frame1 if t == 1.0 else generated[t]

@@ -11,6 +11,7 @@ import os
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
+import dask.config
 import numpy as np
 
 from .atomic import atomic_path
@@ -114,7 +115,10 @@ def write_cube(
     for name in (*dims[1:], var_attrs.get("grid_mapping")):
         if name in ds.coords:
             encoding[name] = {"_FillValue": None}  # coordinates never hold fill
-    with atomic_path(path) as tmp, NETCDF_LOCK:
+    # NETCDF_LOCK serialises the netCDF library in this process. The synchronous scheduler keeps xarray from
+    # picking a distributed.Lock for the write (it does whenever a Dask client is the default, as inside a
+    # worker): a round trip to the scheduler per write, and a hang when that client is gone.
+    with atomic_path(path) as tmp, NETCDF_LOCK, dask.config.set(scheduler="synchronous"):
         delayed = ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, compute=False)
-        delayed.compute(scheduler="synchronous")
+        delayed.compute()
     return path

@@ -43,6 +43,8 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
         raise FrameError(path, "is a directory, not a frame file") from None
     except OSError as e:
         raise FrameError(path, f"cannot open: {e.strerror or e}") from None
+    except ValueError as e:  # "embedded null byte": a name no file system can hold
+        raise FrameError(repr(path), f"not a usable file name ({e})") from None
     if not head:
         raise FrameError(path, "empty file (0 bytes)")
     for magic, fmt in _MAGIC:
@@ -81,6 +83,60 @@ def _read_tiff(path: str) -> np.ndarray:
 
 _READERS: dict[str, Callable[[str], np.ndarray]] = {"png": _read_png, "jpeg": _read_jpeg, "tiff": _read_tiff}
 
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}  # IHDR colour type -> samples per pixel once decoded
+
+
+def max_frame_bytes() -> int:
+    """Largest decoded frame we agree to read: config ``goesvfi.frames.max-frame-bytes``, else a
+    quarter of the memory available now (interpolation needs several float copies of each frame)."""
+    from .. import config
+
+    configured = config.get("frames.max-frame-bytes", None)
+    if configured:
+        return int(configured)
+    import psutil
+
+    return int(psutil.virtual_memory().available // 4)
+
+
+def check_frame_size(path: str, shape: tuple[int, ...], itemsize: int) -> None:
+    """Refuse, before any pixel is allocated, a frame whose decoded size exceeds :func:`max_frame_bytes`."""
+    need = itemsize
+    for n in shape:
+        need *= int(n)
+    limit = max_frame_bytes()
+    if need > limit:
+        dims = "×".join(str(int(n)) for n in shape)
+        raise FrameError(path, f"frame of {dims} samples needs {need / 2**30:.2f} GiB once decoded, more than the "
+                               f"{limit / 2**30:.2f} GiB allowed (goesvfi.frames.max-frame-bytes; default a quarter "
+                               f"of available memory): refused before reading it")  # fmt: skip
+
+
+def _declared_shape(path: str, fmt: str) -> tuple[tuple[int, ...], int] | None:
+    """(shape, bytes per sample) the file's header announces, read without decoding pixels; None if unknown."""
+    try:
+        if fmt == "png":
+            with open(path, "rb") as f:
+                head = f.read(26)
+            if len(head) < 26 or head[12:16] != b"IHDR":
+                return None
+            width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+            return (height, width, _PNG_CHANNELS.get(head[25], 4)), 2 if head[24] == 16 else 1
+        if fmt == "jpeg":
+            from PIL import Image
+
+            with Image.open(path) as im:  # lazy: reads the header only
+                return (im.size[1], im.size[0], len(im.getbands())), 1
+        if fmt == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                return tuple(page.shape), page.dtype.itemsize if page.dtype is not None else 1
+    except Exception:  # a header we cannot parse: the decoder reports the corruption
+        return None
+    return None
+
 
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Pixels of a PNG/JPEG/TIFF file as stored (HxW or HxWxC, uint8/uint16); FrameError if unreadable."""
@@ -88,6 +144,9 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     fmt = sniff_format(path)
     if fmt not in _READERS:
         raise FrameError(path, f"is {fmt}, not an image (use read_frame)")
+    declared = _declared_shape(path, fmt)
+    if declared is not None:
+        check_frame_size(path, *declared)
     try:
         data = _READERS[fmt](path)
     except Exception as e:  # the libraries raise anything from ValueError to UnicodeDecodeError
@@ -131,6 +190,9 @@ def write_png(path: str | os.PathLike[str], array: np.ndarray, *, level: int = 6
 
     path = os.fspath(path)
     data = imagecodecs.png_encode(check_image_array(array), level=level)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            f.write(data)
+    except OSError as e:  # full disk, read-only or missing folder: say which file and why
+        raise FrameError(path, f"cannot write: {e.strerror or e}") from e
     return path

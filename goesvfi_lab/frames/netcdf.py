@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FrameError
-from .images import brief_error, sniff_format
+from .images import brief_error, check_frame_size, sniff_format
 
 PLANCK_NAMES = ("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2")
 # CF/ABI attributes that describe the packed counts, not the unpacked field
@@ -90,6 +90,7 @@ def _read_netcdf(path: str | os.PathLike[str], variable: str | None = None):
             var = var.squeeze(drop=True)
         if var.ndim != 2:
             raise FrameError(path, f"variable {name!r} has dims {var.dims}, expected 2-D (y, x)")
+        check_frame_size(path, tuple(var.shape), 8 if name == "Rad" else 4)  # Rad converts through float64
         try:
             values = np.asarray(var.values)
         except Exception as e:

@@ -128,7 +128,8 @@ def _encode(
     cmd = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{first.shape[1]}x{first.shape[0]}", "-framerate", str(fps),
-        "-i", "pipe:0", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *params, tmp,
+        "-i", "pipe:0", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *params,
+        "file:" + os.path.abspath(tmp),  # never an option ("-x") or a protocol ("pipe:", "tcp:") to ffmpeg
     ]
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
@@ -163,9 +164,9 @@ def count_video_frames(path: str | os.PathLike[str]) -> int:
     """Number of frames in a video file, counted by decoding it (exact, not the container's estimate)."""
     import imageio_ffmpeg
 
-    path = _existing(path)
+    path, source = os.fspath(path), _existing(path)
     try:
-        return int(imageio_ffmpeg.count_frames_and_secs(path)[0])
+        return int(imageio_ffmpeg.count_frames_and_secs(source)[0])
     except Exception as e:
         raise FrameError(path, f"cannot count video frames: {brief_error(e)}") from e
 
@@ -174,9 +175,9 @@ def read_video(path: str | os.PathLike[str]) -> list[np.ndarray]:
     """All frames of a video as uint8 RGB arrays (HxWx3), in order. Meant for checks and small clips."""
     import imageio_ffmpeg
 
-    path = _existing(path)
+    path, source = os.fspath(path), _existing(path)
     try:
-        reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
+        reader = imageio_ffmpeg.read_frames(source, pix_fmt="rgb24")
         meta = next(reader)
         width, height = meta["size"]
         frames = [np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3).copy() for buf in reader]
@@ -186,9 +187,10 @@ def read_video(path: str | os.PathLike[str]) -> list[np.ndarray]:
 
 
 def _existing(path: str | os.PathLike[str]) -> str:
+    """``path`` checked, as ffmpeg must see it: ``file:`` + absolute, never an option or a protocol."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FrameError(path, "no such file")
     if os.path.getsize(path) == 0:
         raise FrameError(path, "empty file (0 bytes)")
-    return path
+    return "file:" + os.path.abspath(path)
