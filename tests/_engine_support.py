@@ -169,3 +169,12 @@ class SubprocessCluster:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+# short waits so faults are noticed, swept and retried within seconds, not minutes (multi-process tests)
+FAULT_CONFIG = {
+    "goesvfi.queue.cleanup-grace": 0.3,
+    "goesvfi.queue.metrics-interval": 0.1,
+    "goesvfi.queue.lock-retry": 0.3,
+    "goesvfi.retry.base": 0.3,
+}

@@ -15,7 +15,7 @@ import time
 import _engine_scenarios as scenarios
 import dask
 import pytest
-from _engine_support import SubprocessCluster, check_outputs, make_frames, wait_for
+from _engine_support import FAULT_CONFIG, SubprocessCluster, check_outputs, make_frames, wait_for
 from distributed import Client, get_task_stream
 
 from goesvfi_lab.engine import layout
@@ -26,17 +26,11 @@ from goesvfi_lab.store import Store
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 WORKERS = {"cpu": [], "gpu": ["--resources", "GPU=1"]}
-FAST = {
-    "goesvfi.queue.cleanup-grace": 0.3,
-    "goesvfi.queue.metrics-interval": 0.1,
-    "goesvfi.queue.lock-retry": 0.3,
-    "goesvfi.retry.base": 0.3,
-}
 
 
 @pytest.fixture(autouse=True)
 def fast_config():
-    with dask.config.set(FAST):
+    with dask.config.set(FAULT_CONFIG):
         yield
 
 

@@ -16,15 +16,9 @@ TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
+from _engine_support import FAULT_CONFIG as FAST  # noqa: E402
 from _engine_support import SubprocessCluster  # noqa: E402
 
-# short waits so faults are noticed and retried within seconds, not minutes
-FAST = {
-    "goesvfi.queue.cleanup-grace": 0.3,
-    "goesvfi.queue.metrics-interval": 0.1,
-    "goesvfi.queue.lock-retry": 0.3,
-    "goesvfi.retry.base": 0.3,
-}
 
 
 @pytest.fixture(autouse=True)
