@@ -22,13 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"goesvfi_lab.cli.{name}")
-        except ModuleNotFoundError as exc:  # a part not built yet must not break the others
-            if exc.name != f"goesvfi_lab.cli.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"goesvfi_lab.cli.{name}").register(sub)
     return parser
 
 
