@@ -91,14 +91,18 @@ class SubprocessCluster:
         return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT,
                                 env=self.env, start_new_session=True)  # fmt: skip
 
+    port = 0  # a free port each start; a subclass fixes it so a restarted scheduler keeps its address
+
     def start(self, timeout: float = 120.0) -> "SubprocessCluster":
         os.makedirs(self.tmpdir, exist_ok=True)
         sched_file = os.path.join(self.tmpdir, "scheduler.json")
+        if os.path.exists(sched_file):  # left by a previous start: wait for the new scheduler's own
+            os.remove(sched_file)
         try:
             self.scheduler = self._spawn(
-                ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", sched_file],
-                "scheduler.log",
-            )
+                ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard",
+                 "--scheduler-file", sched_file], "scheduler.log",
+            )  # fmt: skip
             wait_for(lambda: os.path.exists(sched_file) and os.path.getsize(sched_file) > 0, timeout, 0.1,
                      "the scheduler file")  # fmt: skip
             self.address = json.load(open(sched_file))["address"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 
-from _engine_support import SubprocessCluster, check_outputs, wait_for
+from _engine_support import SubprocessCluster, check_outputs
 
 from goesvfi_lab.engine import layout
 from goesvfi_lab.model import BatchJob, JobStatus
@@ -50,27 +49,6 @@ class RestartableCluster(SubprocessCluster):
     def __init__(self, tmpdir, workers, **kw) -> None:
         super().__init__(tmpdir, workers, **kw)
         self.port = free_port()
-
-    def start(self, timeout: float = 120.0) -> "RestartableCluster":
-        sched_file = os.path.join(self.tmpdir, "scheduler.json")
-        os.makedirs(self.tmpdir, exist_ok=True)
-        if os.path.exists(sched_file):
-            os.remove(sched_file)
-        try:
-            self.scheduler = self._spawn(
-                ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard",
-                 "--scheduler-file", sched_file], "scheduler.log",
-            )  # fmt: skip
-            wait_for(lambda: os.path.exists(sched_file) and os.path.getsize(sched_file) > 0, timeout, 0.1,
-                     "the scheduler file")  # fmt: skip
-            self.address = json.load(open(sched_file))["address"]
-            for name in self.spec:
-                self.start_worker(name)
-            self.wait_workers(len(self.spec), timeout)
-        except BaseException:
-            self.close()
-            raise
-        return self
 
     def kill_all(self) -> None:
         """SIGKILL the scheduler and every worker (nannies included): a crashed head node."""
