@@ -418,6 +418,8 @@ class BatchQueue:
                 self.store.refresh_counts()
                 c = self.store.counts.jobs
                 if c["pending"] + c["queued"] + c["running"] == 0:
+                    if self._submitter is not None:  # callbacks of the last job_completed have run too
+                        self._submitter.events_delivered()
                     return True
                 if self._submitter is not None and self._submitter.breaker.is_open:
                     raise RuntimeError(self._submitter.breaker.reason)

@@ -287,6 +287,25 @@ def test_max_concurrent_limits_running_jobs(client, tmp_path):
     assert completed == ids  # one after the other, in order
 
 
+def test_wait_returns_after_the_completion_callbacks_ran(client, tmp_path):
+    """The store says "completed" before the event is fired; wait() must not return in that gap."""
+    q = _queue(client, tmp_path)
+    seen = []
+
+    def slow(message):
+        time.sleep(0.3)
+        seen.append(message["job_id"])
+
+    q.on("job_completed", slow)
+    ids = [q.add_job(_job(tmp_path, f"w{i}", n=2)) for i in range(2)]
+    q.start(preload=["linear"])
+    try:
+        assert q.wait(60)
+        assert sorted(seen) == sorted(ids)
+    finally:
+        q.stop()
+
+
 def test_max_concurrent_changed_on_a_running_queue_applies(client, tmp_path):
     """The notebook's concurrency box changes the limit of a queue that is already running."""
     q = _queue(client, tmp_path)

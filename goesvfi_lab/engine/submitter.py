@@ -158,6 +158,7 @@ class Submitter:
         self._fetch: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
         self._fetcher: threading.Thread | None = None
         self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._delivering: list[threading.Thread] = []  # threads in _flush, firing callbacks right now
         self._thread: threading.Thread | None = None
         self._closing = False
         self._sequence = 0
@@ -338,10 +339,32 @@ class Submitter:
     def _flush(self) -> None:
         with self._lock:
             out, self._outbox = self._outbox, []
-        for name, payload in out:
-            if "job_id" in payload and "job" not in payload:  # callbacks get the job as it is now (name, error…)
-                payload["job"] = self.store.get(payload["job_id"])
-            self.events.fire(name, **payload)
+            self._delivering.append(threading.current_thread())
+        try:
+            for name, payload in out:
+                if "job_id" in payload and "job" not in payload:  # callbacks get the job as it is now (name, error…)
+                    payload["job"] = self.store.get(payload["job_id"])
+                self.events.fire(name, **payload)
+        finally:
+            with self._lock:
+                self._delivering.remove(threading.current_thread())
+
+    def events_delivered(self, timeout: float = 5.0) -> bool:
+        """Wait until every event already decided has reached its callbacks.
+
+        The store changes before the matching event is fired, so a caller that saw a job finish in the
+        store (``BatchQueue.wait``) uses this to be sure its ``job_completed`` callbacks have run too.
+        """
+        if threading.current_thread() in self._delivering:  # called from a callback: it is the delivery
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:  # also waits for a step that has changed the store but not yet queued its event
+                if not self._outbox and not self._delivering:
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
 
     def _housekeeping(self, now: float) -> None:
         mono = time.monotonic()
