@@ -8,7 +8,12 @@
 
 Targets (issue 4): pipeline ≥ 0.8 × raw; 100k jobs added ≤ 10 s; stats() ≤ 5 ms; 2 workers ≥ 1.8 × 1.
 
-    python benchmarks/overhead.py [--jobs 24] [--inputs 9] [--factor 4] [--pending 100000] [--workers 2]
+    python benchmarks/overhead.py [--jobs 96] [--inputs 9] [--factor 4] [--repeat 7] [--pending 100000]
+
+The ratio is the median of per-round ratios, raw and pipeline interleaved: on a shared 2-core host
+the same work's speed drifts by up to 2× between seconds, so each round must be long (96 jobs: ~3 s)
+and the two sides must be measured side by side. With 24 jobs (~0.5 s rounds) the per-round
+ratios of unchanged code spread from 0.7 to 1.5.
 """
 
 from __future__ import annotations
@@ -156,7 +161,7 @@ def scaling(tmp: str, jobs: int, size: int, factor: int, method: str = "flow") -
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--jobs", type=int, default=24)
+    ap.add_argument("--jobs", type=int, default=96)
     ap.add_argument("--inputs", type=int, default=9)
     ap.add_argument("--factor", type=int, default=4)
     ap.add_argument("--size", type=int, default=64)
@@ -164,7 +169,7 @@ def main() -> int:
     ap.add_argument("--pending", type=int, default=100_000)
     ap.add_argument("--scale-jobs", type=int, default=8)
     ap.add_argument("--scale-size", type=int, default=256)
-    ap.add_argument("--repeat", type=int, default=3, help="alternating raw/pipeline rounds; best of each")
+    ap.add_argument("--repeat", type=int, default=7, help="interleaved raw/pipeline rounds")
     ap.add_argument("--skip", action="append", default=[], choices=("overhead", "pending", "scaling"))
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="goesvfi-bench-")
@@ -178,18 +183,22 @@ def main() -> int:
             try:
                 warm(client)
                 raw, pipe = [], []
-                for r in range(args.repeat):
-                    raw.append(raw_dask(client, inputs, args.factor, os.path.join(tmp, f"raw{r}")))
-                    pipe.append(pipeline(client, inputs, args.factor, os.path.join(tmp, f"pipe{r}"),
-                                         os.path.join(tmp, f"pipe{r}.sqlite3")))  # fmt: skip
+                for r in range(args.repeat):  # interleaved, alternating which goes first: drift hits both
+                    runs = [("raw", lambda: raw_dask(client, inputs, args.factor, os.path.join(tmp, f"raw{r}"))),
+                            ("pipe", lambda: pipeline(client, inputs, args.factor, os.path.join(tmp, f"pipe{r}"),
+                                                      os.path.join(tmp, f"pipe{r}.sqlite3")))]  # fmt: skip
+                    for name, run in runs if r % 2 == 0 else runs[::-1]:
+                        (raw if name == "raw" else pipe).append(run())
             finally:
                 client.close()
                 lc.close()
-            raw_fps, pipe_fps = frames / min(raw), frames / min(pipe)
-            rows.append(("raw client.map throughput", f"{raw_fps:.0f} frames/s", "", f"best of {args.repeat}"))
-            rows.append(("pipeline throughput", f"{pipe_fps:.0f} frames/s", "", f"best of {args.repeat}"))
-            ratio = pipe_fps / raw_fps
-            rows.append(("pipeline / raw", f"{ratio:.2f}", "≥ 0.80", "PASS" if ratio >= 0.8 else "FAIL"))
+            raw_fps, pipe_fps = frames / statistics.median(raw), frames / statistics.median(pipe)
+            ratios = sorted(a / b for a, b in zip(raw, pipe))  # per round: seconds raw / seconds pipeline
+            ratio = statistics.median(ratios)
+            rows.append(("raw client.map throughput", f"{raw_fps:.0f} frames/s", "", f"median of {args.repeat}"))
+            rows.append(("pipeline throughput", f"{pipe_fps:.0f} frames/s", "", f"median of {args.repeat}"))
+            rows.append(("pipeline / raw", f"{ratio:.2f}", "≥ 0.80", ("PASS" if ratio >= 0.8 else "FAIL") +
+                         f" (median of per-round ratios; range {ratios[0]:.2f}–{ratios[-1]:.2f})"))  # fmt: skip
         if "pending" not in args.skip:
             m = many_pending(args.pending, tmp)
             rows.append((f"add {args.pending:,} jobs", f"{m['add_s']:.2f} s", "≤ 10 s", "PASS" if m["add_s"] <= 10 else "FAIL"))

@@ -256,7 +256,8 @@ class BatchQueue:
     @property
     def inflight(self) -> int:
         """Tasks handed to Dask and not finished (the bounded window's fill)."""
-        return 0 if self._submitter is None else len(self._submitter.futures)
+        sub = self._submitter
+        return 0 if sub is None else sub.on_loop(lambda: len(sub.futures))  # between steps: counts are settled
 
     @property
     def frames_computed(self) -> dict[str, int]:

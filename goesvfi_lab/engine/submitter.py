@@ -6,7 +6,10 @@ as ``level * 10**9 - sequence``), cheap cancel and reordering, and pause as "sto
 
 One control thread owns all job state. It wakes when a future finishes, when the scheduler plugin
 publishes, when the user calls a method, or every ``tick`` seconds, and then: handles finished
-futures, fires the watchdog (timeouts), sweeps cancelled outputs, and fills the window. Public
+futures, fires the watchdog (timeouts), sweeps cancelled outputs, and fills the window. With short
+tasks it works in batches (finished futures gather for ``batch-delay``; a large window is topped up
+a quarter at a time with one ``client.map`` per job): per-task scheduler messages and thread
+wake-ups, not the tasks, were the queue's cost on millisecond pairs. Public
 methods take the same lock, so they may be called from any thread (a notebook cell, a widget
 callback, an event callback). Event callbacks run on the control thread, outside the lock.
 """
@@ -138,6 +141,7 @@ class Submitter:
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.on_locked = on_locked
         self.tick = 0.05
+        self.batch_delay = float(config.get("queue.batch-delay", 0.02))
 
         self.active: dict[str, Active] = {}
         self.futures: dict[str, Any] = {}  # key -> Future
@@ -168,6 +172,7 @@ class Submitter:
         self._idle_until = 0.0  # no ready pending job before this time (unless woken)
         self._last_recount = time.monotonic()
         self.loop_error: BaseException | None = None
+        self.scheduler_address: str | None = None
         self.lost_reason: str | None = None  # set when the scheduler is gone for good (see _lost)
         self._warned_queuing = False
 
@@ -179,6 +184,7 @@ class Submitter:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._closing = False
+            self.scheduler_address = _scheduler_address(self.client)  # for messages once the client has closed
             try:
                 self.client.register_plugin(MetricsPlugin(float(config.get("queue.metrics-interval", 0.5))))
                 self.client.subscribe_topic(TOPIC, self._on_topic)
@@ -285,12 +291,7 @@ class Submitter:
                 continue
             fut.cancel()
             del self.futures[key]
-            pair = act.inflight.pop(key)
-            act.todo.appendleft(pair)
-            asm = task_key(act.job.id, ASSEMBLE, act.attempt)
-            if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
-                del act.inflight[asm]
-                self.futures.pop(asm).cancel()
+            act.todo.appendleft(act.inflight.pop(key))
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -310,6 +311,11 @@ class Submitter:
         items = []
         try:
             items.append(self._inbox.get(timeout=self.tick))
+            if self.batch_delay > 0 and len(self.futures) > 8:
+                # many short tasks in flight: let finished ones gather and handle them together (one wake-up,
+                # one store write and one top-up per batch instead of per task, and less GIL ping-pong with
+                # the client's event loop); the window holds far more work than this delay
+                time.sleep(self.batch_delay)
             while True:
                 items.append(self._inbox.get_nowait())
         except queue_mod.Empty:
@@ -341,9 +347,17 @@ class Submitter:
             out, self._outbox = self._outbox, []
             self._delivering.append(threading.current_thread())
         try:
-            for name, payload in out:
-                if "job_id" in payload and "job" not in payload:  # callbacks get the job as it is now (name, error…)
-                    payload["job"] = self.store.get(payload["job_id"])
+            # of several job_progress events of one job in a batch only the latest says anything new
+            latest = {p["job_id"]: i for i, (name, p) in enumerate(out) if name == "job_progress"}
+            jobs: dict[str, Any] = {}  # one store read per job per batch
+            for i, (name, payload) in enumerate(out):
+                job_id = payload.get("job_id")
+                if name == "job_progress" and latest[job_id] != i:
+                    continue
+                if job_id is not None and "job" not in payload:  # callbacks get the job as it is now (name, error…)
+                    if job_id not in jobs:
+                        jobs[job_id] = self.store.get(job_id)
+                    payload["job"] = jobs[job_id]
                 self.events.fire(name, **payload)
         finally:
             with self._lock:
@@ -370,7 +384,7 @@ class Submitter:
         mono = time.monotonic()
         if mono - self._last_slots > (1.0 if not self.slots.threads else 10.0 if self.metrics_from_scheduler else 2.0):
             self.refresh_slots()
-        if mono - self._last_progress > 0.5:
+        if mono - self._last_progress > 0.5 or not self.futures:  # idle (paused, waiting): exact at once
             self._last_progress = mono
             for act in self.active.values():
                 if act.frames_dirty:
@@ -404,8 +418,11 @@ class Submitter:
                                   self.window_max_per_slot)  # fmt: skip
 
     def _fill(self, now: float) -> None:
-        free = self._window(self.slots.threads) - len(self.futures)
-        if free <= 0:
+        window = self._window(self.slots.threads)
+        free = window - len(self.futures)
+        # a large window (short tasks) is topped up in batches of a quarter, not task by task: each top-up
+        # is a scheduler message, and those, not the tasks, were the queue's cost on millisecond pairs
+        if free <= 0 or (window > 8 and free < window // 4):
             return
         gpu_free = self._window(self.slots.gpus) - self._gpu_inflight()
         running = [a.entry for a in self.active.values() if a.todo]
@@ -422,6 +439,7 @@ class Submitter:
         if self.policy == "fair":
             for a in self.active.values():
                 by_owner[a.job.owner] = by_owner.get(a.job.owner, 0) + 1
+        batch: list[tuple[Active, str, PairSpec]] = []
         for entry in policy.order(running + pending, self.policy, by_owner):
             if free <= 0:
                 break
@@ -435,10 +453,11 @@ class Submitter:
             if act.gpu and gpu_free <= 0:
                 continue
             n = min(free, gpu_free) if act.gpu else free
-            sent = self._submit_pairs(act, n)
+            sent = self._next_pairs(act, n, batch)
             free -= sent
             if act.gpu:
                 gpu_free -= sent
+        self._send(batch)
 
     def _placement(self, job: BatchJob) -> tuple[bool, str] | str:
         """(needs a GPU slot, device for the task), or the reason it cannot run now."""
@@ -575,13 +594,13 @@ class Submitter:
         self.futures[fut.key] = fut
         fut.add_done_callback(self._inbox.put)
 
-    def _submit_pairs(self, act: Active, n: int) -> int:
+    def _next_pairs(self, act: Active, n: int, batch: list[tuple[Active, str, PairSpec]]) -> int:
+        """Take up to ``n`` pairs off the job's to-do list into ``batch`` (sent by :meth:`_send`)."""
         job = act.job
-        sent = 0
-        resources = {"GPU": 1} if act.gpu else None
         keep_fields = bool(layout.cube_path(job.output_dir, job.settings)) and layout.is_physical(act.inputs[0])
         poll = float(config.get("queue.stop-poll", 0.1))
         last = len(act.inputs) - 2
+        sent = 0
         while act.todo and sent < n:
             pair = act.todo.popleft()
             spec = PairSpec(
@@ -591,29 +610,42 @@ class Submitter:
                 vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"), stop=act.stop, poll=poll,
             )  # fmt: skip
             key = task_key(job.id, pair, act.attempt)
-            fut = self.client.submit(run_pair, spec, key=key, priority=self._priority(act),
-                                     resources=resources, pure=False, retries=0)  # fmt: skip
             act.inflight[key] = pair
-            self._watch(fut)
+            batch.append((act, key, spec))
             sent += 1
-        if not act.todo and sent:
-            self._submit_assemble(act)
         return sent
 
+    def _send(self, batch: list[tuple[Active, str, PairSpec]]) -> None:
+        """Submit the batch with one ``client.map`` per (priority, resources): one scheduler message per
+        job rather than per pair, which is most of the queue's own cost on short pairs."""
+        groups: dict[tuple[int, bool], list[tuple[Active, str, PairSpec]]] = {}
+        for item in batch:
+            groups.setdefault((self._priority(item[0]), item[0].gpu), []).append(item)
+        for (priority, gpu), items in groups.items():
+            futures = self.client.map(run_pair, [spec for _, _, spec in items], key=[key for _, key, _ in items],
+                                      priority=priority, resources={"GPU": 1} if gpu else None, pure=False,
+                                      retries=0)  # fmt: skip
+            for fut in futures:
+                self._watch(fut)
+
     def _submit_assemble(self, act: Active) -> None:
-        """Submit the assemble task, depending on the pairs still in flight, so Dask starts it the
-        moment they finish, at the job's priority (no round trip through this thread)."""
+        """Submit the assemble task once every pair is done, at the job's priority.
+
+        Not as a Dask dependency of the pairs: that ships every pair's result to the assembling worker
+        (a worker-to-worker transfer each), which cost ~10 % of throughput on short pairs
+        (benchmarks/overhead.py). Completion order still follows priority: assemble tasks are
+        submitted in the order their jobs' last pairs finish, each at its job's priority.
+        """
         key = task_key(act.job.id, ASSEMBLE, act.attempt)
         if key in act.inflight:
             return
-        deps = [self.futures[k] for k, pair in act.inflight.items() if pair >= 0 and k in self.futures]
         job = act.job
         spec = AssembleSpec(
             job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
             inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
             times=act.times, notes=tuple(job.notes), stop=act.stop,
         )  # fmt: skip
-        fut = self.client.submit(assemble, spec, *deps, key=key, priority=self._priority(act), pure=False, retries=0)
+        fut = self.client.submit(assemble, spec, key=key, priority=self._priority(act), pure=False, retries=0)
         act.inflight[key] = -1
         self._watch(fut)
 
@@ -642,6 +674,8 @@ class Submitter:
                 else:
                     self._pair_done(act, pair)
                     self._fetch.put(fut)
+                    if not act.todo and not act.inflight:
+                        self._submit_assemble(act)
             elif fut.status == "error":
                 exc = fut.exception()
                 act.inflight.pop(key, None)
@@ -740,7 +774,7 @@ class Submitter:
 
     def _lost(self) -> None:
         """The client gave up reconnecting to the scheduler: hand every claimed job back and stop."""
-        address = getattr(getattr(self.client, "scheduler", None), "address", None) or "the scheduler"
+        address = _scheduler_address(self.client) or self.scheduler_address or "the scheduler"
         self.lost_reason = (f"lost the Dask scheduler at {address}: the client could not reconnect and closed. "
                             f"Every job is safe in the store {self.store.path}; call start() again (or open a "
                             f"queue on the same store) once the scheduler is back")  # fmt: skip
@@ -878,3 +912,7 @@ class Submitter:
         """Run ``fn`` under the control lock (tests and the queue use it for consistent snapshots)."""
         with self._lock:
             return fn()
+
+
+def _scheduler_address(client: Any) -> str | None:
+    return getattr(getattr(client, "scheduler", None), "address", None)
