@@ -8,7 +8,9 @@ import torch
 from _interp_textures import psnr, to_uint8, waves
 
 from goesvfi_lab import interp
-from goesvfi_lab.interp.flow import FlowBackend, estimate_flow, trajectory_flows
+import dataclasses
+
+from goesvfi_lab.interp.flow import FIELD_PARAMS, FlowBackend, estimate_flow, invert_flow, trajectory_flows
 
 H, W = 96, 128
 INNER = (slice(12, -12), slice(12, -12))
@@ -101,3 +103,42 @@ def test_motion_is_estimated_once_for_all_times(monkeypatch):
     x0, x1 = _t(waves(32, 32)), _t(waves(32, 32, shift=(1.0, 1.0)))
     outs = be.run(x0, x1, [0.25, 0.5, 0.75])
     assert len(outs) == 3 and calls == [1]
+
+
+def test_invert_flow_undoes_a_rotation():
+    # the one-way field mode derives 1→0 from 0→1: v(q) = -u(q + v(q)); rotation is not its own negative
+    h = w = 64
+    angle = np.deg2rad(6.0)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+
+    def rotation(a):
+        c, s = np.cos(a), np.sin(a)
+        return np.stack([c * (xx - cx) - s * (yy - cy) + cx - xx, s * (xx - cx) + c * (yy - cy) + cy - yy])
+
+    u = torch.from_numpy(rotation(angle)).float()[None]
+    v = invert_flow(u, iters=6)[0].numpy()
+    err = np.hypot(*(v - rotation(-angle)))[8:-8, 8:-8]
+    assert err.max() < 0.02, err.max()
+    assert np.hypot(*(-u[0].numpy() - rotation(-angle)))[8:-8, 8:-8].max() > 0.2  # -u alone would be wrong
+
+
+@pytest.mark.parametrize("case", ["shift", "rotation"])
+def test_field_mode_shortcuts_match_the_full_two_way_estimate(case):
+    """Fields estimate one way and solve trajectories on a 4× coarser grid (the speed that beats
+    minterpolate on CPU); on smooth motion that must not cost accuracy."""
+    h, w = 160, 192  # large enough for the coarse trajectory grid
+    if case == "shift":
+        a, b, truth = waves(h, w), waves(h, w, shift=(2.5, -4.0)), waves(h, w, shift=(1.25, -2.0))
+    else:
+        angle = np.deg2rad(5.0)
+        a, b, truth = waves(h, w), waves(h, w, angle=angle), waves(h, w, angle=angle / 2)
+    lo, hi = a.min(), a.max()
+    x0, x1 = _t(a, lo, hi), _t(b, lo, hi)
+    full = dataclasses.replace(FIELD_PARAMS, one_way=False, synth_scale=1)
+    inner = (slice(16, -16), slice(16, -16))
+    scores = {}
+    for name, params in (("field", FIELD_PARAMS), ("full", full)):
+        y = FlowBackend(torch.device("cpu"), "field", params).run(x0, x1, [0.5])[0][0, 0].numpy()
+        scores[name] = psnr(y[inner] * (hi - lo) + lo, truth[inner], hi - lo)
+    assert scores["field"] > 50 and scores["field"] > scores["full"] - 0.5, scores
