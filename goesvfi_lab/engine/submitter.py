@@ -628,13 +628,15 @@ class Submitter:
             for fut in futures:
                 self._watch(fut)
 
-    def _submit_assemble(self, act: Active) -> None:
-        """Submit the assemble task once every pair is done, at the job's priority.
+    def _submit_assemble(self, act: Active, worker: str | None = None) -> None:
+        """Submit the assemble task once every pair is done, at the job's priority, on ``worker``
+        (where a pair of the job ran; another one if it has gone).
 
         Not as a Dask dependency of the pairs: that ships every pair's result to the assembling worker
         (a worker-to-worker transfer each), which cost ~10 % of throughput on short pairs
         (benchmarks/overhead.py). Completion order still follows priority: assemble tasks are
-        submitted in the order their jobs' last pairs finish, each at its job's priority.
+        submitted in the order their jobs' pairs finish, each at its job's priority, and queue on the
+        worker that ran the pairs (an idle worker elsewhere would let a later job's finish first).
         """
         key = task_key(act.job.id, ASSEMBLE, act.attempt)
         if key in act.inflight:
@@ -645,7 +647,8 @@ class Submitter:
             inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
             times=act.times, notes=tuple(job.notes), stop=act.stop,
         )  # fmt: skip
-        fut = self.client.submit(assemble, spec, key=key, priority=self._priority(act), pure=False, retries=0)
+        fut = self.client.submit(assemble, spec, key=key, priority=self._priority(act), pure=False, retries=0,
+                                 workers=[worker] if worker else None, allow_other_workers=bool(worker))  # fmt: skip
         act.inflight[key] = -1
         self._watch(fut)
 
@@ -673,9 +676,7 @@ class Submitter:
                     self._completed(act)
                 else:
                     self._pair_done(act, pair)
-                    self._fetch.put(fut)
-                    if not act.todo and not act.inflight:
-                        self._submit_assemble(act)
+                    self._fetch.put(fut)  # its result (and worker) brings the assemble task: _handle_results
             elif fut.status == "error":
                 exc = fut.exception()
                 act.inflight.pop(key, None)
@@ -706,9 +707,12 @@ class Submitter:
                 for f in batch:
                     try:
                         results.append(self.client.gather(f))
-                    except Exception:
-                        results.append(None)
-            self._inbox.put(("results", [r for r in results if r is not None]))
+                    except Exception:  # still say the pair is done, so its job's assemble task goes
+                        parsed = parse_key(f.key)
+                        if parsed is not None:
+                            results.append({"job": parsed[0], "pair": parsed[1], "attempt": parsed[2],
+                                            "written": 0, "worker": None})  # fmt: skip
+            self._inbox.put(("results", results))
 
     def _handle_results(self, results: list[dict[str, Any]]) -> None:
         """What only the results tell: frames actually computed (not resumed) and task durations."""
@@ -722,6 +726,11 @@ class Submitter:
             written += n
         if written and not self.metrics_from_scheduler:
             self.meter.add(written)
+        for result in results:
+            act = self.active.get(result["job"])
+            if act is not None and act.attempt == result.get("attempt") and not act.todo \
+                    and not any(pair >= 0 for pair in act.inflight.values()):  # fmt: skip
+                self._submit_assemble(act, result.get("worker"))
 
     def _pair_done(self, act: Active, pair: int) -> None:
         job = act.job
