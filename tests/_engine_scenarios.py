@@ -164,10 +164,10 @@ def backlog_follows_priority_then_fifo(client, tmp_path, settings=None, gate_res
         first = {n: q.add_job(job(tmp_path, n, n=2, priority=p, settings=settings)) for n, p in PRIORITY_PLAN[:3]}
         q.start(preload=["linear"])
         try:
-            # one pair per job (each assemble task follows when its pair is done, at the job's priority)
-            wait_for(lambda: q.inflight == 3, 30, what="the first jobs to be submitted")
+            # a pair and an assemble task per job (the assemble waits on the pair inside Dask)
+            wait_for(lambda: q.inflight == 6, 30, what="the first jobs to be submitted")
             rest = {n: q.add_job(job(tmp_path, n, n=2, priority=p, settings=settings)) for n, p in PRIORITY_PLAN[3:]}
-            wait_for(lambda: q.inflight == 8, 30, what="every job submitted")
+            wait_for(lambda: q.inflight == 16, 30, what="every job submitted")
             gate.set()
             assert blocker.result(30) == "gate"
             assert q.wait(60)

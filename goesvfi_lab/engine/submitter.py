@@ -141,7 +141,7 @@ class Submitter:
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.on_locked = on_locked
         self.tick = 0.05
-        self.batch_delay = float(config.get("queue.batch-delay", 0.02))
+        self.batch_delay = float(config.get("queue.batch-delay", 0.05))
 
         self.active: dict[str, Active] = {}
         self.futures: dict[str, Any] = {}  # key -> Future
@@ -292,6 +292,10 @@ class Submitter:
             fut.cancel()
             del self.futures[key]
             act.todo.appendleft(act.inflight.pop(key))
+            asm = task_key(act.job.id, ASSEMBLE, act.attempt)
+            if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
+                del act.inflight[asm]
+                self.futures.pop(asm).cancel()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -410,8 +414,10 @@ class Submitter:
 
     # --- feeding ----------------------------------------------------------------------------
 
-    def _gpu_inflight(self) -> int:
-        return sum(len(a.inflight) for a in self.active.values() if a.gpu)
+    def _pairs_inflight(self, gpu_only: bool = False) -> int:
+        """Pair tasks handed to Dask. Assemble tasks do not count: they wait on pairs, so a window
+        holding them would starve the workers at every job boundary."""
+        return sum(1 for a in self.active.values() if a.gpu or not gpu_only for p in a.inflight.values() if p >= 0)
 
     def _window(self, slots: int) -> int:
         return policy.window_size(slots, self.window_factor, self.task_seconds, self.window_seconds,
@@ -419,12 +425,12 @@ class Submitter:
 
     def _fill(self, now: float) -> None:
         window = self._window(self.slots.threads)
-        free = window - len(self.futures)
+        free = window - self._pairs_inflight()
         # a large window (short tasks) is topped up in batches of a quarter, not task by task: each top-up
         # is a scheduler message, and those, not the tasks, were the queue's cost on millisecond pairs
         if free <= 0 or (window > 8 and free < window // 4):
             return
-        gpu_free = self._window(self.slots.gpus) - self._gpu_inflight()
+        gpu_free = self._window(self.slots.gpus) - self._pairs_inflight(gpu_only=True)
         running = [a.entry for a in self.active.values() if a.todo]
         room_for_new = self.max_concurrent is None or len(self.active) < self.max_concurrent
         pending: list[policy.Entry] = []
@@ -627,28 +633,30 @@ class Submitter:
                                       retries=0)  # fmt: skip
             for fut in futures:
                 self._watch(fut)
+        for act in {id(a): a for a, _, _ in batch}.values():
+            if not act.todo:
+                self._submit_assemble(act)
 
-    def _submit_assemble(self, act: Active, worker: str | None = None) -> None:
-        """Submit the assemble task once every pair is done, at the job's priority, on ``worker``
-        (where a pair of the job ran; another one if it has gone).
+    def _submit_assemble(self, act: Active) -> None:
+        """Submit the assemble task as the Dask dependent of the job's pairs still in flight.
 
-        Not as a Dask dependency of the pairs: that ships every pair's result to the assembling worker
-        (a worker-to-worker transfer each), which cost ~10 % of throughput on short pairs
-        (benchmarks/overhead.py). Completion order still follows priority: assemble tasks are
-        submitted in the order their jobs' pairs finish, each at its job's priority, and queue on the
-        worker that ran the pairs (an idle worker elsewhere would let a later job's finish first).
+        So it becomes runnable the moment the last pair finishes, on the worker holding that result,
+        and at the job's priority runs before anything queued behind it: job completion follows
+        priority even with several workers. (Submitting it from here once the pairs are done saved
+        ~10 % on 5 ms pairs, but it then waited in worker queues where idle workers stole it, and
+        later jobs finished first.)
         """
         key = task_key(act.job.id, ASSEMBLE, act.attempt)
         if key in act.inflight:
             return
+        deps = [self.futures[k] for k, pair in act.inflight.items() if pair >= 0 and k in self.futures]
         job = act.job
         spec = AssembleSpec(
             job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
             inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
             times=act.times, notes=tuple(job.notes), stop=act.stop,
         )  # fmt: skip
-        fut = self.client.submit(assemble, spec, key=key, priority=self._priority(act), pure=False, retries=0,
-                                 workers=[worker] if worker else None, allow_other_workers=bool(worker))  # fmt: skip
+        fut = self.client.submit(assemble, spec, *deps, key=key, priority=self._priority(act), pure=False, retries=0)
         act.inflight[key] = -1
         self._watch(fut)
 
@@ -676,7 +684,7 @@ class Submitter:
                     self._completed(act)
                 else:
                     self._pair_done(act, pair)
-                    self._fetch.put(fut)  # its result (and worker) brings the assemble task: _handle_results
+                    self._fetch.put(fut)
             elif fut.status == "error":
                 exc = fut.exception()
                 act.inflight.pop(key, None)
@@ -707,12 +715,9 @@ class Submitter:
                 for f in batch:
                     try:
                         results.append(self.client.gather(f))
-                    except Exception:  # still say the pair is done, so its job's assemble task goes
-                        parsed = parse_key(f.key)
-                        if parsed is not None:
-                            results.append({"job": parsed[0], "pair": parsed[1], "attempt": parsed[2],
-                                            "written": 0, "worker": None})  # fmt: skip
-            self._inbox.put(("results", results))
+                    except Exception:
+                        results.append(None)
+            self._inbox.put(("results", [r for r in results if r is not None]))
 
     def _handle_results(self, results: list[dict[str, Any]]) -> None:
         """What only the results tell: frames actually computed (not resumed) and task durations."""
@@ -726,11 +731,6 @@ class Submitter:
             written += n
         if written and not self.metrics_from_scheduler:
             self.meter.add(written)
-        for result in results:
-            act = self.active.get(result["job"])
-            if act is not None and act.attempt == result.get("attempt") and not act.todo \
-                    and not any(pair >= 0 for pair in act.inflight.values()):  # fmt: skip
-                self._submit_assemble(act, result.get("worker"))
 
     def _pair_done(self, act: Active, pair: int) -> None:
         job = act.job

@@ -216,10 +216,10 @@ def frame_times(input_times: tuple[str | None, ...], factor: int) -> list[dateti
     return out
 
 
-def assemble(spec: AssembleSpec) -> dict[str, Any]:
+def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
     """Check every frame is there, write the MP4 / NetCDF cube if asked, then the manifest (last).
 
-    Submitted once the job's pair tasks are done (not as their dependent: see Submitter._submit_assemble).
+    ``pairs`` are the results of the pair tasks it was made to wait for (only their timing matters).
     """
     import json
 

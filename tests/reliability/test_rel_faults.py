@@ -243,7 +243,7 @@ def test_finished_pairs_lost_with_their_worker_before_the_queue_saw_them_are_wai
         q.start(preload=["linear"])
         try:
             sub = q._submitter
-            wait_for(lambda: q.inflight == 2, 60, 0.005, "both pairs submitted")
+            wait_for(lambda: q.inflight == 3, 60, 0.005, "both pairs and the assemble task submitted")
 
             def kill_while_held():
                 pairs = lambda: [f for k, f in sub.futures.items() if "-asm-" not in k]  # noqa: E731
