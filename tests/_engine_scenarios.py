@@ -33,6 +33,17 @@ def job(tmp_path, name, n=4, size=32, factor=2, seed=None, **kw) -> BatchJob:
     return BatchJob(name=name, inputs=inputs, output_dir=str(tmp_path / "out" / name), factor=factor, **kw)
 
 
+def queued_on_workers(client) -> int:
+    """Our pair tasks that workers hold, waiting for a thread (or a resource) to run them."""
+
+    def count(dask_worker) -> int:
+        return sum(1 for ts in dask_worker.state.tasks.values()
+                   if str(ts.key).startswith("vfi-") and "-asm-" not in str(ts.key)
+                   and ts.state in ("ready", "constrained"))  # fmt: skip
+
+    return sum(client.run(count).values())
+
+
 def executing(client) -> int:
     """Tasks running on worker threads right now (a cancelled future's task keeps running until it stops)."""
     return sum(client.run(lambda dask_worker: len(dask_worker.state.executing)).values())
@@ -168,6 +179,9 @@ def backlog_follows_priority_then_fifo(client, tmp_path, settings=None, gate_res
             wait_for(lambda: q.inflight == 6, 30, what="the first jobs to be submitted")
             rest = {n: q.add_job(job(tmp_path, n, n=2, priority=p, settings=settings)) for n, p in PRIORITY_PLAN[3:]}
             wait_for(lambda: q.inflight == 16, 30, what="every job submitted")
+            # the futures exist on the client at once; the tasks reach the scheduler and the worker a little
+            # later, and the gate opening must not overtake them (it did on a loaded CI machine)
+            wait_for(lambda: queued_on_workers(client) == 8, 30, what="every pair waiting on the worker")
             gate.set()
             assert blocker.result(30) == "gate"
             assert q.wait(60)
