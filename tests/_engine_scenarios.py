@@ -182,12 +182,15 @@ def backlog_follows_priority_then_fifo(client, tmp_path, settings=None, gate_res
             # the futures exist on the client at once; the tasks reach the scheduler and the worker a little
             # later, and the gate opening must not overtake them (it did on a loaded CI machine)
             wait_for(lambda: queued_on_workers(client) == 8, 30, what="every pair waiting on the worker")
+            held = client.run(lambda dask_worker: sorted(  # for the failure message: what the worker will pick from
+                (ts.priority, ts.key, ts.state) for ts in dask_worker.state.tasks.values()
+                if str(ts.key).startswith("vfi-")))  # fmt: skip
             gate.set()
             assert blocker.result(30) == "gate"
             assert q.wait(60)
             names = {v: k for k, v in {**first, **rest}.items()}
             order = [names[e[2]] for e in q.events_seen if e[1] == "job_completed"]
-            assert order == PRIORITY_EXPECTED, order
+            assert order == PRIORITY_EXPECTED, (order, names, held)
         finally:
             q.stop()
             gate.clear()
