@@ -255,7 +255,7 @@ class BatchQueue:
 
     @property
     def inflight(self) -> int:
-        """Tasks handed to Dask and not finished (the bounded window's fill)."""
+        """Tasks (pairs and assemble tasks) handed to Dask and not finished yet."""
         sub = self._submitter
         return 0 if sub is None else sub.on_loop(lambda: len(sub.futures))  # between steps: counts are settled
 
