@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from _interp_textures import psnr, to_uint8, waves
 
 from goesvfi_lab import interp
-import dataclasses
-
 from goesvfi_lab.interp.flow import FIELD_PARAMS, FlowBackend, estimate_flow, invert_flow, trajectory_flows
 
 H, W = 96, 128
