@@ -6,6 +6,7 @@ process start-up cost. The multi-process behaviours are in test_engine_cluster.p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -262,25 +263,34 @@ def test_circuit_breaker_pauses_the_queue_and_says_why(client1, tmp_path):
             q.stop()
 
 
-def test_max_concurrent_limits_running_jobs(client, tmp_path):
-    q = _queue(client, tmp_path, max_concurrent=1)
-    ids = [q.add_job(_job(tmp_path, f"m{i}", n=4, size=64, factor=4)) for i in range(4)]
-    peak = []
+@contextlib.contextmanager
+def running_peak(q):
+    """Sample how many jobs the queue runs at once while the block runs; yields the list of samples."""
+    peak = [0]
+    stop = threading.Event()
 
     def watch():
         while not stop.is_set():
             peak.append(len(q._submitter.running_ids()) if q._submitter else 0)
             time.sleep(0.005)
 
-    stop = threading.Event()
     t = threading.Thread(target=watch)
-    q.start(preload=["linear"])
     t.start()
     try:
-        assert q.wait(60)
+        yield peak
     finally:
         stop.set()
         t.join()
+
+
+def test_max_concurrent_limits_running_jobs(client, tmp_path):
+    q = _queue(client, tmp_path, max_concurrent=1)
+    ids = [q.add_job(_job(tmp_path, f"m{i}", n=4, size=64, factor=4)) for i in range(4)]
+    q.start(preload=["linear"])
+    try:
+        with running_peak(q) as peak:
+            assert q.wait(60)
+    finally:
         q.stop()
     assert max(peak) == 1
     completed = [e[2] for e in q.events_seen if e[1] == "job_completed"]
@@ -313,22 +323,11 @@ def test_max_concurrent_changed_on_a_running_queue_applies(client, tmp_path):
     q.pause()
     q.max_concurrent = 1
     ids = [q.add_job(_job(tmp_path, f"c{i}", n=4, size=64, factor=4)) for i in range(3)]
-    peak = []
-    stop = threading.Event()
-
-    def watch():
-        while not stop.is_set():
-            peak.append(len(q._submitter.running_ids()))
-            time.sleep(0.005)
-
-    t = threading.Thread(target=watch)
-    t.start()
     try:
-        q.resume()
-        assert q.wait(60)
+        with running_peak(q) as peak:
+            q.resume()
+            assert q.wait(60)
     finally:
-        stop.set()
-        t.join()
         q.stop()
     assert max(peak) == 1
     assert [e[2] for e in q.events_seen if e[1] == "job_completed"] == ids
