@@ -26,6 +26,15 @@ from .store import Store, new_claimer
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> set[JobStatus] | None:
+    if status is None:
+        return None
+    if isinstance(status, (str, JobStatus)):
+        status = [status]
+    return {JobStatus(s) for s in status}
 
 
 class BatchQueue:
@@ -346,40 +355,74 @@ class BatchQueue:
     def _pending_order(self) -> list:
         return _policy.order(self.store.entries(self.policy), self.policy, self.store.active_by_owner())
 
-    def jobs(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None) -> list[BatchJob]:
-        """Every job (or those with ``status``), running ones first, then waiting ones in the order
-        they will start, then finished ones; ``position`` is 0 for running, 1… for waiting ones."""
-        if isinstance(status, (str, JobStatus)):
-            status = [status]
-        wanted = None if status is None else {JobStatus(s) for s in status}
-        all_jobs = self.store.jobs(None if wanted is None else wanted)
-        order = {e.id: i for i, e in enumerate(self._pending_order(), 1)}
+    def jobs(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None, *, order: str = "queue",
+             limit: int | None = None, offset: int = 0) -> list[BatchJob]:
+        """Jobs (or those with ``status``); ``position`` is 0 for running ones, 1… for waiting ones.
+
+        ``order="queue"``: running first, then waiting in the order they will start, then finished
+        (arrival order). ``order="submitted"``: the order they were added — the notebook table's, so
+        rows do not jump when a job changes state. ``limit``/``offset`` page through either order in
+        the store without loading the other jobs (what keeps a 100,000-job table cheap to refresh).
+        """
+        wanted = _statuses(status)
+        if order == "submitted":
+            return self._annotate(self.store.jobs(wanted, order="submitted", limit=limit, offset=offset))
+        if order != "queue":
+            raise ValueError(f"unknown job order {order!r}; choose 'queue' or 'submitted'")
+        out: list[BatchJob] = []
+        places: dict[str, int] = {}  # queue positions of the waiting jobs in the page, known from the order
+        remaining = None if limit is None else max(int(limit), 0)
+        skip = max(int(offset), 0)
+        for group, key in ((ACTIVE, "seq"), ((JobStatus.PENDING,), self.policy), (FINISHED, "seq")):
+            statuses = [s for s in group if wanted is None or s in wanted]
+            if not statuses or remaining == 0:
+                continue
+            if key == "fair":  # interleaved by owner: only policy.order knows it
+                ids = [e.id for e in self._pending_order()]
+                if skip and skip >= len(ids):
+                    skip -= len(ids)
+                    continue
+                chunk = self.store.get_many(ids[skip : None if remaining is None else skip + remaining])
+            else:
+                n = self.store.count(statuses) if skip else 0
+                if skip and skip >= n:
+                    skip -= n
+                    continue
+                chunk = self.store.jobs(statuses, order=key, limit=remaining, offset=skip)
+            if key == self.policy:
+                places.update((job.id, skip + i) for i, job in enumerate(chunk, 1))
+            skip = 0
+            out += chunk
+            if remaining is not None:
+                remaining -= len(chunk)
+        return self._annotate(out, places)
+
+    def count(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None) -> int:
+        """How many jobs (with ``status``) the store holds — for paging through :meth:`jobs`."""
+        return self.store.count(_statuses(status))
+
+    def _annotate(self, jobs: list[BatchJob], places: dict[str, int] | None = None) -> list[BatchJob]:
+        """Set ``position`` and the live frame count of running jobs (persisted progress lags a little)."""
         live = self._submitter.live_frames() if self._submitter is not None else {}
-        for job in all_jobs:
+        places = dict(places or {})
+        unplaced = [j.id for j in jobs if j.status == JobStatus.PENDING and j.id not in places]
+        if unplaced:
+            places.update(self._positions(unplaced))
+        for job in jobs:
             if job.status in ACTIVE:
                 job.position = 0
                 job.frames_done = max(job.frames_done, live.get(job.id, 0))
             elif job.status == JobStatus.PENDING:
-                job.position = order.get(job.id)
+                job.position = places.get(job.id)
+        return jobs
 
-        def rank(job: BatchJob) -> tuple:
-            if job.status in ACTIVE:
-                return (0, 0)
-            if job.status == JobStatus.PENDING:
-                return (1, job.position or 0)
-            return (2, 0)
-
-        return sorted(all_jobs, key=rank)  # stable: arrival order inside each group
+    def _positions(self, job_ids: list[str]) -> dict[str, int]:
+        if self.policy != "fair":
+            return self.store.ranks(self.policy, job_ids)
+        return _policy.positions(self._pending_order())
 
     def job(self, job_id: str) -> BatchJob:
-        job = self._require(job_id)
-        if job.status in ACTIVE:
-            job.position = 0
-            if self._submitter is not None:  # progress is persisted in batches; the live count is fresher
-                job.frames_done = max(job.frames_done, self._submitter.live_frames().get(job_id, 0))
-        elif job.status == JobStatus.PENDING:
-            job.position = next((i for i, e in enumerate(self._pending_order(), 1) if e.id == job_id), None)
-        return job
+        return self._annotate([self._require(job_id)])[0]
 
     def stats(self) -> Stats:
         """Counts, frames, success rate, recent throughput (frames/s), ETA and progress — in microseconds."""

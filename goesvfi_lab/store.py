@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from .model import BatchJob, JobPriority, JobStatus
 from .policy import Entry, check_policy
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = tuple(s.value for s in JobStatus)
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -61,6 +61,8 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX jobs_by_owner ON jobs(status, owner, priority DESC, seq)",
         "CREATE INDEX jobs_by_output ON jobs(output_dir)",
     ],
+    # the notebook table pages in submission order: 100,000 jobs, 470 ms a page without it, ~1 ms with it
+    2: ["CREATE INDEX jobs_by_created ON jobs(created_at)"],
 }
 
 # SQL ORDER BY for each policy; must agree with policy.sort_key (a test checks they do)
@@ -69,6 +71,22 @@ ORDER_BY = {
     "fifo": "seq",
     "sjf": "frames_total, priority DESC, seq",
     "fair": "owner, priority DESC, seq",
+}
+
+# (column, descending) of each SQL-sortable policy, matching ORDER_BY and policy.sort_key
+_SORT_COLUMNS = {
+    "priority": (("priority", True), ("seq", False)),
+    "fifo": (("seq", False),),
+    "sjf": (("frames_total", False), ("priority", True), ("seq", False)),
+}
+
+# orders ``Store.jobs`` can page through in SQL (``fair`` interleaves owners: only policy.order can do it)
+ORDERS = {
+    "seq": "seq",
+    "submitted": "created_at, rowid",  # rowid: insertion order, for jobs made in the same clock tick
+    "priority": ORDER_BY["priority"],
+    "fifo": ORDER_BY["fifo"],
+    "sjf": ORDER_BY["sjf"],
 }
 
 _COLUMNS = (
@@ -364,15 +382,71 @@ class Store:
             row = self._db.execute("SELECT claimed_by FROM jobs WHERE id=?", (job_id,)).fetchone()
         return None if row is None else row[0]
 
-    def jobs(self, statuses: Iterable[str | JobStatus] | None = None) -> list[BatchJob]:
-        """Jobs in arrival order, optionally only those with the given statuses."""
-        return list(self.iter_jobs(statuses))
+    def jobs(self, statuses: Iterable[str | JobStatus] | None = None, *, order: str = "seq",
+             limit: int | None = None, offset: int = 0) -> list[BatchJob]:
+        """Jobs (optionally only those with the given statuses) in ``order`` (a key of ``ORDERS``:
+        arrival ``seq`` by default), optionally only ``limit`` of them after skipping ``offset``."""
+        return list(self.iter_jobs(statuses, order=order, limit=limit, offset=offset))
 
-    def iter_jobs(self, statuses: Iterable[str | JobStatus] | None = None) -> Iterator[BatchJob]:
+    def iter_jobs(self, statuses: Iterable[str | JobStatus] | None = None, *, order: str = "seq",
+                  limit: int | None = None, offset: int = 0) -> Iterator[BatchJob]:
+        if order not in ORDERS:
+            raise ValueError(f"unknown job order {order!r}; choose one of {', '.join(ORDERS)}")
+        where, args = self._status_filter(statuses)
+        page = ""
+        if limit is not None or offset:
+            page = " LIMIT ? OFFSET ?"
+            args = [*args, -1 if limit is None else max(int(limit), 0), max(int(offset), 0)]
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY {ORDERS[order]}{page}",
+                                    args).fetchall()
+        return (self._job(r) for r in rows)
+
+    def get_many(self, job_ids: Iterable[str]) -> list[BatchJob]:
+        """The jobs with these ids, in the order given (unknown ids are left out)."""
+        ids = list(job_ids)
+        found: dict[str, BatchJob] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[i : i + 500]
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                ).fetchall()
+                found.update((r[0], self._job(r)) for r in rows)
+        return [found[i] for i in ids if i in found]
+
+    def count(self, statuses: Iterable[str | JobStatus] | None = None) -> int:
+        """How many jobs (with these statuses) the table holds now (not the cached ``counts``)."""
         where, args = self._status_filter(statuses)
         with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY seq", args).fetchall()
-        return (self._job(r) for r in rows)
+            return int(self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0])
+
+    def ranks(self, policy: str, job_ids: Iterable[str]) -> dict[str, int]:
+        """1-based places of these pending jobs in ``policy`` order (not ``fair``).
+
+        Each place is 1 + the number of pending jobs that sort before the job, counted on the policy's
+        index one sort column at a time (a few ms per job with 100,000 waiting, where ranking them all
+        with a window function took 240 ms).
+        """
+        if policy not in _SORT_COLUMNS:
+            raise ValueError(f"ranks in SQL need one of {', '.join(_SORT_COLUMNS)}, not {policy!r}")
+        columns = _SORT_COLUMNS[policy]
+        names = ", ".join(c for c, _ in columns)
+        out: dict[str, int] = {}
+        pending = JobStatus.PENDING.value
+        with self._lock:
+            for job_id in job_ids:
+                row = self._db.execute(f"SELECT status, {names} FROM jobs WHERE id=?", (job_id,)).fetchone()
+                if row is None or row[0] != pending:
+                    continue
+                values, before = row[1:], 0
+                for k, (column, descending) in enumerate(columns):
+                    # ties on the first k sort columns, then strictly before on column k
+                    same = "".join(f" AND {c}=?" for c, _ in columns[:k])
+                    sql = f"SELECT COUNT(*) FROM jobs WHERE status=?{same} AND {column}{'>' if descending else '<'}?"
+                    before += self._db.execute(sql, (pending, *values[:k], values[k])).fetchone()[0]
+                out[job_id] = before + 1
+        return out
 
     @staticmethod
     def _status_filter(statuses: Iterable[str | JobStatus] | None) -> tuple[str, list[str]]:

@@ -267,7 +267,7 @@ def test_preload_attaches_the_page_at_scheduler_start(tmp_path):
 def test_publisher_sends_on_change_and_heartbeat_not_while_idle(cluster_client, tmp_path):
     q = BatchQueue(cluster=cluster_client, store=tmp_path / "queue.sqlite3")
     url = local_page(cluster_client)
-    pub = dash.DashboardPublisher(q, interval=0.05, heartbeat=1.5).start()
+    pub = dash.DashboardPublisher(q, interval=0.05, heartbeat=4.0).start()  # long: a busy host must not hit it
     try:
         wait_for(lambda: pub.published == 1, 10, what="the first snapshot")
         time.sleep(0.6)
@@ -275,7 +275,7 @@ def test_publisher_sends_on_change_and_heartbeat_not_while_idle(cluster_client, 
         q.add_job(BatchJob(name="new", inputs=["a.png", "b.png"], output_dir=str(tmp_path / "o")))
         wait_for(lambda: get_json(url + ".json")["totals"]["pending"] == 1, 10, what="the new job on the page")
         assert pub.published == 2
-        wait_for(lambda: pub.published == 3, 5, what="the heartbeat")
+        wait_for(lambda: pub.published == 3, 10, what="the heartbeat")
     finally:
         pub.stop()
         q.stop()

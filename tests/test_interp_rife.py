@@ -56,6 +56,24 @@ def test_fixed_pair_matches_recorded_statistics():
     np.testing.assert_allclose(y.astype(float).mean(axis=(1, 2)), ROW_MEANS, atol=0.06)
 
 
+def test_channels_last_gives_the_same_flow():
+    f0, f1 = _fixed_pair()
+    net = interp.get_backend("rife", "cpu").net
+    x0 = torch.from_numpy(f0).permute(2, 0, 1)[None].float() / 255
+    x1 = torch.from_numpy(f1).permute(2, 0, 1)[None].float() / 255
+    assert net.block2.channels_last  # the default on CPU
+    try:
+        with torch.inference_mode():
+            nhwc = net(x0, x1)
+            net.use_channels_last(False)
+            nchw = net(x0, x1)
+    finally:
+        net.use_channels_last(True)
+    for a, b in zip(nhwc, nchw):
+        assert a.is_contiguous() and a.shape == b.shape
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=1e-3)
+
+
 def test_rife_reproduces_translation_and_any_t():
     a = np.stack([waves(64, 96, seed=s) for s in (4, 5, 6)], -1)
     lo, hi = a.min() - 1, a.max() + 1

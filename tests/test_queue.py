@@ -50,6 +50,41 @@ def test_positions_follow_the_policy(tmp_path):
         assert q.job(jobs[2].id).position == 3
 
 
+@pytest.mark.parametrize("policy", ["priority", "fifo", "sjf", "fair"])
+def test_pages_are_slices_of_the_whole_list(tmp_path, policy):
+    q = BatchQueue(store=tmp_path / "q.sqlite3", policy=policy)
+    specs = [(f"{n}{i}", p, f + i, o) for i in range(4) for n, p, f, o in SPECS]  # 20 jobs, 3 owners
+    ids = q.add_jobs(_jobs(specs))
+    q.store.update(ids[3], status="running")
+    q.store.update(ids[7], status="completed")
+    q.store.update(ids[11], status="failed")
+    q.store.update(ids[12], status="cancelled")  # 16 waiting, 1 running, 3 finished
+
+    def view(jobs):
+        return [(j.id, j.status, j.position) for j in jobs]
+
+    for order in ("queue", "submitted"):
+        whole = q.jobs(order=order)
+        assert len(whole) == q.count() == 20
+        for size in (1, 3, 7, 20, 25):
+            pages = [q.jobs(order=order, limit=size, offset=k) for k in range(0, 20, size)]
+            assert view([j for page in pages for j in page]) == view(whole), (order, size)
+        assert q.jobs(order=order, limit=5, offset=20) == []
+    queue_order = q.jobs()
+    assert [j.status for j in queue_order[:1]] == ["running"] and queue_order[0].position == 0
+    assert [j.position for j in queue_order[1:17]] == list(range(1, 17))
+    assert {j.status for j in queue_order[17:]} == {"completed", "failed", "cancelled"}
+    submitted = q.jobs(order="submitted")
+    assert [j.id for j in submitted] == ids  # the order they were added, whatever their state
+    waiting = q.jobs("pending", order="submitted", limit=4, offset=2)
+    assert [j.id for j in waiting] == [i for i in ids if i not in (ids[3], ids[7], ids[11], ids[12])][2:6]
+    assert q.count("pending") == 16 and q.count(["completed", "failed"]) == 2
+    for job in waiting:  # positions of a page agree with the whole queue order
+        assert job.position == next(j.position for j in queue_order if j.id == job.id)
+    with pytest.raises(ValueError, match="unknown job order"):
+        q.jobs(order="random")
+
+
 def test_move_and_set_priority_reorder_waiting_jobs(tmp_path):
     q = _q(tmp_path)
     ids = dict(zip("abcde", q.add_jobs(_jobs(SPECS))))

@@ -48,6 +48,23 @@ def test_file_is_wal_with_schema_version(tmp_path):
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_version_1_store_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    with Store(path) as store:
+        ids = store.add([_job(1), _job(2)])
+    db = sqlite3.connect(path)  # what a session-1 goesvfi-lab left behind: no submission-order index
+    db.execute("DROP INDEX jobs_by_created")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        assert [j.id for j in store.jobs(order="submitted")] == ids
+        plan = " ".join(r[-1] for r in store._db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs ORDER BY created_at, rowid LIMIT 10"))
+        assert "jobs_by_created" in plan and "TEMP B-TREE" not in plan
+
+
 def test_newer_schema_and_foreign_files_are_refused(tmp_path):
     newer = tmp_path / "newer.sqlite3"
     Store(newer).close()

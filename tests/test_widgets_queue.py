@@ -17,6 +17,7 @@ from goesvfi_lab.model import BatchJob, JobPriority, JobStatus
 from goesvfi_lab.sample import write_sample
 from goesvfi_lab.widgets import Lab, QueueApp, lab, panel
 from goesvfi_lab.widgets.app import queue_state
+from goesvfi_lab.widgets.state import SHOW
 
 pytestmark = pytest.mark.cluster
 
@@ -99,6 +100,33 @@ def test_state_to_widgets_before_start(wire, queue, frames, tmp_path):
     wire.clear()
     app.refresh()  # nothing changed: nothing is sent again
     assert [u for u in (wire.updates(r.info) for r in qp.rows) if u] == []
+    app.close()
+
+
+def test_table_pages_and_filters_through_the_store(wire, tmp_path):
+    from goesvfi_lab.queue import BatchQueue
+
+    q = BatchQueue(store=tmp_path / "queue.sqlite3")  # no cluster needed to show the table
+    ids = q.add_jobs([BatchJob(name=f"j{i:02d}", inputs=["a.png", "b.png"], output_dir=str(tmp_path / f"o{i}"))
+                      for i in range(25)])
+    for i in (3, 14, 22):
+        q.store.update(ids[i], status="completed")
+    app = QueueApp(q, start=False)
+    qp = app.queue_panel
+    shown = lambda: [job_id for job_id, _ in rows_shown(app)]  # noqa: E731
+    assert shown() == ids[:10] and qp.prev.disabled and not qp.next.disabled
+    wire.click(qp.next)
+    assert shown() == ids[10:20] and "page 2 of 3 · 25 jobs" in qp.page_info.value
+    wire.click(qp.next)
+    assert shown() == ids[20:] and qp.next.disabled
+    wire.set(qp.show_only, index=list(SHOW).index("completed"))
+    assert rows_shown(app) == [(ids[i], "completed") for i in (3, 14, 22)]
+    assert "page 1 of 1 · 3 jobs" in qp.page_info.value
+    wire.set(qp.show_only, index=list(SHOW).index("waiting / running"))
+    assert shown() == [i for k, i in enumerate(ids) if k not in (3, 14, 22)][:10]
+    positions = [re.search(r"<span>(\d+|—)</span>", r.info.value.split("</span>", 4)[-1]).group(1)
+                 for r in qp.rows]
+    assert positions == [str(k) for k in range(1, 11)]  # queue positions of a page read from the store
     app.close()
 
 

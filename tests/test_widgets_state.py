@@ -141,19 +141,11 @@ def _job(name, status, created, priority=JobPriority.NORMAL, position=None) -> B
     return j
 
 
-def test_table_jobs_keeps_submission_order_and_filters():
-    jobs = [_job("c", JobStatus.COMPLETED, 3), _job("a", JobStatus.RUNNING, 1),
-            _job("b", JobStatus.QUEUED, 2, position=1), _job("d", JobStatus.FAILED, 4)]
-    assert [j.name for j in S.table_jobs(jobs)] == ["a", "b", "c", "d"]
-    assert [j.name for j in S.table_jobs(jobs, "waiting / running")] == ["a", "b"]
-    assert [j.name for j in S.table_jobs(jobs, "failed")] == ["d"]
-
-
 def test_paging_and_row_actions():
-    items = list(range(25))
-    assert S.page_of(items, 0, 10) == (list(range(10)), 0, 3)
-    assert S.page_of(items, 9, 10) == ([20, 21, 22, 23, 24], 2, 3)  # clamped to the last page
-    assert S.page_of([], 3, 10) == ([], 0, 1)
+    assert S.clamp_page(0, 25, 10) == (0, 3)
+    assert S.clamp_page(9, 25, 10) == (2, 3)  # clamped to the last page
+    assert S.clamp_page(-1, 25, 10) == (0, 3)
+    assert S.clamp_page(3, 0, 10) == (0, 1)
     q = _job("q", JobStatus.PENDING, 1, JobPriority.URGENT)
     f = _job("f", JobStatus.FAILED, 1)
     assert S.can_cancel(q) and not S.can_cancel(f)

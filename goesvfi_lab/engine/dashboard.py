@@ -107,11 +107,11 @@ def queue_snapshot(queue: Any, limit: int | None = None) -> dict[str, Any]:
     most ``limit`` (config ``goesvfi.dashboard.max-jobs``) of them, the total is in ``jobs_total``.
     """
     limit = int(config.get("dashboard.max-jobs", 200) if limit is None else limit)
-    jobs = queue.jobs()
+    jobs = queue.jobs(limit=limit)  # read from the store: only the rows shown
     state = "paused" if queue.paused else "running" if queue.running else "stopped"
     info = {"state": state, "paused_reason": queue.paused_reason, "policy": queue.policy,
             "store": str(queue.store.path), "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
-    return {"jobs": [job_row(j) for j in jobs[:limit]], "jobs_total": len(jobs),
+    return {"jobs": [job_row(j) for j in jobs], "jobs_total": queue.count(),
             "stats": _stats_dict(queue.stats()), "info": info}  # fmt: skip
 
 

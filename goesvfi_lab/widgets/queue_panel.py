@@ -16,7 +16,7 @@ import ipywidgets as W
 from ..model import BatchJob
 from . import formatting as fmt
 from .common import ErrorArea, button, guard
-from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, page_of, table_jobs
+from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, clamp_page
 
 
 def _small(icon: str, tooltip: str, cls: str) -> W.Button:
@@ -65,7 +65,6 @@ class QueuePanel(W.VBox):
         self.page_size = page_size
         self.page = 0
         self.on_change = on_change  # e.g. the updater's poke: show the effect of a click at once
-        self._jobs: list[BatchJob] = []
         self._lock = threading.RLock()
 
         g = guard(self.errors, "Queue action failed")
@@ -149,19 +148,27 @@ class QueuePanel(W.VBox):
     def _set_page(self, page: int) -> None:
         with self._lock:
             self.page = page
-            self.render(self._jobs)
+        self.refresh()
 
     # ---- state → widgets (any thread)
-    def render(self, jobs: list[BatchJob], state: str | None = None) -> None:
+    def refresh(self, state: str | None = None) -> None:
+        """Read the shown page from the queue (only that page: cheap with 100,000 jobs) and bind the rows."""
         with self._lock:
-            self._jobs = list(jobs)
-            shown, self.page, pages = page_of(table_jobs(self._jobs, self.show_only.value), self.page, self.page_size)
+            wanted = SHOW[self.show_only.value]
+            total = self.queue.count(wanted)
+            self.page, pages = clamp_page(self.page, total, self.page_size)
+            shown = self.queue.jobs(wanted, order="submitted", limit=self.page_size,
+                                    offset=self.page * self.page_size) if total else []
+            self.render(shown, total, pages, state)
+
+    def render(self, shown: list[BatchJob], total: int, pages: int, state: str | None = None) -> None:
+        with self._lock:
             for row, job in zip(self.rows, shown + [None] * (self.page_size - len(shown)), strict=True):
                 row.bind(job)
-            self.page_info.value = fmt.page_label(self.page, pages, len(self._jobs))
+            self.page_info.value = fmt.page_label(self.page, pages, total)
             self.prev.disabled = self.page <= 0
             self.next.disabled = self.page >= pages - 1
-            self.empty.layout.display = "none" if self._jobs else "block"
+            self.empty.layout.display = "none" if total or self.queue.count() else "block"
             if state is not None:
                 self.set_state(state)
             limit = int(getattr(self.queue, "max_concurrent", None) or 0)

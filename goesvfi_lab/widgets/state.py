@@ -254,19 +254,10 @@ SHOW: dict[str, frozenset[JobStatus] | None] = {
 }
 
 
-def table_jobs(jobs: Iterable[BatchJob], show: str = "all") -> list[BatchJob]:
-    """The rows of the job table: submission order (stable, so rows never jump under the pointer
-    when a job changes state), optionally only some statuses; the position column gives queue order."""
-    wanted = SHOW[show]
-    ordered = sorted(jobs, key=lambda j: (j.created_at, j.id))
-    return ordered if wanted is None else [j for j in ordered if JobStatus(j.status) in wanted]
-
-
-def page_of(items: Sequence[Any], page: int, size: int) -> tuple[list[Any], int, int]:
-    """The slice shown on ``page`` (clamped), the page actually shown and the number of pages."""
-    pages = max(1, math.ceil(len(items) / size))
-    page = min(max(page, 0), pages - 1)
-    return list(items[page * size : (page + 1) * size]), page, pages
+def clamp_page(page: int, total: int, size: int) -> tuple[int, int]:
+    """The page actually shown when ``page`` is asked for (clamped to the last one) and the page count."""
+    pages = max(1, math.ceil(total / size))
+    return min(max(page, 0), pages - 1), pages
 
 
 def can_cancel(job: BatchJob) -> bool:
