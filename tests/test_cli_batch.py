@@ -77,6 +77,11 @@ def test_status_check_and_failures_are_reported(data, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "cam-a" in text and "completed" in text and "failed" in text
     assert "3 jobs: 0 pending, 0 running, 2 completed, 1 failed" in text
+    assert "rows" not in text  # all shown
+    assert main(["status", str(out), "--limit", "1", "--offset", "1"]) == 0
+    text = capsys.readouterr().out
+    listed = [line for line in text.splitlines() if "cam-" in line or "G16-" in line]
+    assert "rows 2–2 of 3" in text and len(listed) == 1
 
     assert main(["check", str(out)]) == 0  # cam-b failed before writing anything: nothing partial
     text = capsys.readouterr().out

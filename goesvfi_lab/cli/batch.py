@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", nargs="?", metavar="OUT|STORE", help=f"an output tree (uses OUT/{STORE_NAME}) or a store")
     p.add_argument("--store", help="store path (default: the one run used for OUT, else the user store)")
     p.add_argument("--status", action="append", help="only jobs with this status (repeatable)")
+    p.add_argument("--limit", type=int, default=50, help="rows to list, in queue order (default 50; 0: all)")
+    p.add_argument("--offset", type=int, default=0, help="rows to skip first (to page through a large store)")
     p.set_defaults(func=status)
 
     p = sub.add_parser("check", help="verify the output folders under a tree (frames decode, nothing partial)")
@@ -279,7 +281,8 @@ def status(args: argparse.Namespace) -> int:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no store yet")
     q = BatchQueue(store=path)
-    jobs = q.jobs(args.status) if args.status else q.jobs()
+    shown_total = q.count(args.status)
+    jobs = q.jobs(args.status, limit=args.limit or None, offset=args.offset)
     table = Table(title=f"{path}", show_header=True)
     for col in ("id", "name", "status", "priority", "pos", "frames", "attempts", "error / notes"):
         table.add_column(col, overflow="fold")
@@ -289,6 +292,9 @@ def status(args: argparse.Namespace) -> int:
                       f"{j.frames_done}/{j.frames_total}", str(j.attempts), info)  # fmt: skip
     console = _console()
     console.print(table)
+    if len(jobs) < shown_total:
+        first = min(args.offset + 1, shown_total)
+        console.print(f"rows {first}–{args.offset + len(jobs)} of {shown_total} (--limit / --offset for others)")
     s = q.stats()
     rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
     console.print(f"{s.total} jobs: {s.pending} pending, {s.queued + s.running} running, {s.completed} completed, "

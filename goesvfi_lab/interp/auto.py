@@ -28,7 +28,7 @@ QUALITY_ORDER = {
 
 # seconds per megapixel per interpolated frame (factor 2), per device type
 COST = {
-    "cpu": {"linear": 0.03, "flow": {"field": 0.2, "video": 4.5}, "rife": 2.0, "ensemble": 8.0},
+    "cpu": {"linear": 0.03, "flow": {"field": 0.2, "video": 4.5}, "rife": 1.2, "ensemble": 6.0},
     "cuda": {"linear": 0.001, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},  # not measured here (no GPU)
     "mps": {"linear": 0.005, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},  # not measured here
 }
