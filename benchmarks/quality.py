@@ -6,7 +6,9 @@ Datasets (all in one run, same inputs and frame alignment for every method):
   (1280×720): the first 41 frames, even ones kept as keys, odd ones regenerated (factor 2);
 - the sample generator's exact ground truth (goesvfi_lab.sample.Scene.field): a CONUS-like
   1000² window (5-minute scans) and the full disk at 2712² (10-minute scans, space is NaN), with
-  factor 2 and factor 4 (every 2nd/4th truth frame is a key, the rest are regenerated).
+  factor 2 and factor 4 (every 2nd/4th truth frame is a key, the rest are regenerated);
+- the same CONUS window rendered to 8-bit grey IR (190–310 K) under ABI file names ("conus8"): what
+  a folder of PNG renders of GOES scans is to the package (``input_kind`` → field).
 
 Methods: linear, flow, rife, ensemble (RIFE × rotations), auto (the default method — the row
 says what it resolved to), and ``ffmpeg -vf minterpolate=fps=…:mi_mode=mci:mc_mode=aobmc:
@@ -14,7 +16,7 @@ me_mode=bidir:vsbmc=1`` (imageio-ffmpeg's binary; it works in 8-bit YUV, so floa
 as 16-bit grey and leave it quantised — its key frames score ~56 dB, not ∞).
 
     python benchmarks/quality.py             # everything (slow on a small CPU: tens of minutes)
-    python benchmarks/quality.py --quick     # bikes (first 13 frames) and a 512² CONUS window
+    python benchmarks/quality.py --quick     # bikes (first 13 frames), a 512² CONUS window, its 8-bit render
     python benchmarks/quality.py --datasets bikes conus --methods flow rife
 """
 
@@ -25,6 +27,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -47,33 +50,51 @@ def datasets(quick: bool, names: list[str] | None) -> list[dict]:
     def field_loader(size: int, factor: int, sector: str):
         return lambda: (sample_fields(size, 3, factor, sector)[1], factor)
 
+    def render_loader(size: int, factor: int):
+        from goesvfi_lab.frames import render
+
+        return lambda: ([render(f, "ir", 190.0, 310.0) for f in sample_fields(size, 3, factor, "C")[1]], factor)
+
     for factor in (2, 4):
         out.append({"name": f"conus-x{factor}", "label": f"sample CONUS {conus}², 5-min scans, factor {factor}",
                     "load": field_loader(conus, factor, "C")})
         out.append({"name": f"fulldisk-x{factor}", "label": f"sample full disk 2712², 10-min scans, factor {factor}",
                     "load": field_loader(2712, factor, "F")})
+    for factor in (2, 4):  # what PNG renders of ABI scans look like to the package: uint8 files with ABI names
+        out.append({"name": f"conus8-x{factor}", "names": abi_names,
+                    "label": f"sample CONUS {conus}² as 8-bit grey IR PNGs with ABI names, factor {factor}",
+                    "load": render_loader(conus, factor)})
     if quick and not names:
-        names = ["bikes", "conus-x2", "conus-x4"]
+        names = ["bikes", "conus-x2", "conus-x4", "conus8-x2"]
     if names:
         wanted = set(names)
         out = [d for d in out if d["name"] in wanted or d["name"].split("-")[0] in wanted]
     return out
 
 
-def run_method(method: str, keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray], float, str]:
+def abi_names(n: int) -> list[str]:
+    """ABI file names for ``n`` CONUS scans five minutes apart (the kind the package sees for renders)."""
+    from goesvfi_lab.discover import format_goes_name
+
+    t0 = datetime(2024, 6, 1, 18, 1, tzinfo=timezone.utc)
+    starts = [t0 + timedelta(minutes=5 * k) for k in range(n)]
+    return [format_goes_name("G16", "CMIP", "C", 13, t, t + timedelta(minutes=2), t + timedelta(minutes=3), ext=".png")
+            for t in starts]
+
+
+def run_method(method: str, keys: list[np.ndarray], factor: int, kind: str) -> tuple[list[np.ndarray], float, str]:
     """The full output sequence, seconds, and the concrete method name."""
     from goesvfi_lab import interp
 
     if method == "minterpolate":
         seq, seconds = minterpolate(keys, factor)
         return seq, seconds, method
-    kind = "video" if keys[0].dtype == np.uint8 else "field"
     concrete = interp.resolve_method(method, "auto", kind)
     h, w = keys[0].shape[:2]
     crop = (slice(h // 2 - 32, h // 2 + 32), slice(w // 2 - 32, w // 2 + 32))
-    interp.interpolate(keys[0][crop], keys[1][crop], 0.5, method=concrete)  # model load, warm-up: not timed
+    interp.interpolate(keys[0][crop], keys[1][crop], 0.5, method=concrete, kind=kind)  # warm-up: not timed
     t0 = time.perf_counter()
-    seq = interp.interpolate_sequence(keys, factor=factor, method=concrete)
+    seq = interp.interpolate_sequence(keys, factor=factor, method=concrete, kind=kind)
     return seq, time.perf_counter() - t0, concrete
 
 
@@ -93,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from goesvfi_lab import interp
+    from goesvfi_lab.interp.kind import input_kind
 
     available = interp.available_methods()
     methods = [m for m in args.methods if m in available or m == "minterpolate"]
@@ -105,20 +127,20 @@ def main(argv: list[str] | None = None) -> int:
         keys = truth[::factor]
         peak = data_range(truth)
         n_new = len(truth) - len(keys)
-        print(f"\n## {ds['label']} — {len(keys)} keys, {n_new} regenerated frames")
+        kind = input_kind(keys[0].dtype, ds["names"](len(keys)) if "names" in ds else ())
+        print(f"\n## {ds['label']} — {len(keys)} keys, {n_new} regenerated frames; kind {kind}")
         print(f"{'method':24} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8}", flush=True)
         done: dict[str, tuple] = {}  # concrete method -> (sequence, seconds): auto reuses its twin's run
         for method in methods:
             try:
                 if method == "auto":
-                    kind = "video" if keys[0].dtype == np.uint8 else "field"
                     twin = interp.resolve_method("auto", "auto", kind)
                     if twin in done:
                         seq, seconds, concrete = (*done[twin], twin)
                     else:
-                        seq, seconds, concrete = run_method(method, keys, factor)
+                        seq, seconds, concrete = run_method(method, keys, factor, kind)
                 else:
-                    seq, seconds, concrete = run_method(method, keys, factor)
+                    seq, seconds, concrete = run_method(method, keys, factor, kind)
                 done[concrete] = (seq, seconds)
             except Exception as exc:  # noqa: BLE001 — a failing peer must not hide the other rows
                 print(f"{method:24} FAILED: {type(exc).__name__}: {exc}", flush=True)

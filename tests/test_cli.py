@@ -43,6 +43,23 @@ def _write_frames(folder, n=4, size=(24, 32)):
     return frames
 
 
+@pytest.mark.parametrize("fmt, named, expected", [
+    ("nc", True, "flow, field"),  # brightness temperatures
+    ("png", True, "flow, field"),  # 8-bit renders with ABI names: satellite imagery
+    ("png", False, "video"),  # the same pixels under camera-like names
+])
+def test_auto_follows_what_the_frames_show(tmp_path, capsys, fmt, named, expected):
+    from goesvfi_lab.sample import write_sample
+
+    paths = write_sample(tmp_path / "in", frames=3, size=(32, 40), fmt=fmt)
+    if not named:
+        for i, p in enumerate(sorted(paths)):
+            os.rename(p, tmp_path / "in" / f"frame{i + 1}.png")
+    assert main(["interpolate", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--factor", "2"]) == 0
+    assert f"{expected})" in capsys.readouterr().out.replace("\n", "")
+    assert len(os.listdir(tmp_path / "out")) == 5
+
+
 def test_interpolate_names_frames_in_time_order(tmp_path, capsys):
     frames = _write_frames(tmp_path / "in")
     out = tmp_path / "out"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 
@@ -124,6 +125,33 @@ def test_netcdf_job_writes_video_and_cube_at_interpolated_times(client, tmp_path
             np.testing.assert_allclose(ds["CMI"].values[4], read_netcdf(inputs[1]).values, rtol=1e-6)
     finally:
         q.stop()
+
+
+def test_auto_resolves_per_what_the_frames_show(client, tmp_path):
+    from goesvfi_lab import interp
+    from goesvfi_lab.sample import write_sample
+
+    named = write_sample(tmp_path / "abi", frames=3, size=(32, 40), fmt="png", seed=4)  # 8-bit, ABI names
+    plain = []
+    for i, p in enumerate(named):  # the same pixels under camera-like names
+        os.makedirs(tmp_path / "plain", exist_ok=True)
+        plain.append(shutil.copy(p, tmp_path / "plain" / f"frame{i + 1}.png"))
+    q = _queue(client, tmp_path)
+    ids = {name: q.add_job(BatchJob(name=name, inputs=inputs, output_dir=str(tmp_path / "out" / name), factor=2,
+                                    settings=settings))
+           for name, inputs, settings in (("abi", named, {}), ("plain", plain, {}),
+                                          ("plain-field", plain, {"kind": "field"}))}  # fmt: skip
+    q.start()
+    try:
+        assert q.wait(120)
+        used = {}
+        for name, jid in ids.items():
+            assert q.job(jid).status == JobStatus.COMPLETED, q.job(jid).error
+            used[name] = json.load(open(tmp_path / "out" / name / "job.json"))["methods_used"]
+    finally:
+        q.stop()
+    video = interp.resolve_method("auto", "cpu", "video")  # ensemble with the rife extra, else flow
+    assert used == {"abi": ["flow"], "plain": [video], "plain-field": ["flow"]}
 
 
 def test_resume_inside_a_job_recomputes_only_missing_or_broken_frames(client, tmp_path):

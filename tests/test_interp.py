@@ -186,6 +186,20 @@ def test_select_device_and_auto():
             interp.select_device("cuda")
 
 
+def test_input_kind_from_dtype_names_and_setting():
+    from goesvfi_lab.interp.kind import input_kind
+
+    abi = ["OR_ABI-L2-CMIPC-M6C13_G16_s20241531801171_e20241531803544_c20241531804012.png",
+           "/data/OR_ABI-L2-CMIPC-M6C13_G16_s20241531806171_e20241531808544_c20241531809012.png"]
+    assert input_kind(np.float32) == input_kind("uint16") == "field"
+    assert input_kind(np.uint8) == input_kind(np.uint8, ["a/frame1.png", "a/frame2.png"]) == "video"
+    assert input_kind(np.uint8, abi) == "field"
+    assert input_kind(np.uint8, [abi[0], "frame2.png"]) == "video"  # only when every name is an ABI scan
+    assert input_kind(np.float32, kind="video") == "video" and input_kind(np.uint8, kind="field") == "field"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        input_kind(np.uint8, kind="satellite")
+
+
 def test_auto_respects_the_speed_budget():
     from goesvfi_lab.interp.auto import choose
 

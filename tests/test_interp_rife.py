@@ -74,6 +74,22 @@ def test_channels_last_gives_the_same_flow():
         torch.testing.assert_close(a, b, atol=2e-3, rtol=1e-3)
 
 
+def test_half_precision_path_keeps_the_answer():
+    """The fp16 branch that CUDA takes (autocast to float16 around IFNet), run on CPU: same flow.
+
+    On bikes.mp4 (4 pairs) this emulation scored 40.106 dB against 40.109 in fp32.
+    """
+    f0, f1 = _fixed_pair()
+    x0 = torch.from_numpy(f0).permute(2, 0, 1)[None].float() / 255
+    x1 = torch.from_numpy(f1).permute(2, 0, 1)[None].float() / 255
+    be = rife.RifeBackend(torch.device("cpu"))
+    ref_flow, ref_mask = be.estimate(x0, x1)
+    be.fp16 = True  # what use_fp16() answers on CUDA
+    flow, mask = be.estimate(x0, x1)
+    assert flow.dtype == torch.float32 and torch.isfinite(flow).all() and torch.isfinite(mask).all()
+    assert (flow - ref_flow).abs().max() < 0.05 and (mask - ref_mask).abs().max() < 0.03  # 0.011, 0.013 measured
+
+
 def test_rife_reproduces_translation_and_any_t():
     a = np.stack([waves(64, 96, seed=s) for s in (4, 5, 6)], -1)
     lo, hi = a.min() - 1, a.max() + 1

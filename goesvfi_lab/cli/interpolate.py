@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--factor", type=int, default=2, help="output frames per input interval (default 2)")
     p.add_argument("--method", default="auto", help="interpolation method: auto, linear, flow, rife")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--kind", default="auto", choices=("auto", "field", "video"),
+                   help="what the frames show: field (satellite data and renders), video (camera footage); "
+                        "auto: field unless 8-bit frames without ABI names")
     p.add_argument("--video", metavar="OUT.mp4", help="also encode the sequence as an MP4")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config, 30)")
     p.add_argument("--cube", metavar="OUT.nc", help="NetCDF inputs: also write a cube with interpolated times")
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab import config
     from goesvfi_lab.frames import read_frame, render, write_cube, write_png, write_video
     from goesvfi_lab.interp import interpolate_times, resolve_method
+    from goesvfi_lab.interp.kind import input_kind
 
     if args.factor < 1:
         raise ValueError("--factor must be at least 1")
@@ -82,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         if int(stale[:6]) >= n_out:
             os.remove(out / stale)
 
-    method = resolve_method(args.method, args.device)
+    first = read_frame(seq.paths[0])
+    kind = input_kind(first.dtype, seq.paths, args.kind)
+    method = resolve_method(args.method, args.device, kind)
     times = [j / args.factor for j in range(1, args.factor)]
     keep_cube = args.cube is not None
     cube_frames: list = []
@@ -99,11 +105,12 @@ def run(args: argparse.Namespace) -> int:
     columns = (TextColumn("[bold]interpolate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, transient=False) as progress:
-        task = progress.add_task(f"{seq.name} ×{args.factor} ({method})", total=n_out)
-        frame0 = read_frame(seq.paths[0])
+        task = progress.add_task(f"{seq.name} ×{args.factor} ({method}, {kind})", total=n_out)
+        frame0 = first
         for k in range(len(seq.paths) - 1):
             frame1 = read_frame(seq.paths[k + 1])
-            generated = interpolate_times(frame0, frame1, times, method=method, device=args.device) if times else []
+            generated = (interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind)
+                         if times else [])
             for j, frame in enumerate([frame0, *generated]):
                 written.append(emit(k * args.factor + j, frame))
                 if keep_cube:

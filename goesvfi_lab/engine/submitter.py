@@ -613,8 +613,9 @@ class Submitter:
             spec = PairSpec(
                 job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
                 output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
-                device=act.device, keep_fields=keep_fields, cmap=job.settings.get("cmap", "ir"),
-                vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"), stop=act.stop, poll=poll,
+                device=act.device, kind=job.settings.get("kind", "auto"), keep_fields=keep_fields,
+                cmap=job.settings.get("cmap", "ir"), vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"),
+                stop=act.stop, poll=poll,
             )  # fmt: skip
             key = task_key(job.id, pair, act.attempt)
             act.inflight[key] = pair

@@ -50,6 +50,7 @@ class PairSpec:
     last: bool
     method: str = "auto"
     device: str = "cpu"  # passed to goesvfi_lab.interp: "cpu", or "auto" on a GPU slot
+    kind: str = "auto"  # "video" / "field" / "auto": from the frames' dtype and names (interp/kind.py)
     keep_fields: bool = False
     cmap: str = "ir"
     vmin: float | None = None
@@ -169,6 +170,7 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
     from goesvfi_lab.errors import PairError
     from goesvfi_lab.frames import read_frame
     from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method
+    from goesvfi_lab.interp.kind import input_kind
 
     started = time.perf_counter()
     stop = StopFlag(spec.stop, spec.job_id, spec.poll)
@@ -185,12 +187,12 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
         inner = [t for _, t in todo if 0.0 < t < 1.0]
         generated: dict[float, Any] = {}
         if inner:
-            kind = "video" if frame0.dtype.name == "uint8" else "field"
+            kind = input_kind(frame0.dtype, (spec.in0, spec.in1), spec.kind)
             method = resolve_method(spec.method, spec.device, kind)
             backend = get_backend(method, spec.device, kind)
             result["method"], result["backend_id"] = method, id(backend)
             try:
-                times = interpolate_times(frame0, frame1, inner, method=method, device=spec.device)
+                times = interpolate_times(frame0, frame1, inner, method=method, device=spec.device, kind=kind)
             except PairError as e:  # "frame sizes differ" alone does not say which files
                 raise PairError(f"{spec.in0} and {spec.in1}: {e}") from e
             generated = dict(zip(inner, times))
@@ -219,7 +221,8 @@ def frame_times(input_times: tuple[str | None, ...], factor: int) -> list[dateti
 def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
     """Check every frame is there, write the MP4 / NetCDF cube if asked, then the manifest (last).
 
-    ``pairs`` are the results of the pair tasks it was made to wait for (only their timing matters).
+    ``pairs`` are the results of the pair tasks it was made to wait for: the manifest lists the
+    methods they ran (``auto`` resolved per device and input kind; empty when every frame was on disk).
     """
     import json
 
@@ -252,7 +255,9 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
             pass
     manifest = {
         "format": layout.MANIFEST_FORMAT, "version": 1, "job_id": spec.job_id, "name": spec.name,
-        "inputs": list(spec.inputs), "factor": spec.factor, "method": spec.method, "frames": total,
+        "inputs": list(spec.inputs), "factor": spec.factor, "method": spec.method,
+        "methods_used": sorted({p["method"] for p in pairs if isinstance(p, dict) and p.get("method")}),
+        "frames": total,
         "frame_times": [t.isoformat() for t in times] if times else None,
         "video": os.path.relpath(video, spec.output_dir) if video else None,
         "cube": os.path.relpath(cube, spec.output_dir) if cube else None,

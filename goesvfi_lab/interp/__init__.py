@@ -2,8 +2,9 @@
 the RIFE HD v3 weights) and ``ensemble`` (RIFE averaged over rotated copies of the pair).
 
 Arrays in, arrays out: uint8/uint16/float32, H×W or H×W×C, NaN-aware (see prep.py). ``method="auto"``
-picks the best-measured backend for the input kind within a speed budget per device (auto.py): today
-``ensemble`` for 8-bit video and ``flow`` for physical fields and 16-bit renders. Frames larger than
+picks the best-measured backend for the input kind (kind.py) within a speed budget per device (auto.py):
+today ``ensemble`` for 8-bit video and ``flow`` for physical fields, 16-bit renders and 8-bit renders
+of ABI scans. Frames larger than
 ``goesvfi.interp.tile-size`` go through overlapping feathered tiles (tiling.py). Backends are cached per
 process (registry.py); inside a Dask worker torch uses the worker's thread count (device.py).
 """

@@ -10,6 +10,7 @@ import torch
 from goesvfi_lab import config
 
 from .device import select_device
+from .kind import input_kind
 from .prep import PreparedPair, prepare_pair, restore
 from .registry import get_backend
 from .tiling import needs_tiling, run_tiled
@@ -23,10 +24,6 @@ def _check_times(times: Iterable[float]) -> list[float]:
         if not 0.0 <= t <= 1.0:
             raise ValueError(f"interpolation time t={t} is outside [0, 1]")
     return out
-
-
-def _kind(dtype: np.dtype) -> str:
-    return "video" if dtype == np.uint8 else "field"
 
 
 def _run_tensors(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
@@ -51,30 +48,34 @@ def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -
     return one(x0, x1, times)
 
 
-def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device) -> list[np.ndarray]:
+def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device, kind: str) -> list[np.ndarray]:
     inner = [t for t in times if 0.0 < t < 1.0]
     results: dict[float, np.ndarray] = {}
     if inner:
-        backend = get_backend(method, device, _kind(pair.dtype))
+        backend = get_backend(method, device, input_kind(pair.dtype, kind=kind))
         for t, y in zip(inner, _run_pair(backend, pair.x0, pair.x1, inner)):
             results[t] = restore(pair, y)
     return [results.get(t) for t in times]  # type: ignore[misc]
 
 
-def interpolate_times(frame0: np.ndarray, frame1: np.ndarray, times: Iterable[float],
-                      method: str = "auto", device: str | torch.device = "auto") -> list[np.ndarray]:
-    """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair."""
+def interpolate_times(frame0: np.ndarray, frame1: np.ndarray, times: Iterable[float], method: str = "auto",
+                      device: str | torch.device = "auto", kind: str = "auto") -> list[np.ndarray]:
+    """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair.
+
+    ``kind``: ``"field"`` (satellite fields and renders: smooth advection), ``"video"`` (camera
+    imagery), or ``"auto"``: video for uint8, field otherwise (see kind.py).
+    """
     times = _check_times(times)
     frame0, frame1 = np.asarray(frame0), np.asarray(frame1)
     pair = prepare_pair(frame0, frame1)
-    outs = _interpolate_prepared(pair, times, method, device)
+    outs = _interpolate_prepared(pair, times, method, device, kind)
     return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else o for t, o in zip(times, outs)]
 
 
-def interpolate(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5,
-                method: str = "auto", device: str | torch.device = "auto") -> np.ndarray:
+def interpolate(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, method: str = "auto",
+                device: str | torch.device = "auto", kind: str = "auto") -> np.ndarray:
     """The frame at fraction ``t`` of the way from ``frame0`` to ``frame1`` (same dtype and shape)."""
-    return interpolate_times(frame0, frame1, [t], method=method, device=device)[0]
+    return interpolate_times(frame0, frame1, [t], method=method, device=device, kind=kind)[0]
 
 
 def _batch_size(device: torch.device, shape: tuple[int, ...]) -> int:
@@ -87,11 +88,13 @@ def _batch_size(device: torch.device, shape: tuple[int, ...]) -> int:
 
 
 def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: str = "auto",
-                         device: str | torch.device = "auto", progress: Progress | None = None) -> list[np.ndarray]:
+                         device: str | torch.device = "auto", progress: Progress | None = None,
+                         kind: str = "auto") -> list[np.ndarray]:
     """``factor - 1`` new frames between each consecutive pair; inputs pass through unchanged.
 
     Output length is ``(n - 1) * factor + 1``, input k at index ``k * factor``. ``progress(done, total)``
-    is called after each pair. On a GPU, small pairs are batched into one forward pass.
+    is called after each pair. On a GPU, small pairs are batched into one forward pass. ``kind`` as in
+    :func:`interpolate_times`.
     """
     factor = int(factor)
     if factor < 1:
@@ -114,7 +117,7 @@ def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: 
         pairs = [pair0]
         while len(pairs) < batch and i + len(pairs) < n_pairs:
             pairs.append(prepare_pair(frames[i + len(pairs)], frames[i + len(pairs) + 1]))
-        backend = get_backend(method, dev, _kind(pair0.dtype))
+        backend = get_backend(method, dev, input_kind(pair0.dtype, kind=kind))
         if len(pairs) == 1:
             ys = [_run_pair(backend, pair0.x0, pair0.x1, times)]
         elif all(p.x0.shape == pair0.x0.shape for p in pairs):

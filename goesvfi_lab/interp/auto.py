@@ -5,9 +5,9 @@ Quality order, by benchmarks/quality.py (PSNR against held-out frames):
 - ``video`` (uint8 imagery, real camera motion with occlusions): ensemble (RIFE × 4 rotations)
   > rife > flow > linear — on bikes/bigbuckbunny the ensemble adds ~0.5–0.9 dB over plain RIFE,
   flow is 2+ dB below RIFE;
-- ``field`` (uint16 renders, float physical fields: smooth advection, fine texture, a static
-  surface under moving cloud): flow > ensemble > rife > linear — flow beats RIFE by several dB
-  on the sample generator's exact ground truth.
+- ``field`` (float physical fields, uint16 renders, uint8 renders with ABI names — see kind.py:
+  smooth advection, fine texture, a static surface under moving cloud): flow > ensemble > rife >
+  linear — flow beats RIFE by several dB on the sample generator's exact ground truth.
 
 Speed budget: ``goesvfi.interp.auto-budget`` seconds per megapixel per output frame for the device
 type (defaults: cpu 10, cuda 1, mps 5). Costs below are what benchmarks/speed.py measured on a
