@@ -36,8 +36,10 @@ def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, 
     inflate the estimate; a slow first run is kept rather than paid twice.
     """
     from ..interp import interpolate_times
+    from ..interp.kind import input_kind
 
     f0, f1 = read_frame_locked(path0), read_frame_locked(path1)
+    kind = input_kind(f0.dtype, (path0, path1))  # as the job will: auto resolves per kind
     h, w = f0.shape[:2]
     r0, c0 = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
     a, b = f0[r0 : r0 + crop, c0 : c0 + crop], f1[r0 : r0 + crop, c0 : c0 + crop]
@@ -46,7 +48,7 @@ def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, 
     best = float("inf")
     for _ in range(2):
         t0 = time.perf_counter()
-        interpolate_times(a, b, times, method=method)
+        interpolate_times(a, b, times, method=method, kind=kind)
         elapsed = time.perf_counter() - t0
         best = min(best, elapsed)
         if elapsed > 1.0:
