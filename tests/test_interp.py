@@ -250,3 +250,53 @@ def test_tiled_full_disk_keeps_space_nan():
     with dask.config.set({"goesvfi.interp.tile-size": 64, "goesvfi.interp.tile-overlap": 16}):
         y = interp.interpolate(a, b, 0.5, method="flow", device="cpu")  # corner tiles are all space
     np.testing.assert_array_equal(np.isnan(y), space)
+
+
+class SmallMemoryBackend:
+    """A cross-fade that, like a model on a small GPU, runs out of memory above ``limit`` pixels."""
+
+    name = "small-memory"
+
+    def __init__(self, limit: int) -> None:
+        import torch
+
+        self.device = torch.device("cpu")
+        self.limit = limit
+        self.sizes: list[tuple[int, int]] = []
+
+    def run(self, x0, x1, times):
+        import torch
+
+        n, _, h, w = x0.shape
+        self.sizes.append((n, h, w))
+        if n * h * w > self.limit:
+            raise torch.OutOfMemoryError(f"tried to allocate {n * h * w} pixels")
+        return [(1 - t) * x0 + t * x1 for t in times]
+
+
+def test_out_of_memory_retries_in_smaller_tiles(caplog):
+    from goesvfi_lab.interp import api
+
+    rng = np.random.default_rng(0)
+    x0, x1 = rng.random((2, 3, 600, 700), dtype=np.float32)
+    be = SmallMemoryBackend(limit=300 * 360)
+    with caplog.at_level("WARNING"):
+        out = api._run_pair(be, x0, x1, [0.25, 0.5])
+    np.testing.assert_allclose(out[0], 0.75 * x0 + 0.25 * x1, atol=1e-5)  # tiles blend back exactly
+    np.testing.assert_allclose(out[1], 0.5 * (x0 + x1), atol=1e-5)
+    assert be.sizes[0] == (1, 600, 700) and max(h * w for _, h, w in be.sizes[1:]) <= 300 * 360
+    assert "retrying in 350-pixel tiles" in caplog.text
+    with pytest.raises(PairError, match="out of memory on cpu even in 256-pixel tiles"):
+        api._run_pair(SmallMemoryBackend(limit=100 * 100), x0, x1, [0.5])
+
+
+def test_out_of_memory_in_a_gpu_batch_falls_back_to_one_pair_at_a_time(monkeypatch):
+    from goesvfi_lab.interp import api
+
+    frames = [np.full((32, 40), k, dtype=np.float32) for k in range(4)]
+    be = SmallMemoryBackend(limit=32 * 40)  # one pair fits, a batch of three does not
+    monkeypatch.setattr(api, "_batch_size", lambda device, shape: 3)
+    monkeypatch.setattr(api, "get_backend", lambda *a, **k: be)
+    out = api.interpolate_sequence(frames, factor=2, method="linear", device="cpu")
+    assert [float(f.mean()) for f in out] == [0, 0.5, 1, 1.5, 2, 2.5, 3]
+    assert [n for n, _, _ in be.sizes] == [3, 1, 1, 1]

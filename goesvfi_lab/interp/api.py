@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
 from goesvfi_lab import config
+from goesvfi_lab.errors import PairError
 
 from .device import select_device
 from .kind import input_kind
@@ -16,6 +18,9 @@ from .registry import get_backend
 from .tiling import needs_tiling, run_tiled
 
 Progress = Callable[[int, int], None]
+logger = logging.getLogger(__name__)
+
+MIN_TILE = 256  # smallest tile the out-of-memory fallback tries before giving up
 
 
 def _check_times(times: Iterable[float]) -> list[float]:
@@ -35,17 +40,40 @@ def _run_tensors(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]
     return [o.float().cpu().numpy() for o in outs]
 
 
-def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
-    """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``."""
-    tile = int(config.get("interp.tile-size", 2048) or 0)
+def _out_of_memory(exc: BaseException) -> bool:
+    """A CUDA/MPS out-of-memory error, or the CPU allocator's failure (a RuntimeError there)."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc)))
+
+
+def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float],
+              tile: int | None = None) -> list[np.ndarray]:
+    """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``.
+
+    Out of memory (a small GPU, a busy host), the pair is run again in tiles half the size, down to
+    ``MIN_TILE``: slower, but the job finishes instead of failing on every retry.
+    """
+    tile = int(config.get("interp.tile-size", 2048) or 0) if tile is None else tile
     overlap = int(config.get("interp.tile-overlap", 64) or 0)
 
     def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
         return [o[0] for o in _run_tensors(backend, np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None], ts)]
 
-    if needs_tiling(x0.shape[-2:], tile):
-        return run_tiled(one, x0, x1, times, tile, overlap)
-    return one(x0, x1, times)
+    tiled = needs_tiling(x0.shape[-2:], tile)
+    try:
+        return run_tiled(one, x0, x1, times, tile, overlap) if tiled else one(x0, x1, times)
+    except Exception as exc:
+        if not _out_of_memory(exc):
+            raise
+        current = tile if tiled else max(x0.shape[-2:])
+        smaller = max(current // 2, MIN_TILE, 2 * overlap + 1)
+        if smaller >= current:
+            raise PairError(f"out of memory on {backend.device} even in {current}-pixel tiles: {exc}") from exc
+    if backend.device.type == "cuda":
+        torch.cuda.empty_cache()
+    logger.warning("goesvfi: out of memory on %s for a %s pair; retrying in %d-pixel tiles",
+                   backend.device, "×".join(map(str, x0.shape[-2:])), smaller)
+    return _run_pair(backend, x0, x1, times, smaller)
 
 
 def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device, kind: str) -> list[np.ndarray]:
@@ -121,8 +149,16 @@ def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: 
         if len(pairs) == 1:
             ys = [_run_pair(backend, pair0.x0, pair0.x1, times)]
         elif all(p.x0.shape == pair0.x0.shape for p in pairs):
-            stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]), times)
-            ys = [[s[j] for s in stacked] for j in range(len(pairs))]
+            try:
+                stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]),
+                                       times)
+                ys = [[s[j] for s in stacked] for j in range(len(pairs))]
+            except Exception as exc:  # a batch too big for the GPU: one pair at a time
+                if not _out_of_memory(exc):
+                    raise
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                ys = [_run_pair(backend, p.x0, p.x1, times) for p in pairs]
         else:
             ys = [_run_pair(backend, p.x0, p.x1, times) for p in pairs]
         for j, (p, y) in enumerate(zip(pairs, ys)):
