@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import time
@@ -80,18 +81,27 @@ def run_batch(root: Path, seqs: list, method: str) -> int:
     q.stop()
 
     table = Table(title="Batch")
-    for col in ("job", "priority", "status", "frames", "seconds", "video"):
+    for col in ("job", "priority", "status", "frames", "seconds", "method", "video"):
         table.add_column(col)
     for job in jobs:
         video = Path(job.output_dir) / "video.mp4"
         table.add_row(job.name, job.priority.name, job.status.value, f"{job.frames_done}/{job.frames_total}",
-                      f"{job.duration or 0:.1f}", str(video) if video.exists() else "-")
+                      f"{job.duration or 0:.1f}", _methods_used(job.output_dir), str(video) if video.exists() else "-")
     console.print(table)
     rate = "-" if stats.success_rate is None else f"{100 * stats.success_rate:.0f} %"
     console.print(f"[bold]summary[/] jobs {stats.total}, completed {stats.completed}, failed {stats.failed}; "
                   f"frames {stats.frames_done}/{stats.frames_total}; {stats.frames_done / wall:.2f} frames/s over "
                   f"{wall:.1f} s; success rate {rate}; completion order {', '.join(order)}")
     return 0 if stats.failed == 0 and stats.completed == len(seqs) else 1
+
+
+def _methods_used(output_dir: str) -> str:
+    """What ``auto`` became for a finished job, from its manifest ("-" before it has one)."""
+    try:
+        with open(Path(output_dir) / "job.json", encoding="utf-8") as fh:
+            return ", ".join(json.load(fh).get("methods_used") or []) or "-"
+    except (OSError, ValueError):
+        return "-"
 
 
 def _size(n: int) -> str:
