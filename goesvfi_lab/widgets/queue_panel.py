@@ -159,16 +159,18 @@ class QueuePanel(W.VBox):
             self.page, pages = clamp_page(self.page, total, self.page_size)
             shown = self.queue.jobs(wanted, order="submitted", limit=self.page_size,
                                     offset=self.page * self.page_size) if total else []
-            self.render(shown, total, pages, state)
+            any_jobs = bool(total) or self.queue.count() > 0  # a filter may hide them all
+            self.render(shown, total, pages, any_jobs, state)
 
-    def render(self, shown: list[BatchJob], total: int, pages: int, state: str | None = None) -> None:
+    def render(self, shown: list[BatchJob], total: int, pages: int, any_jobs: bool, state: str | None = None) -> None:
+        """Bind the rows and paging controls to one page of jobs (no queue reads here)."""
         with self._lock:
             for row, job in zip(self.rows, shown + [None] * (self.page_size - len(shown)), strict=True):
                 row.bind(job)
             self.page_info.value = fmt.page_label(self.page, pages, total)
             self.prev.disabled = self.page <= 0
             self.next.disabled = self.page >= pages - 1
-            self.empty.layout.display = "none" if total or self.queue.count() else "block"
+            self.empty.layout.display = "none" if any_jobs else "block"
             if state is not None:
                 self.set_state(state)
             limit = int(getattr(self.queue, "max_concurrent", None) or 0)
