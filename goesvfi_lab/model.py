@@ -86,6 +86,7 @@ class BatchJob:
     notes: list[str] = field(default_factory=list)
     frames_done: int = 0
     position: int | None = None
+    runs: int = 0  # times a queue claimed it; names the attempt's Dask keys (``attempts`` counts failures)
 
     def __post_init__(self) -> None:
         inputs = getattr(self.inputs, "paths", self.inputs)  # a discover.Sequence carries .paths

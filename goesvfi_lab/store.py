@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from .model import BatchJob, JobPriority, JobStatus
 from .policy import Entry, check_policy
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = tuple(s.value for s in JobStatus)
 ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
@@ -63,6 +63,9 @@ _MIGRATIONS: dict[int, list[str]] = {
     ],
     # the notebook table pages in submission order: 100,000 jobs, 470 ms a page without it, ~1 ms with it
     2: ["CREATE INDEX jobs_by_created ON jobs(created_at)"],
+    # how often a job was claimed: a retried job's Dask keys and stop event must be new ones (the old
+    # attempt's stop event stays set, and tasks cache it), and ``attempts`` is reset by a retry
+    3: ["ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 0"],
 }
 
 # SQL ORDER BY for each policy; must agree with policy.sort_key (a test checks they do)
@@ -91,7 +94,7 @@ ORDERS = {
 
 _COLUMNS = (
     "id, seq, name, status, priority, owner, output_dir, frames_total, frames_done, created_at, "
-    "started_at, finished_at, attempts, next_retry_at, error, claimed_by, heartbeat, spec"
+    "started_at, finished_at, attempts, next_retry_at, error, claimed_by, heartbeat, spec, runs"
 )
 # BatchJob fields kept in the JSON ``spec`` column rather than in their own column
 _SPEC_FIELDS = ("inputs", "factor", "method", "settings", "notes")
@@ -249,19 +252,20 @@ class Store:
         return (
             job.id, seq, job.name, job.status.value, int(job.priority), job.owner, job.output_dir,
             job.frames_total, job.frames_done, job.created_at, job.started_at, job.finished_at,
-            job.attempts, job.next_retry_at, job.error, None, None, spec,
+            job.attempts, job.next_retry_at, job.error, None, None, spec, job.runs,
         )  # fmt: skip
 
     @staticmethod
     def _job(row: tuple) -> BatchJob:
         (jid, _seq, name, status, priority, owner, output_dir, _ftotal, fdone, created, started, finished,
-         attempts, next_retry, error, _claimed, _hb, spec) = row  # fmt: skip
+         attempts, next_retry, error, _claimed, _hb, spec, runs) = row  # fmt: skip
         data = json.loads(spec)
         return BatchJob(
             name=name, inputs=data["inputs"], output_dir=output_dir, factor=data["factor"],
             method=data["method"], priority=JobPriority(priority), settings=data["settings"], owner=owner,
             id=jid, status=JobStatus(status), created_at=created, started_at=started, finished_at=finished,
             attempts=attempts, next_retry_at=next_retry, error=error, notes=data["notes"], frames_done=fdone,
+            runs=runs,
         )  # fmt: skip
 
     # --- writes -----------------------------------------------------------------------------
@@ -273,7 +277,7 @@ class Store:
             top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()[0]
             start = float(int(top) + 1)
             rows = [self._row(job, start + i) for i, job in enumerate(jobs)]
-            db.executemany(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({','.join('?' * 18)})", rows)
+            db.executemany(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({','.join('?' * 19)})", rows)
             for job in jobs:
                 self.counts.adjust(job.status.value, 1, job.frames_total, job.frames_done)
         return [job.id for job in jobs]
@@ -316,10 +320,22 @@ class Store:
             self.update(job_id, notes=[*job.notes, note])
 
     def claim(self, job_id: str, claimer: str) -> bool:
-        """PENDING → QUEUED for ``claimer`` if nobody else took it first (two queues on one store)."""
-        return self.update(
-            job_id, expect=[JobStatus.PENDING], status=JobStatus.QUEUED, claimed_by=claimer, heartbeat=time.time()
-        )
+        """PENDING → QUEUED for ``claimer`` if nobody else took it first (two queues on one store).
+
+        Counts the run (``runs``): each claim is a new attempt with its own Dask keys and stop event.
+        """
+        pending, queued = JobStatus.PENDING.value, JobStatus.QUEUED.value
+        with self._lock, self._transaction() as db:
+            changed = db.execute(
+                "UPDATE jobs SET status=?, claimed_by=?, heartbeat=?, runs=runs+1 WHERE id=? AND status=?",
+                (queued, claimer, time.time(), job_id, pending),
+            ).rowcount
+            if changed != 1:
+                return False
+            ftotal, fdone = db.execute("SELECT frames_total, frames_done FROM jobs WHERE id=?", (job_id,)).fetchone()
+            self.counts.adjust(pending, -1, -ftotal, -fdone)
+            self.counts.adjust(queued, 1, ftotal, fdone)
+        return True
 
     def heartbeat(self, claimer: str) -> None:
         with self._lock:

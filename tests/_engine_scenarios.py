@@ -104,9 +104,9 @@ def cancel_pending_and_running(client, tmp_path, settings=None) -> None:
 
 
 def failures_retry_with_growing_backoff(client, tmp_path, settings=None) -> None:
+    """A failure that can go away (an input not there yet) is retried with growing waits, then fails."""
     inputs = make_frames(tmp_path / "in", 3, 32)
-    with open(inputs[1], "wb") as f:
-        f.write(b"this is not an image")
+    os.remove(inputs[1])
     q = queue(client, tmp_path)
     jid = q.add_job(BatchJob(name="bad", inputs=inputs, output_dir=str(tmp_path / "out"), method="linear",
                              settings=dict(settings or {})))  # fmt: skip
@@ -116,7 +116,7 @@ def failures_retry_with_growing_backoff(client, tmp_path, settings=None) -> None
             assert q.wait(60)
             j = q.job(jid)
             assert j.status == JobStatus.FAILED and j.attempts == 4
-            assert "FrameError" in j.error and "f001.png" in j.error and "after 4 attempts" in j.error
+            assert "FrameError" in j.error and "f001.png: no such file" in j.error and "after 4 attempts" in j.error
             retries = [e for e in q.events_seen if e[1] == "job_retrying"]
             assert [r[3]["delay"] for r in retries] == [0.3, 0.6, 1.2]
             failed = [e for e in q.events_seen if e[1] == "job_failed"]

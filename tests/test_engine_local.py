@@ -194,7 +194,7 @@ def test_complete_job_is_skipped_unless_overwrite(client, tmp_path):
         same = q.add_job(BatchJob(name="s-again", inputs=job.inputs, output_dir=str(out), factor=2, method="linear"))
         assert q.wait(60)
         skipped = q.job(same)
-        assert skipped.status == JobStatus.COMPLETED and any("already complete" in n for n in skipped.notes)
+        assert skipped.status == JobStatus.COMPLETED and any(n.startswith("skipped: complete") for n in skipped.notes)
         assert os.stat(out / "000001.png").st_mtime_ns == stamp
         assert [e[3]["skipped"] for e in q.events_seen if e[1] == "job_completed" and e[2] == same] == [True]
         redo = q.add_job(BatchJob(name="s-redo", inputs=job.inputs, output_dir=str(out), factor=2, method="linear",

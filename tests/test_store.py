@@ -54,12 +54,15 @@ def test_version_1_store_is_upgraded_in_place(tmp_path):
         ids = store.add([_job(1), _job(2)])
     db = sqlite3.connect(path)  # what a session-1 goesvfi-lab left behind: no submission-order index
     db.execute("DROP INDEX jobs_by_created")
+    db.execute("ALTER TABLE jobs DROP COLUMN runs")  # nor the run counter of version 3
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         assert [j.id for j in store.jobs(order="submitted")] == ids
+        assert [j.runs for j in store.jobs()] == [0, 0]
+        assert store.claim(ids[0], "me") and store.get(ids[0]).runs == 1
         plan = " ".join(r[-1] for r in store._db.execute(
             "EXPLAIN QUERY PLAN SELECT id FROM jobs ORDER BY created_at, rowid LIMIT 10"))
         assert "jobs_by_created" in plan and "TEMP B-TREE" not in plan

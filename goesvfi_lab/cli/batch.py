@@ -114,6 +114,7 @@ def _console():
 def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str], list[str], set[str]]:
     """Job ids to run (new, or earlier ones for the same folder), notes, and the ids already complete."""
     from goesvfi_lab.discover import group_sequences
+    from goesvfi_lab.engine.layout import existing_result, result_spec
     from goesvfi_lab.model import BatchJob, JobStatus
     from goesvfi_lab.queue import _sequence_dirname
     from goesvfi_lab.safety import job_output_dir
@@ -135,12 +136,16 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
             continue
         name = _sequence_dirname(seq, root)
         output_dir = job_output_dir(out, name)
-        known = [j for j in store.find_output(output_dir) if j.inputs == seq.paths or j.status != JobStatus.COMPLETED]
+        # an earlier job for this folder is resumed (or reported done) only if it asked for this very result;
+        # another method, factor or output setting is a new job (the engine refuses to mix two results)
+        wanted = result_spec(seq.paths, args.factor, args.method, settings)
+        known = [j for j in store.find_output(output_dir)
+                 if result_spec(j.inputs, j.factor, j.method, j.settings) == wanted]  # fmt: skip
         if known and not args.overwrite:
             job = known[-1]
-            if job.status == JobStatus.COMPLETED:
+            if job.status == JobStatus.COMPLETED and existing_result(output_dir, wanted).state == "complete":
                 already.add(job.id)
-            elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+            elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.COMPLETED):  # done: files gone
                 store.update(job.id, status=JobStatus.PENDING, attempts=0, error=None, next_retry_at=None,
                              finished_at=None)  # fmt: skip
             ids.append(job.id)
@@ -226,7 +231,7 @@ def _summary(jobs: list[Any], console: Any, already: set[str]) -> int:
     from rich.table import Table
 
     def skipped(j: Any) -> bool:  # finished by an earlier run, or found complete on disk
-        return j.id in already or any("already complete" in n for n in j.notes)
+        return j.id in already or any(n.startswith("skipped: complete") for n in j.notes)
 
     done = [j for j in jobs if j.status.value == "completed" and not skipped(j)]
     complete = [j for j in jobs if j.status.value == "completed" and j not in done]

@@ -10,6 +10,9 @@ Layout of ``output_dir`` for a job of ``n`` inputs and factor ``f``::
     cube.nc                          ``settings["cube"]`` is True: CF NetCDF (time, y, x) at the
                                      interpolated times (a string names another path)
     job.json                         the manifest, written last: its presence means "complete"
+    .goesvfi-job.json                what the job writing here will produce (its result spec), written
+                                     before the first frame: partial frames are resumed only by a job
+                                     that asks for the same result
     .goesvfi.lock                    while a queue works on the job (see goesvfi_lab.locks)
 
 Inputs are rendered (NetCDF: colour table ``settings["cmap"]``) or copied through as PNG, so the
@@ -27,8 +30,10 @@ Job settings (``BatchJob.settings``) the engine understands:
 ``cube``
     False (default), True (``cube.nc``) or a path (as for ``video``); needs NetCDF inputs.
 ``overwrite``
-    False (default): a job whose outputs are complete is skipped (and a partial one resumed);
-    True: existing outputs of the job are removed and everything is recomputed.
+    False (default): a job whose outputs are complete *with the same result spec* (inputs, factor,
+    method, output settings) is skipped, a partial one of the same spec resumed, and a folder that
+    holds another result fails the job with a message (nothing is replaced silently);
+    True: existing outputs in the folder are removed and everything is recomputed.
 ``timeout``
     seconds a job may run before it is stopped and failed (default ``goesvfi.queue.timeout``;
     None or 0 for no limit).
@@ -48,9 +53,11 @@ import json
 import os
 import re
 import shutil
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 
 MANIFEST = "job.json"
+STARTED = ".goesvfi-job.json"
 FIELDS_DIR = ".fields"
 MANIFEST_FORMAT = "goesvfi-lab job manifest"
 PHYSICAL_EXTENSIONS = (".nc", ".nc4", ".h5", ".hdf", ".hdf5")
@@ -124,23 +131,146 @@ def read_manifest(output_dir: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
 
 
-def is_complete(output_dir: str, inputs: list[str], factor: int, settings: dict[str, Any]) -> bool:
-    """Whether ``output_dir`` already holds this job's finished outputs (manifest, frames, extras).
+# settings that change how a job runs, not what it writes: a rerun that differs only in these is the same result
+EXECUTION_SETTINGS = frozenset({"overwrite", "timeout", "device", "fallback_cpu"})
 
-    Cheap on purpose (no decoding): it runs on the client for every job before it is submitted.
+
+def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a job's outputs are: inputs, factor, method and every setting that changes a written file.
+
+    Normalised through JSON (tuples become lists), so it compares equal to what a manifest holds.
+    """
+    spec = {"inputs": [str(p) for p in inputs], "factor": int(factor), "method": str(method),
+            "settings": {k: settings[k] for k in sorted(settings) if k not in EXECUTION_SETTINGS}}  # fmt: skip
+    return json.loads(json.dumps(spec, default=str))
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What an output folder already holds, compared with the result a job wants.
+
+    ``state``: ``empty`` (nothing of ours), ``complete`` (this very result, finished), ``partial``
+    (this result, unfinished: resume it) or ``other`` (another result, finished or not, or frames of
+    unknown origin). ``job_id`` is the job that wrote it, when known; ``detail`` says how it differs.
+    """
+
+    state: str
+    job_id: str | None = None
+    detail: str = ""
+
+
+def _describe(spec: Mapping[str, Any]) -> str:
+    return f"{spec.get('method')} ×{spec.get('factor')}"
+
+
+def spec_differences(held: Mapping[str, Any], wanted: Mapping[str, Any], methods_used: Iterable[str] = ()) -> list[str]:
+    """How the result in a folder differs from the one wanted, one phrase per field; empty if the same.
+
+    A method counts as the same when it is the one the earlier job's ``auto`` resolved to.
+    """
+    out = []
+    if held.get("inputs") != wanted.get("inputs"):
+        a, b = held.get("inputs") or [], wanted.get("inputs") or []
+        out.append(f"inputs ({len(a)} files there, {len(b)} wanted)" if len(a) != len(b) else "inputs (other files)")
+    if held.get("factor") != wanted.get("factor"):
+        out.append(f"factor {held.get('factor')} → {wanted.get('factor')}")
+    used = sorted(set(methods_used))
+    if held.get("method") != wanted.get("method") and used != [wanted.get("method")]:
+        out.append(f"method {held.get('method')} → {wanted.get('method')}")
+    hs, ws = held.get("settings") or {}, wanted.get("settings") or {}
+    for key in sorted(set(hs) | set(ws)):
+        if hs.get(key) != ws.get(key):
+            out.append(f"{key} {hs.get(key)!r} → {ws.get(key)!r}")
+    return out
+
+
+def _read_json(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def existing_result(output_dir: str, wanted: Mapping[str, Any]) -> Existing:
+    """Compare what ``output_dir`` holds with the result spec ``wanted`` (see :func:`result_spec`).
+
+    Cheap on purpose (no decoding, two small JSON reads and a stat per frame): it runs on the client
+    for every job before it is submitted, and in the notebook preview before Confirm.
+    """
+    manifest = read_manifest(output_dir)
+    if manifest is not None:
+        held = result_spec(manifest.get("inputs") or [], manifest.get("factor") or 0, manifest.get("method") or "",
+                           manifest.get("settings") or {})  # fmt: skip
+        job_id = manifest.get("job_id")
+        diff = spec_differences(held, wanted, manifest.get("methods_used") or ())
+        if diff:
+            return Existing("other", job_id, f"finished {_describe(held)} from job {job_id}: " + ", ".join(diff))
+        total = n_frames(len(wanted["inputs"]), wanted["factor"])
+        settings = wanted.get("settings") or {}
+        files = [frame_path(output_dir, i) for i in range(total)]
+        files += [p for p in (video_path(output_dir, settings), cube_path(output_dir, settings)) if p]
+        if manifest.get("frames") == total and all(os.path.isfile(p) for p in files):
+            return Existing("complete", job_id, f"complete from job {job_id} (same settings)")
+        return Existing("partial", job_id, f"files missing from job {job_id}'s result: recomputed")
+    started = _read_json(os.path.join(output_dir, STARTED))
+    if started is not None and isinstance(started.get("spec"), dict):
+        job_id = started.get("job_id")
+        diff = spec_differences(started["spec"], wanted)
+        if diff:
+            return Existing("other", job_id, f"unfinished {_describe(started['spec'])} from job {job_id}: "
+                                             + ", ".join(diff))  # fmt: skip
+        return Existing("partial", job_id, f"unfinished, from job {job_id}: resumed")
+    frames = [n for n in _listdir(output_dir) if _FRAME.match(n)]
+    if frames:
+        return Existing("other", None, f"{len(frames)} frames of unknown origin (no {MANIFEST})")
+    return Existing("empty")
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def write_started(output_dir: str, job_id: str, spec: Mapping[str, Any]) -> None:
+    """Record, before the first frame, which result this folder is becoming (atomically)."""
+    from goesvfi_lab.frames.atomic import atomic_path
+
+    os.makedirs(output_dir, exist_ok=True)
+    with atomic_path(os.path.join(output_dir, STARTED)) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"format": MANIFEST_FORMAT, "job_id": job_id, "spec": dict(spec)}, fh, indent=1)
+
+
+def conflict_message(output_dir: str, found: Existing) -> str:
+    """The error of a job whose folder holds another result: what is there, and the two ways on."""
+    return (f"{output_dir} already holds another result ({found.detail}); nothing was replaced. "
+            f"Set settings overwrite=True (CLI --overwrite) to replace it, or write to another folder")  # fmt: skip
+
+
+def unused_dir(output_dir: str) -> str:
+    """``output_dir`` itself if it is missing or empty, else the first free ``output_dir-2``, ``-3`` …"""
+    base = output_dir.rstrip(os.sep) or output_dir
+    candidate, n = base, 1
+    while _listdir(candidate) or os.path.isfile(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def is_complete(output_dir: str, inputs: list[str], factor: int, settings: dict[str, Any], method: str | None = None) -> bool:
+    """Whether ``output_dir`` holds this job's finished outputs (manifest, frames, extras).
+
+    Without ``method``, the method in the manifest is taken as wanted (callers that only know the inputs).
     """
     manifest = read_manifest(output_dir)
     if manifest is None:
         return False
-    if manifest.get("inputs") != list(inputs) or manifest.get("factor") != factor:
-        return False
-    total = n_frames(len(inputs), factor)
-    if manifest.get("frames") != total:
-        return False
-    if not all(os.path.isfile(frame_path(output_dir, i)) for i in range(total)):
-        return False
-    extras = [video_path(output_dir, settings), cube_path(output_dir, settings)]
-    return all(os.path.isfile(p) for p in extras if p)
+    wanted = result_spec(inputs, factor, manifest.get("method", "") if method is None else method, settings)
+    return existing_result(output_dir, wanted).state == "complete"
 
 
 def job_files(output_dir: str) -> list[str]:
@@ -151,7 +281,7 @@ def job_files(output_dir: str) -> list[str]:
     except FileNotFoundError:
         return found
     for name in names:
-        if _FRAME.match(name) or _TEMP.match(name) or name in (MANIFEST, "video.mp4", "cube.nc"):
+        if _FRAME.match(name) or _TEMP.match(name) or name in (MANIFEST, STARTED, "video.mp4", "cube.nc"):
             found.append(os.path.join(output_dir, name))
     fields = os.path.join(output_dir, FIELDS_DIR)
     if os.path.isdir(fields):

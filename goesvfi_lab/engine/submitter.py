@@ -28,6 +28,7 @@ from typing import Any, Callable
 from distributed import Client, Event
 
 from goesvfi_lab import config, policy
+from goesvfi_lab.errors import OutputConflict, is_transient
 from goesvfi_lab.events import EventDispatcher
 from goesvfi_lab.locks import OutputLock
 from goesvfi_lab.model import BatchJob, JobStatus
@@ -499,11 +500,12 @@ class Submitter:
             return None  # every GPU slot is busy: leave it pending, CPU jobs may still go
         if not self.store.claim(job.id, self.claimer):
             return None  # another queue on this store took it
+        job.runs += 1  # as the claim counted it: this attempt's keys and stop event are new
         lock = OutputLock(job.output_dir, float(config.get("queue.lock-max-age", 600)))
         try:
             acquired = lock.acquire()
         except OSError as exc:  # under a regular file, read-only or full file system: fail the job, not the loop
-            act = Active(job, job.attempts, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
+            act = Active(job, job.runs, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
             self._attempt_failed(act, f"{job.output_dir}: cannot create or write the output folder "
                                       f"({exc.strerror or exc})")  # fmt: skip
             return None
@@ -523,8 +525,8 @@ class Submitter:
         try:
             return self._prepare(job, lock, gpu, device, now)
         except Exception as exc:  # unreadable inputs etc.: a failed attempt, not a crashed loop
-            act = Active(job, job.attempts, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
-            self._attempt_failed(act, describe_error(exc, job.id, self.memory_kills))
+            act = Active(job, job.runs, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
+            self._attempt_failed(act, describe_error(exc, job.id, self.memory_kills), retry=is_transient(exc))
             return None
 
     def _prepare(self, job: BatchJob, lock: OutputLock, gpu: bool, device: str, now: float) -> Active | None:
@@ -562,20 +564,26 @@ class Submitter:
             changes["notes"] = notes
             job.notes = notes
         settings = job.settings
+        wanted = layout.result_spec(inputs, job.factor, job.method, settings)
         fresh = job.attempts == 0 and job.frames_done == 0
         if settings.get("overwrite") and fresh:
             layout.remove_outputs(job.output_dir, (layout.video_path(job.output_dir, settings),
                                                    layout.cube_path(job.output_dir, settings)))  # fmt: skip
-            os.makedirs(job.output_dir, exist_ok=True)
-        elif layout.is_complete(job.output_dir, inputs, job.factor, settings):
-            note = "outputs already complete: skipped (settings overwrite=True recomputes)"
-            if note not in job.notes:
-                changes["notes"] = job.notes = [*job.notes, note]
-            self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=now, frames_done=total,
-                              error=None, claimed_by=None, heartbeat=None, next_retry_at=None, **changes)  # fmt: skip
-            lock.release()
-            self._outbox.append(("job_completed", {"job_id": job.id, "skipped": True, "frames_done": total}))
-            return None
+        else:
+            found = layout.existing_result(job.output_dir, wanted)
+            if found.state == "complete":  # "complete" means this very result, not "frames exist"
+                note = f"skipped: {found.detail}"
+                if note not in job.notes:
+                    changes["notes"] = job.notes = [*job.notes, note]
+                self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=now, frames_done=total,
+                                  error=None, claimed_by=None, heartbeat=None, next_retry_at=None,
+                                  **changes)  # fmt: skip
+                lock.release()
+                self._outbox.append(("job_completed", {"job_id": job.id, "skipped": True, "frames_done": total}))
+                return None
+            if found.state == "other":  # resuming would mix two results: say so, replace nothing
+                raise OutputConflict(layout.conflict_message(job.output_dir, found))
+        layout.write_started(job.output_dir, job.id, wanted)
         self.store.update(job.id, error=None, next_retry_at=None, **changes)
         times = []
         for p in inputs:
@@ -584,7 +592,7 @@ class Submitter:
         timeout = settings.get("timeout", config.get("queue.timeout"))
         self._sequence += 1
         act = Active(
-            job=job, attempt=job.attempts, sequence=self._sequence, inputs=inputs, times=tuple(times),
+            job=job, attempt=job.runs, sequence=self._sequence, inputs=inputs, times=tuple(times),
             todo=deque(range(len(inputs) - 1)), lock=lock, gpu=gpu, device=device, claimed_at=now,
             timeout=float(timeout) if timeout else None,
         )  # fmt: skip
@@ -692,7 +700,8 @@ class Submitter:
                 act.inflight.pop(key, None)
                 if isinstance(exc, JobStopped):
                     continue
-                self._attempt_failed(act, describe_error(exc, key, self.memory_kills))
+                # a corrupt file or a size mismatch fails the same way every time: retry only what can change
+                self._attempt_failed(act, describe_error(exc, key, self.memory_kills), retry=is_transient(exc))
             elif fut.status == "cancelled":  # we forget our own cancels first: this one came from Dask
                 reason = getattr(getattr(fut, "_state", None), "exception", None)
                 self._interrupted(act, getattr(reason, "reason", None) or "cancelled by Dask")

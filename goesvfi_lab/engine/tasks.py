@@ -159,7 +159,7 @@ def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
             except OSError as e:  # full disk etc.: name the file
                 from goesvfi_lab.errors import FrameError
 
-                raise FrameError(field, f"cannot write: {e.strerror or e}") from e
+                raise FrameError(field, f"cannot write: {e.strerror or e}", transient=True) from e
         write_png(layout.frame_path(spec.output_dir, index), render(array, spec.cmap, spec.vmin, spec.vmax))
     else:
         write_png(layout.frame_path(spec.output_dir, index), array)

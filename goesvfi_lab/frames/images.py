@@ -38,11 +38,11 @@ def sniff_format(path: str | os.PathLike[str]) -> str:
         with open(path, "rb") as f:
             head = f.read(8)
     except FileNotFoundError:
-        raise FrameError(path, "no such file") from None
+        raise FrameError(path, "no such file", transient=True) from None
     except IsADirectoryError:
         raise FrameError(path, "is a directory, not a frame file") from None
     except OSError as e:
-        raise FrameError(path, f"cannot open: {e.strerror or e}") from None
+        raise FrameError(path, f"cannot open: {e.strerror or e}", transient=True) from None
     except ValueError as e:  # "embedded null byte": a name no file system can hold
         raise FrameError(repr(path), f"not a usable file name ({e})") from None
     if not head:
@@ -194,5 +194,5 @@ def write_png(path: str | os.PathLike[str], array: np.ndarray, *, level: int = 6
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             f.write(data)
     except OSError as e:  # full disk, read-only or missing folder: say which file and why
-        raise FrameError(path, f"cannot write: {e.strerror or e}") from e
+        raise FrameError(path, f"cannot write: {e.strerror or e}", transient=True) from e
     return path
