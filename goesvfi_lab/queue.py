@@ -314,11 +314,16 @@ class BatchQueue:
         return changed
 
     def retry_failed(self) -> int:
+        """Put every FAILED job back in the queue; returns how many (0: nothing had failed)."""
         return sum(self.retry(job.id) for job in self.store.jobs([JobStatus.FAILED]))
 
-    def clear_completed(self) -> int:
-        """Forget COMPLETED and CANCELLED jobs (their outputs stay on disk); returns how many."""
-        return self.store.delete([JobStatus.COMPLETED, JobStatus.CANCELLED])
+    def clear_completed(self, cancelled: bool = False) -> int:
+        """Forget COMPLETED jobs (and CANCELLED ones with ``cancelled=True``); their outputs stay on disk.
+
+        Returns how many. Failed jobs are kept: they wait for a retry or a look at their error.
+        """
+        statuses = [JobStatus.COMPLETED, *([JobStatus.CANCELLED] if cancelled else [])]
+        return self.store.delete(statuses)
 
     def set_priority(self, job_id: str, priority: JobPriority | int | str) -> None:
         """Change the priority of a job that has not started; it keeps its arrival order in the new level."""

@@ -125,10 +125,13 @@ def test_cancel_retry_and_clear_without_a_cluster(tmp_path):
     retried = q.job(ids[1])
     assert retried.status == JobStatus.PENDING and retried.attempts == 0 and retried.error is None
     assert q.retry(ids[0])  # a cancelled job can be queued again
-    assert q.clear_completed() == 1
-    assert ids[2] not in [j.id for j in q.jobs()]
-    assert q.cancel_all() == 4
-    assert q.stats().cancelled == 4
+    assert q.cancel(ids[0])
+    assert q.clear_completed() == 1  # what its name says: the cancelled job stays
+    assert ids[2] not in [j.id for j in q.jobs()] and ids[0] in [j.id for j in q.jobs()]
+    assert q.clear_completed(cancelled=True) == 1
+    assert q.retry_failed() == 0  # nothing failed any more: the view says so
+    assert q.cancel_all() == 3
+    assert q.stats().cancelled == 3
 
 
 def test_stats_and_reopen(tmp_path):
