@@ -61,13 +61,15 @@ def discovery_table(root: Path) -> list:
 def run_batch(root: Path, seqs: list, method: str) -> int:
     """One job per sequence, mixed priorities, on an embedded LocalCluster; prints the summary."""
     import goesvfi_lab as gl
+    from goesvfi_lab.bands import auto_cmap
 
     priority_of = {folder: prio for folder, _, prio in SCENES}
     q = gl.BatchQueue(cluster=None, store=root / "queue.sqlite")
     for seq in seqs:
         folder = Path(seq.paths[0]).parent.name
         q.add_job(gl.BatchJob(name=folder, inputs=seq, output_dir=root / "out" / folder, factor=4, method=method,
-                              priority=priority_of[folder], settings={"fps": 24, "video": True}))
+                              priority=priority_of[folder],
+                              settings={"fps": 24, "video": True, "cmap": auto_cmap(seq.paths[0], default="ir")}))
     order: list[str] = []
     q.on("job_completed", lambda event: order.append(event["job"].name))
     q.on("job_failed", lambda event: console.print(f"[red]failed[/] {event['job'].name}: {event['job'].error}"))

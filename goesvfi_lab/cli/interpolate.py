@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", metavar="OUT.mp4", help="also encode the sequence as an MP4")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config, 30)")
     p.add_argument("--cube", metavar="OUT.nc", help="NetCDF inputs: also write a cube with interpolated times")
-    p.add_argument("--cmap", default="ir", choices=("ir", "enhanced", "grey"), help="colour table for physical fields")
+    p.add_argument("--cmap", default="auto", choices=("auto", "ir", "enhanced", "wv", "grey"),
+                   help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
+                        "wv, reflective grey), ir for files without ABI names")
     p.add_argument("--sequence", help="name of the sequence to use when INPUT_DIR holds several")
     p.add_argument("--overwrite", action="store_true", help="replace frames already in OUT_DIR")
     p.set_defaults(func=run)
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from goesvfi_lab import config
+    from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.frames import read_frame, render, write_cube, write_png, write_video
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
             os.remove(out / stale)
 
     first = read_frame(seq.paths[0])
+    cmap = auto_cmap(seq.paths[0], default="ir") if args.cmap == "auto" else args.cmap
     kind = input_kind(first.dtype, seq.paths, args.kind)
     method = resolve_method(args.method, args.device, kind)
     times = [j / args.factor for j in range(1, args.factor)]
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     def emit(index: int, frame) -> str:
         if np.issubdtype(frame.dtype, np.floating):
-            image = render(frame, cmap=args.cmap)
+            image = render(frame, cmap=cmap)
         else:
             image = frame
         return write_png(out / f"{index:06d}.png", image)

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--satellite", choices=("G16", "G17", "G18", "G19"), default="G16")
     p.add_argument("--product", choices=("CMIP", "Rad"), default="CMIP")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cmap", choices=("ir", "enhanced", "grey"), default="ir", help="PNG colour table")
+    p.add_argument("--cmap", choices=("ir", "enhanced", "wv", "grey"), default="ir", help="PNG colour table")
     p.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="PNG bit depth (16: grey only)")
     p.set_defaults(func=run)
 

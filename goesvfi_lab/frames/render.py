@@ -6,8 +6,11 @@ identical for every frame of an animation (no per-frame stretch, hence no flicke
 - ``ir``: the forecaster's grey infrared look, cold (high cloud) white, warm surface black;
 - ``enhanced``: the same grey for warm scenes, colours for cold cloud tops, like NOAA's enhanced
   IR imagery (light blue from -30 C, blue, green, yellow, orange, red, purple, white below -90 C);
+- ``wv``: the water-vapour enhancement for ABI bands 8-10 over 190-280 K: warm, dry air dark grey to
+  brown and orange; moist upper troposphere white; cold, moist cloud light blue, blue, then blue-green;
 - ``grey``: plain linear grey, low black / high white (reflectance, or any field); its default range
   is the field's own finite min/max.
+``goesvfi_lab.bands.auto_cmap`` picks one of them by ABI band (what ``cmap="auto"`` means).
 NaN (space off the Earth's limb, fill) renders black. Integer arrays are treated as images already.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 IR_RANGE = (180.0, 320.0)  # K: default range of the ir and enhanced tables
+WV_RANGE = (190.0, 280.0)  # K: default range of the wv table (upper-troposphere temperatures)
 _LUT_SIZE = 1401  # 0.1 K steps over the default range
 _ROWS_PER_BLOCK = 512  # bounds temporaries on full-disk frames
 
@@ -35,6 +39,21 @@ _ENHANCED_ANCHORS = (
     (320.0, (0, 0, 0)),
 )
 
+# (temperature K, RGB) anchors of the wv table over WV_RANGE: cold and moist blue-green to blue to
+# white, then grey, and warm (dry, subsiding air) dark brown to orange
+_WV_ANCHORS = (
+    (190.0, (0, 100, 70)),
+    (203.0, (0, 170, 140)),
+    (213.0, (30, 110, 210)),
+    (225.0, (150, 200, 255)),
+    (233.0, (255, 255, 255)),
+    (243.0, (190, 190, 190)),
+    (253.0, (90, 90, 90)),
+    (260.0, (120, 70, 30)),
+    (270.0, (210, 120, 20)),
+    (280.0, (255, 200, 90)),
+)
+
 
 def _grey_lut(low_is_white: bool) -> np.ndarray:
     ramp = np.linspace(0.0, 255.0, _LUT_SIZE)
@@ -44,16 +63,18 @@ def _grey_lut(low_is_white: bool) -> np.ndarray:
     return np.repeat(grey[:, None], 3, axis=1)
 
 
-def _enhanced_lut() -> np.ndarray:
-    lo, hi = IR_RANGE
-    temps = np.array([t for t, _ in _ENHANCED_ANCHORS])
-    colours = np.array([c for _, c in _ENHANCED_ANCHORS], dtype=np.float64)
+def _anchor_lut(anchors: tuple, value_range: tuple[float, float]) -> np.ndarray:
+    lo, hi = value_range
+    temps = np.array([t for t, _ in anchors])
+    colours = np.array([c for _, c in anchors], dtype=np.float64)
     grid = np.linspace(lo, hi, _LUT_SIZE)
     channels = [np.interp(grid, temps, colours[:, k]) for k in range(3)]
     return np.round(np.stack(channels, axis=1)).astype(np.uint8)
 
 
-_LUTS = {"ir": _grey_lut(low_is_white=True), "enhanced": _enhanced_lut(), "grey": _grey_lut(low_is_white=False)}
+_LUTS = {"ir": _grey_lut(low_is_white=True), "enhanced": _anchor_lut(_ENHANCED_ANCHORS, IR_RANGE),
+         "wv": _anchor_lut(_WV_ANCHORS, WV_RANGE), "grey": _grey_lut(low_is_white=False)}
+_DEFAULT_RANGE = {"ir": IR_RANGE, "enhanced": IR_RANGE, "wv": WV_RANGE}  # grey: the data's own range
 COLORMAPS = tuple(_LUTS)
 
 
@@ -66,9 +87,10 @@ def colour_table(cmap: str) -> np.ndarray:
 
 
 def value_range(array: np.ndarray, cmap: str, vmin: float | None, vmax: float | None) -> tuple[float, float]:
-    """The (vmin, vmax) a table uses: IR tables default to 180-320 K, grey to the finite data range."""
-    if cmap in ("ir", "enhanced"):
-        lo, hi = IR_RANGE
+    """The (vmin, vmax) a table uses: IR tables default to 180-320 K, wv to 190-280 K, grey to the finite
+    data range."""
+    if cmap in _DEFAULT_RANGE:
+        lo, hi = _DEFAULT_RANGE[cmap]
     else:
         finite = np.asarray(array)[np.isfinite(array)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

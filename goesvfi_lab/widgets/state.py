@@ -174,14 +174,12 @@ class JobSettings:
 
 
 def auto_cmap(path: str) -> str:
-    """``enhanced`` IR colours for emissive ABI bands (7-16); plain ``grey`` (own range) for reflective
-    bands (1-6) and for files without an ABI name (stored images pass through unchanged anyway)."""
-    from ..discover import parse_goes_name
+    """The project's one band rule (:func:`goesvfi_lab.bands.auto_cmap`): ``enhanced`` IR for IR-window
+    bands, ``wv`` for water vapour, ``grey`` for reflective bands and for files without an ABI name
+    (stored images pass through unchanged anyway)."""
+    from ..bands import auto_cmap as band_cmap
 
-    name = parse_goes_name(path)
-    if name is None or name.band is None:
-        return "grey"
-    return "enhanced" if name.band >= 7 else "grey"
+    return band_cmap(path, default="grey")
 
 
 def slug(name: str) -> str:
