@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import ipywidgets as W
@@ -16,6 +17,7 @@ import ipywidgets as W
 from ..model import BatchJob, JobPriority
 from . import formatting as fmt
 from .common import ErrorArea, button, guard
+from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs
 from .thumbnails import THUMB_SIZE, ThumbnailCache, pick_frames, read_frame_locked, shared_cache
 from .updater import Debouncer
@@ -116,6 +118,15 @@ class PreviewPanel(W.VBox):
                                tooltip="how physical fields are coloured in thumbnails and video")
         self.estimate = W.HTML()
         self.estimate.add_class("gvl-estimate-box")
+        # broken files and output folders already in use, checked in the background before Confirm
+        self.checks = W.HTML()
+        self.checks.add_class("gvl-checks")
+        self.use_overwrite = button("Overwrite them", "replace the other results in those folders", "warning",
+                                    "exclamation-triangle")  # fmt: skip
+        self.use_new_folder = button("New folder", "write this batch to a new, empty output folder", "", "folder")
+        self.resolve = W.HBox([self.use_overwrite, self.use_new_folder], layout=W.Layout(display="none"))
+        self.check = BatchCheck()
+        self._file_checks: dict[tuple, str | None] = {}  # (path, size, mtime) -> reason or None
         self.back = button("Back", "return to the filter", "", "arrow-left")
         self.confirm = button("Confirm", "submit one job per sequence to the queue", "success", "check")
         self.status = W.HTML()
@@ -129,6 +140,9 @@ class PreviewPanel(W.VBox):
         self.confirm.on_click(guard(self.errors, "Submitting the jobs failed")(self._confirm))
         self._thumbnailer = Debouncer(self._render_thumbs, self._show_thumbs, self._thumb_error, delay=0.0)
         self._estimator = Debouncer(self._measure, self._show_estimate, self._estimate_error, delay=0.2)
+        self._checker = Debouncer(self._run_checks, self._show_checks, self._check_error, delay=0.2)
+        self.use_overwrite.on_click(guard(self.errors, "Choosing overwrite failed")(self._choose_overwrite))
+        self.use_new_folder.on_click(guard(self.errors, "Choosing a new folder failed")(self._choose_new_folder))
 
         super().__init__(
             children=[
@@ -140,6 +154,8 @@ class PreviewPanel(W.VBox):
                         W.VBox([self.cmap, self.video, self.cube, self.overwrite])]),
                 self.output_dir,
                 self.estimate,
+                self.checks,
+                self.resolve,
                 W.HBox([self.back, self.confirm, self.status], layout=W.Layout(align_items="center")),
             ]
         )
@@ -171,6 +187,7 @@ class PreviewPanel(W.VBox):
         self.confirm.disabled = not seqs
         self._refresh_thumbs()
         self._refresh_estimate()
+        self._refresh_checks()
 
     def selected(self) -> Any:
         if self.result is None or self.sequence.value is None:
@@ -216,12 +233,52 @@ class PreviewPanel(W.VBox):
 
     def wait(self, timeout: float = 30.0) -> bool:
         """Block until thumbnails and estimate are shown (tests and scripts)."""
-        return self._thumbnailer.wait(timeout) and self._estimator.wait(timeout)
+        return self._thumbnailer.wait(timeout) and self._estimator.wait(timeout) and self._checker.wait(timeout)
 
     # ---- estimate (background)
     def _settings_changed(self, change: Any = None) -> None:
         self.confirm.disabled = self.result is None or not self.result.sequences
         self._refresh_estimate()
+        self._refresh_checks()
+
+    # ---- checks (background): broken files, output folders already in use
+    def _refresh_checks(self) -> None:
+        if self.result is None:
+            return
+        try:
+            jobs = make_jobs(self.result.sequences, self.settings())
+        except ValueError:  # settings the Confirm button will explain
+            jobs = []
+        paths = list(dict.fromkeys(p for j in jobs for p in j.inputs))
+        self.check = BatchCheck(total=len(paths), checked=0, overwrite=bool(self.overwrite.value))
+        self.checks.value = check_html(self.check)
+        self._checker(jobs, paths)
+
+    def _run_checks(self, jobs: list[BatchJob], paths: list[str]) -> BatchCheck:
+        def progress(n: int) -> None:  # trait updates from this thread reach the browser while cells run
+            self.checks.value = check_html(BatchCheck(total=len(paths), checked=n))
+
+        bad = check_files(paths, self._file_checks, progress)
+        conflicts, complete = check_folders(without_bad_inputs(jobs, bad))
+        return BatchCheck(len(paths), len(paths), bad, conflicts, complete, bool(self.overwrite.value))
+
+    def _show_checks(self, check: BatchCheck) -> None:
+        self.check = check
+        self.checks.value = check_html(check)
+        self.resolve.layout.display = "flex" if check.blocking else "none"
+        if check.blocking:  # a setting change (Overwrite them, New folder) enables it again
+            self.confirm.disabled = True
+
+    def _check_error(self, exc: BaseException) -> None:
+        self.checks.value = fmt.error_box(f"Checking the files failed: {type(exc).__name__}: {exc}")
+
+    def _choose_overwrite(self, _b: Any = None) -> None:
+        self.overwrite.value = True  # re-checks: the warning now says the folders will be replaced
+
+    def _choose_new_folder(self, _b: Any = None) -> None:
+        from ..engine.layout import unused_dir
+
+        self.output_dir.value = unused_dir(os.path.abspath(os.path.expanduser(self.output_dir.value)))
 
     def _refresh_estimate(self) -> None:
         if self.result is None:
@@ -263,9 +320,16 @@ class PreviewPanel(W.VBox):
     def _confirm(self, _b: Any = None) -> None:
         if self.result is None:
             return
-        jobs = make_jobs(self.result.sequences, self.settings())
+        jobs = without_bad_inputs(make_jobs(self.result.sequences, self.settings()), self.check.bad_files)
         if not jobs:
             self.status.value = fmt.error_box("No sequence has two or more frames to interpolate.")
+            return
+        conflicts, _ = check_folders(jobs)  # again, now: the folders may have changed since the check
+        if conflicts and not self.overwrite.value:
+            self.check = replace(self.check, conflicts=conflicts)
+            self._show_checks(self.check)
+            self.status.value = fmt.error_box(f"{len(conflicts)} output folder(s) already hold other results: "
+                                              "choose Overwrite them or New folder first.")  # fmt: skip
             return
         note = self.on_confirm(jobs) if self.on_confirm is not None else None
         self.confirm.disabled = True  # one click, one batch: change a setting or go back to submit again
@@ -280,4 +344,5 @@ class PreviewPanel(W.VBox):
     def close(self) -> None:
         self._thumbnailer.cancel()
         self._estimator.cancel()
+        self._checker.cancel()
         super().close()
