@@ -274,16 +274,47 @@ def test_panel_of_an_existing_queue(wire, queue):
     app.close()
 
 
-def test_running_lab_again_replaces_the_previous_app(wire, cluster, frames, tmp_path):
+def test_two_lab_apps_in_one_notebook_both_live(wire, cluster, frames, tmp_path):
+    """A second ``gl.lab()`` cell adds an app beside the first (issue 11.3): both stay live and show
+    the same queue (one dispatcher on the store), each with its own view; the queue stops with the last."""
     store = tmp_path / "lab.sqlite3"
     first = lab(root=str(frames), output_dir=str(tmp_path / "out"), cluster=cluster, store=store)
-    assert first.owns_queue and first.queue.client is not None
-    first.queue.add_jobs(jobs_for(frames, tmp_path / "out", n=1))
     second = lab(root=str(frames), output_dir=str(tmp_path / "out"), cluster=cluster, store=store)
+    other = lab(root=str(frames), output_dir=str(tmp_path / "out"), cluster=cluster, store=tmp_path / "other.sqlite3")
     try:
-        assert not first.updater.running and first.queue.client is None  # stopped, cluster left to its owner
-        assert [j.status for j in second.queue.jobs()] == [JobStatus.PENDING]  # same store, same jobs
-        assert second.updater.running
+        assert first.comm is not None and first.updater.running and second.updater.running
+        assert second.queue is first.queue and first.queue.client is not None
+        assert other.queue is not first.queue  # another store: a queue of its own
+        (job_id,) = first.queue.add_jobs(jobs_for(frames, tmp_path / "out", n=1))
+        wire.click(second.monitor.queue_panel.start)  # steer from the second app, watch in both
+        for app in (first, second):
+            wait_for(lambda app=app: (job_id, "completed") in rows_shown(app.monitor), 90, "the job in both tables")
+        other.close()
+        assert other.queue.client is None and first.queue.client is not None
+        first.close()
+        assert not first.updater.running
+        assert second.updater.running and second.queue.client is not None  # the shared queue outlives a view
     finally:
         second.close()
-    assert second.queue.client is None
+    assert second.queue.client is None  # the last app lab() made for it stops the queue
+
+
+def test_running_the_same_cell_again_replaces_its_app(wire, cluster, frames, tmp_path, monkeypatch):
+    """Re-running a cell: its old output is gone from the notebook, so its app is closed; the queue stays."""
+    import goesvfi_lab.widgets as widgets
+
+    store = tmp_path / "lab.sqlite3"
+    monkeypatch.setattr(widgets, "current_cell", lambda: ("cell-a", "run-1"))
+    first = lab(root=str(frames), cluster=cluster, store=store)
+    monkeypatch.setattr(widgets, "current_cell", lambda: ("cell-b", "run-2"))
+    beside = lab(root=str(frames), cluster=cluster, store=store)
+    monkeypatch.setattr(widgets, "current_cell", lambda: ("cell-a", "run-3"))
+    again = lab(root=str(frames), cluster=cluster, store=store)
+    try:
+        assert first.comm is None and not first.updater.running  # replaced
+        assert beside.updater.running and again.updater.running  # another cell's app stays
+        assert again.queue is beside.queue is first.queue and again.queue.client is not None
+    finally:
+        beside.close()
+        again.close()
+    assert again.queue.client is None

@@ -9,6 +9,7 @@ events wake it early. Cells never block: Confirm submits and returns.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 import ipywidgets as W
@@ -196,12 +197,42 @@ class Lab(W.VBox):
     def updater(self) -> Updater:
         return self.monitor.updater
 
-    owns_queue = False  # set by lab() when it made the queue: closing the app then stops the queue
+    share: SharedQueue | None = None  # set by lab() when it made the queue: the last app to close stops it
+    cell: tuple[str, str] | None = None  # (cell id, execution) that lab() was called from, when known
+
+    @property
+    def owns_queue(self) -> bool:
+        return self.share is not None
 
     def close(self) -> None:
         self.filter.close()
         self.preview.close()
         self.monitor.close()
         super().close()
-        if self.owns_queue:
+        if self.share is not None and self.share.leave(self):
             self.queue.stop()
+
+
+class SharedQueue:
+    """A queue that ``gl.lab()`` made, shown by every app made for the same cluster and store.
+
+    Two apps in one notebook then watch and steer one queue (one dispatcher on the store) rather than
+    two competing for the same jobs; the queue is stopped when the last of its open apps is closed.
+    """
+
+    def __init__(self, queue: Any, key: Any) -> None:
+        self.queue = queue
+        self.key = key
+        self.apps: weakref.WeakSet[Lab] = weakref.WeakSet()
+
+    def open_apps(self) -> list[Lab]:
+        return [a for a in self.apps if a.comm is not None]
+
+    def join(self, app: Lab) -> None:
+        self.apps.add(app)
+        app.share = self
+
+    def leave(self, app: Lab) -> bool:
+        """Forget ``app``; True when no open app shows the queue any more (stop it then)."""
+        self.apps.discard(app)
+        return not self.open_apps()
