@@ -1,8 +1,8 @@
 """Soak: many short jobs, injected failures, a worker SIGKILLed mid-run — and nothing may be lost.
 
 A real ``BatchQueue`` on a LocalCluster of worker processes (with nannies). One job in
-``1/fail-rate`` has a corrupt input (a deterministic, known set), so it must end FAILED after its
-retries; every other job must end COMPLETED with its frames on disk, decodable, and no temporaries.
+``1/fail-rate`` has a corrupt input (a deterministic, known set), so it must end FAILED — at its first
+attempt, since a corrupt file is not retried; every other job must end COMPLETED with its frames on disk, decodable, and no temporaries.
 When ``--kill-at`` of the jobs are finished, one worker process is SIGKILLed (its nanny starts a new
 one). At the end every job is accounted for:
 
@@ -14,8 +14,8 @@ one). At the end every job is accounted for:
 
     python benchmarks/soak.py [--jobs 2000] [--fail-rate 0.05] [--workers 2] [--kill-at 0.3] [--json out.json]
 
-The circuit breaker is off for the run (5 % of jobs failing 3 times each would, by design, pause a
-real queue when a few fail back to back); retries back off from 0.2 s instead of 2 s.
+The circuit breaker is off for the run (5 % of jobs failing would, by design, pause a real queue when
+a few fail back to back); retries (of the killed worker's jobs) back off from 0.2 s instead of 2 s.
 """
 
 from __future__ import annotations
