@@ -157,9 +157,10 @@ class Stats:
     frames_done: int = 0
     frames_total: int = 0
     success_rate: float | None = None  # completed / (completed + failed); None until something finished
-    throughput: float = 0.0  # frames/s over the recent window
-    eta_seconds: float | None = None
-    progress: float = 0.0  # 0..1
+    throughput: float = 0.0  # frames/s over the recent window (policy.pace)
+    eta_seconds: float | None = None  # None: unknown (no job yet, or nothing measured)
+    progress: float = 0.0  # 0..1: frames done of frames wanted (cancelled jobs are not wanted)
+    state: str = "idle"  # policy.queue_state: running | paused | ready | idle
     updated_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict[str, Any]:

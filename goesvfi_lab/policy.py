@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 POLICIES = ("priority", "fifo", "sjf", "fair")
 
@@ -215,47 +216,43 @@ class CircuitBreaker:
 # --- progress, throughput, ETA -------------------------------------------------------------------
 
 
-class ThroughputMeter:
-    """Frames per second over a recent time window.
+Work = tuple[float, float, float]
+"""``(start, end, frames)``: ``frames`` finished over ``(start, end]``, spread evenly across it."""
 
-    A recent window (not the whole run) so the figure follows the cluster scaling up or down and the
-    ETA stays honest after a pause. Until a full window has passed, the rate is taken over the time
-    since :meth:`reset` (the queue's start).
+
+@dataclass(frozen=True)
+class Pace:
+    """Throughput (frames/s, 0.0 when nothing was measured) and ETA (s; None when unknown)."""
+
+    throughput: float
+    eta_seconds: float | None
+
+
+def throughput(work: Iterable[Work], now: float, window: float, busy: bool = False) -> float:
+    """Frames per second over the last ``window`` seconds of measured work.
+
+    The span starts at ``max(now - window, start of the earliest work record)``: never before work
+    began, so the time a queue waited for its first job (or for models to load) does not read as a
+    slow start that then "speeds up" while the real speed is steady. With no new frames the figure
+    falls to 0 within one window (idle decays to 0). While ``busy``, the span always reaches back to
+    the start of the newest record, so pairs slower than the window do not read as 0 between results.
     """
-
-    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        if window <= 0:
-            raise ValueError("window must be > 0")
-        self.window = float(window)
-        self.clock = clock
-        self._samples: deque[tuple[float, float]] = deque()
-        self._sum = 0.0
-        self.started = clock()
-
-    def reset(self, now: float | None = None) -> None:
-        self._samples.clear()
-        self._sum = 0.0
-        self.started = self.clock() if now is None else now
-
-    def add(self, frames: float, now: float | None = None) -> None:
-        now = self.clock() if now is None else now
-        if frames:
-            self._samples.append((now, float(frames)))
-            self._sum += frames
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        edge = now - self.window
-        while self._samples and self._samples[0][0] <= edge:
-            self._sum -= self._samples.popleft()[1]
-
-    def rate(self, now: float | None = None) -> float:
-        now = self.clock() if now is None else now
-        self._trim(now)
-        span = min(self.window, now - self.started)
-        if span <= 0 or not self._samples:
-            return 0.0
-        return max(self._sum, 0.0) / span
+    recs = list(work)
+    if not recs:
+        return 0.0
+    lo = max(now - window, min(s for s, _, _ in recs))
+    if busy:
+        lo = min(lo, max(s for s, _, _ in recs))
+    span = now - lo
+    if span <= 0:
+        return 0.0
+    frames = 0.0
+    for s, e, n in recs:
+        if e <= s:  # an instant: counts when it falls inside the span
+            frames += n if lo < e <= now else 0.0
+        else:
+            frames += n * max(min(e, now) - max(s, lo), 0.0) / (e - s)
+    return frames / span
 
 
 def eta_seconds(remaining_frames: float, throughput: float) -> float | None:
@@ -267,10 +264,150 @@ def eta_seconds(remaining_frames: float, throughput: float) -> float | None:
     return remaining_frames / throughput
 
 
+def pace(work: Iterable[Work], now: float, window: float, remaining: float, jobs: int, busy: bool = False) -> Pace:
+    """The one definition of throughput and ETA that the panel, the ``/goesvfi`` page and the CLI show.
+
+    ``work``: records of frames finished (a :class:`ThroughputMeter`'s, or jobs' start/end from the
+    store); ``remaining``: frames the unfinished jobs still have to write; ``jobs``: how many jobs
+    there are (none: the ETA is unknown, not 0).
+    """
+    rate = throughput(work, now, window, busy)
+    return Pace(rate, None if jobs <= 0 else eta_seconds(remaining, rate))
+
+
+def job_work(jobs: Iterable[Any], now: float) -> list[Work]:
+    """Work records from jobs as the store keeps them: ``frames_done`` over ``started_at`` to
+    ``finished_at`` (``now`` while running). For views with no engine in their process
+    (``goesvfi-lab status`` beside a ``goesvfi-lab run``); a live queue uses its meter instead.
+    """
+    out: list[Work] = []
+    for job in jobs:
+        start, done = getattr(job, "started_at", None), getattr(job, "frames_done", 0)
+        if start is None or not done:  # never computed (waiting, or found complete on disk)
+            continue
+        end = getattr(job, "finished_at", None)
+        out.append((float(start), max(float(now if end is None else end), float(start)), float(done)))
+    return out
+
+
+def queue_state(started: bool, paused: bool, unfinished: int) -> str:
+    """The queue's state word, the same on every view: paused | running | ready | idle.
+
+    ``running``: started with jobs left; ``ready``: started, nothing left to do; ``idle``: not
+    started (or stopped).
+    """
+    if paused:
+        return "paused"
+    if not started:
+        return "idle"
+    return "running" if unfinished > 0 else "ready"
+
+
+def eta_label(state: str, unfinished: int, failed: int, total: int) -> str | None:
+    """What the ETA shows instead of a duration, or None to show the duration (or "—" when unknown).
+
+    A finished queue with failed jobs says how many failed, never "done".
+    """
+    if total and not unfinished:
+        return f"{failed} failed" if failed else "done"
+    if state == "paused":
+        return "paused"  # the recent rate says nothing while nothing is handed out
+    return None
+
+
+class ThroughputMeter:
+    """Frames finished over time, kept for :func:`throughput` as :data:`Work` records.
+
+    Fed by the engine (:meth:`add` per scheduler summary, :meth:`reset` at start), told by the queue
+    when a job began computing (:meth:`begin`) and whether there is work to do (:meth:`observe`).
+    A stretch of work starts when the queue goes from idle to busy: what was measured before does
+    not count, so an idle gap is not averaged into the next batch's speed. The first result of a
+    stretch counts from when its job began, or (not known) only marks the start of the span.
+    """
+
+    def __init__(self, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        if window <= 0:
+            raise ValueError("window must be > 0")
+        self.window = float(window)
+        self.clock = clock
+        self._samples: deque[tuple[float, float]] = deque()  # (time, frames); the first only opens the span
+        self.busy: bool | None = None  # None: never told
+        self._idle_at: float | None = None
+        self._lock = threading.Lock()  # fed by the engine's threads, read by whoever shows stats
+        self.started = clock()
+
+    def reset(self, now: float | None = None) -> None:
+        with self._lock:
+            self._samples.clear()
+            self.busy = None
+            self._idle_at = None
+            self.started = self.clock() if now is None else now
+
+    def _new_stretch(self) -> None:
+        self._samples.clear()
+
+    def add(self, frames: float, now: float | None = None) -> None:
+        now = self.clock() if now is None else now
+        if frames <= 0:
+            return
+        with self._lock:
+            if self._samples and not self.busy and now - self._samples[-1][0] > self.window:
+                self._new_stretch()  # nobody said the queue was busy and nothing came for a window: a new stretch
+            self._samples.append((now, float(frames)))
+            self._trim(now)
+
+    def begin(self, when: float) -> None:
+        """A job began computing at ``when`` (clock time): the stretch's first result counts from then."""
+        with self._lock:
+            if self._samples and self._samples[-1][0] < when - self.window and not self.busy:
+                self._new_stretch()
+            head = self._samples[0] if self._samples else None
+            if head is not None and head[1] == 0.0:  # a start is known already: the earlier one wins
+                if when < head[0]:
+                    self._samples[0] = (when, 0.0)
+            elif len(self._samples) <= 1 and (head is None or when < head[0]):
+                self._samples.appendleft((when, 0.0))  # before the stretch's first result (or before any)
+
+    def observe(self, busy: bool, now: float | None = None) -> None:
+        """Whether the queue has work to do now; idle → busy starts a new stretch."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            if not busy:
+                self._idle_at = now
+            elif self._idle_at is not None:
+                while self._samples and self._samples[0][0] <= self._idle_at:
+                    self._samples.popleft()  # measured before the queue was last seen idle: an old stretch
+                self._idle_at = None
+            self.busy = busy
+
+    def _trim(self, now: float) -> None:
+        edge = now - self.window  # keep the newest record (two samples) even when older: see throughput()
+        while len(self._samples) > 2 and self._samples[1][0] <= edge:
+            self._samples.popleft()
+
+    def work(self, now: float | None = None) -> list[Work]:
+        now = self.clock() if now is None else now
+        with self._lock:
+            self._trim(now)
+            s = list(self._samples)
+        return [(a[0], b[0], b[1]) for a, b in zip(s, s[1:])]
+
+    def rate(self, now: float | None = None) -> float:
+        now = self.clock() if now is None else now
+        return throughput(self.work(now), now, self.window, bool(self.busy))
+
+
 def success_rate(completed: int, failed: int) -> float | None:
     """completed / (completed + failed); None until a job has finished either way."""
     finished = completed + failed
     return completed / finished if finished else None
+
+
+def shown_progress(fraction: float | None, unfinished: int) -> float:
+    """Overall progress as the views show it: clamped to 0..1 and never 1.0 while a job is unfinished
+    (its frames can all exist while the video or the cube is still being written)."""
+    p = min(max(float(fraction or 0.0), 0.0), 1.0)
+    return min(p, 0.999) if unfinished else p
 
 
 def progress(done: float, total: float) -> float:

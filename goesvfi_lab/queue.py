@@ -68,6 +68,7 @@ class BatchQueue:
         self.events = EventDispatcher()
         self.recovered = self.store.recover()  # jobs a dead queue left QUEUED/RUNNING are PENDING again
         self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
+        self.events.on("job_started", self._job_began)  # the meter's span starts when computing does
         self._cluster_arg = cluster
         self._conn = None
         self._dashboard = None  # publishes job snapshots to the scheduler's /goesvfi page
@@ -430,21 +431,35 @@ class BatchQueue:
         return self._annotate([self._require(job_id)])[0]
 
     def stats(self) -> Stats:
-        """Counts, frames, success rate, recent throughput (frames/s), ETA and progress — in microseconds."""
+        """Counts, frames, success rate, state, recent throughput (frames/s), ETA and progress — in microseconds.
+
+        Throughput and ETA come from :func:`goesvfi_lab.policy.pace` and the state word from
+        :func:`~goesvfi_lab.policy.queue_state`, as on the ``/goesvfi`` page and in ``goesvfi-lab status``.
+        Progress is frames done of frames wanted: a failed job's missing frames are not done.
+        """
         c = self.store.counts
         unfinished = ("pending", "queued", "running")
         remaining = sum(max(c.frames_total[s] - c.frames_done[s], 0) for s in unfinished)
         frames_total = sum(v for s, v in c.frames_total.items() if s != "cancelled")
         frames_done = sum(v for s, v in c.frames_done.items() if s != "cancelled")
-        throughput = self.meter.rate()
+        state = _policy.queue_state(self.running, self.paused, sum(c.jobs[s] for s in unfinished))
+        self.meter.observe(state == "running")  # idle → running starts a new stretch of measured work
+        now = self.meter.clock()
+        pace = _policy.pace(self.meter.work(now), now, self.meter.window, remaining, sum(c.jobs.values()),
+                            busy=state == "running")  # fmt: skip
         return Stats(
             total=sum(c.jobs.values()), pending=c.jobs["pending"], queued=c.jobs["queued"],
             running=c.jobs["running"], completed=c.jobs["completed"], failed=c.jobs["failed"],
             cancelled=c.jobs["cancelled"], frames_done=frames_done, frames_total=frames_total,
-            success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]), throughput=throughput,
-            eta_seconds=_policy.eta_seconds(remaining, throughput),
-            progress=_policy.progress(frames_total - remaining, frames_total),
+            success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]), throughput=pace.throughput,
+            eta_seconds=pace.eta_seconds, progress=_policy.progress(frames_done, frames_total), state=state,
         )  # fmt: skip
+
+    def _job_began(self, message: dict[str, Any]) -> None:
+        """``job_started``: tell the meter when the job began computing (its ``started_at``, in the meter's clock)."""
+        started = getattr(message.get("job"), "started_at", None)
+        ago = min(max(time.time() - started, 0.0), self.meter.window) if started else 0.0
+        self.meter.begin(self.meter.clock() - ago)
 
     def wait(self, timeout: float | None = None, poll: float = 0.25) -> bool:
         """Block until no job is pending, queued or running (True), or ``timeout`` passes (False).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -68,13 +69,58 @@ def test_view_sums_queues_and_flags_silent_ones():
 def test_page_escapes_every_job_value_and_reloads_itself():
     plugin = dash.DashboardPlugin()
     job = dash.job_row(BatchJob(name=HOSTILE, inputs=["a", "b"], output_dir="o", error=HOSTILE))
-    plugin.receive(HOSTILE, jobs=[job], stats=Stats(total=1, failed=1, throughput=2.5, eta_seconds=125).to_dict(),
+    plugin.receive(HOSTILE, jobs=[job], stats=Stats(total=2, failed=1, running=1, throughput=2.5,
+                                                    eta_seconds=125).to_dict(),
                    info={"state": "running", "paused_reason": HOSTILE, "store": HOSTILE, "host": HOSTILE})  # fmt: skip
     page = dash.render_page(plugin.view(), refresh=3)
     assert "<script>" not in page and "alert('x')" not in page and '"quoted"' not in page
     assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;") >= 5
     assert '<meta http-equiv="refresh" content="3">' in page
     assert "2.5 frames/s" in page and "2 min 05 s" in page
+
+
+def _tile(page: str, key: str) -> str:
+    return re.search(rf'data-key="{key}"><span class="muted">[^<]*</span><b>([^<]*)</b>', page).group(1)
+
+
+def test_a_failed_job_reads_failed_with_its_frames_on_the_page():
+    job = BatchJob(name="j", inputs=[f"{i}.png" for i in range(12)], output_dir="o", factor=4,
+                   status=JobStatus.FAILED, frames_done=8, attempts=3, error="FrameError: f003.png: truncated")  # fmt: skip
+    stats = Stats(total=1, failed=1, frames_done=8, frames_total=45, progress=8 / 45, eta_seconds=0.0, state="ready")
+    plugin = dash.DashboardPlugin()
+    plugin.receive("q", jobs=[dash.job_row(job)], stats=stats.to_dict(), info={"state": stats.state})
+    page = dash.render_page(plugin.view())
+    assert (_tile(page, "progress"), _tile(page, "ETA"), _tile(page, "frames")) == ("18 %", "1 failed", "8 / 45")
+    row = re.search(r'<tr class="status-failed".*?</tr>', page).group(0)
+    assert '<td class="status">failed</td>' in row and "width:17.8%" in row and "8 / 45" in row
+
+
+def test_job_table_has_no_empty_columns():
+    # item 9: "#" was empty for every job but the waiting ones, "attempts" read 0 for completed jobs;
+    # the status cell says what they said where it means something
+    assert "<th>#</th>" not in dash._job_rows([]) and "<th>attempts</th>" not in dash._job_rows([])
+    assert dash.status_text({"status": "completed", "attempts": 0, "position": None}) == "completed"
+    assert dash.status_text({"status": "pending", "attempts": 0, "position": 2}) == "pending · #2"
+    assert dash.status_text({"status": "pending", "attempts": 1, "position": 1}) == "pending · #1 · 1 failed try"
+    assert dash.status_text({"status": "failed", "attempts": 3, "position": None}) == "failed"  # the error says it
+
+
+def test_page_numbers_read_as_the_notebook_panel_reads_them():
+    from goesvfi_lab.widgets import formatting as wf
+
+    for v in (None, 0.0, 0.004, 0.05, 0.9, 1.0, 9.23, 99.5, 250.4, float("nan")):
+        assert dash.fmt_rate(v) == wf.fmt_rate(v), v
+    for v in (None, 0.0, 0.5, 0.994, 0.9996, 1.0):
+        assert dash.fmt_percent(v) == wf.fmt_percent(v), v
+    for v in (None, -1.0, 0.0, 4.25, 9.96, 42, 278, 3599.6, 7300, 200_000, float("inf")):
+        assert dash.fmt_duration(v) == wf.fmt_duration(v), v
+    for st in (Stats(), Stats(state="ready"), Stats(total=2, completed=2, state="ready"),
+               Stats(total=2, completed=1, failed=1, state="ready"), Stats(total=2, pending=2, state="paused"),
+               Stats(total=3, running=1, completed=2, eta_seconds=75.0, progress=1.0, state="running")):  # fmt: skip
+        page = dash._tiles(st.to_dict())
+        panel = wf.stats_summary(st)
+        shown = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', panel).group(1)  # noqa: E731
+        assert _tile(page, "ETA") == shown("eta") and _tile(page, "progress") == shown("progress"), st
 
 
 def test_page_without_a_queue_says_so():

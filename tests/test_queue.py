@@ -144,13 +144,21 @@ def test_stats_and_reopen(tmp_path):
     assert (s.total, s.pending, s.running, s.completed, s.failed) == (5, 2, 1, 1, 1)
     assert s.frames_total == 9 + 3 + 17 + 5 + 7 and s.frames_done == 14
     assert s.success_rate == 0.5
-    remaining = (17 - 5) + 5 + 7
-    assert s.progress == pytest.approx(1 - remaining / s.frames_total)
+    # frames done of frames wanted: the failed job's 3 missing frames are not done
+    assert s.progress == pytest.approx(14 / s.frames_total)
     assert s.eta_seconds is None  # nothing measured yet
+    assert s.state == "idle"  # not started
     q.store.close()
     again = _q(tmp_path)  # a new kernel: the running job's queue is gone
     assert len(again.jobs()) == 5 and again.job(ids[2]).status == JobStatus.PENDING
     assert again.recovered == [ids[2]]
+
+
+def test_an_empty_queue_has_no_eta(tmp_path):
+    q = _q(tmp_path)
+    s = q.stats()
+    assert (s.total, s.eta_seconds, s.throughput, s.progress) == (0, None, 0.0, 0.0)  # not "0.0 s" before any job
+    q.store.close()
 
 
 def test_stats_stay_fast_with_many_jobs(tmp_path):

@@ -170,9 +170,14 @@ def test_stats_summary():
     assert tile("progress") == "100 %"
     assert tile("success_rate") == "67 %"
     assert tile("throughput") == "12.5 frames/s"
-    assert tile("eta") == "done"
+    assert tile("eta") == "1 failed"  # finished, but not everything wanted was done
     assert tile("frames") == "10 / 10"
     assert tile("state") == "paused"
+    done = Stats(total=2, completed=2, frames_done=10, frames_total=10, progress=1.0, eta_seconds=0.0, state="ready")
+    assert re.search(r'data-key="eta".*?gvl-tile-value">done<', fmt.stats_summary(done))
+    assert re.search(r'data-key="state".*?gvl-tile-value">ready<', fmt.stats_summary(done))
+    empty = Stats(state="ready")  # started, no job yet: the ETA is unknown, not "0.0 s"
+    assert re.search(r'data-key="eta".*?gvl-tile-value">—<', fmt.stats_summary(empty))
     assert re.search(r'data-key="failed">failed <b>1</b>', html_)
     running = Stats(total=2, running=1, eta_seconds=75, progress=0.4)
     assert "1 min 15 s" in fmt.stats_summary(running)
@@ -181,6 +186,18 @@ def test_stats_summary():
     assembling = Stats(total=1, running=1, frames_done=9, frames_total=9, progress=1.0)
     assert fmt.display_progress(assembling) == 0.999
     assert re.search(r'data-key="progress".*?gvl-tile-value">99.9 %<', fmt.stats_summary(assembling))
+
+
+def test_a_failed_job_does_not_look_finished():
+    # the queue of the report: one job, failed after 8 of its 45 frames
+    job = BatchJob(name="j", inputs=[f"{i}.png" for i in range(12)], output_dir="o", factor=4)
+    job.status, job.frames_done, job.error = JobStatus.FAILED, 8, "FrameError: f003.png: truncated"
+    row = fmt.job_row(job)
+    assert 'data-status="failed"' in row and "8/45" in row and 'style="width:17.8%"' in row
+    stats = Stats(total=1, failed=1, frames_done=8, frames_total=45, progress=8 / 45, eta_seconds=0.0, state="ready")
+    html_ = fmt.stats_summary(stats)
+    tile = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', html_).group(1)  # noqa: E731
+    assert (tile("progress"), tile("eta"), tile("frames")) == ("18 %", "1 failed", "8 / 45")
 
 
 def test_workers_table_with_and_without_gpu():

@@ -206,19 +206,23 @@ def _locked(job: Any) -> bool:
 
 
 def _progress(q: Any, wanted: set[str], console: Any, quiet: bool) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from goesvfi_lab.engine.dashboard import fmt_eta, fmt_rate
 
     def unfinished() -> int:
         return sum(1 for j in wanted if q.store.get(j).status.value in ("pending", "queued", "running"))
 
+    # throughput and ETA as the notebook panel and the /goesvfi page show them (policy.pace), not rich's own
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("frames  {task.fields[rate]:.1f}/s  jobs {task.fields[jobs]}"), TimeRemainingColumn()]
+               TextColumn("frames  {task.fields[rate]}  jobs {task.fields[jobs]}  ETA {task.fields[eta]}")]
     with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
-        task = bar.add_task("interpolating", total=None, rate=0.0, jobs="")
+        task = bar.add_task("interpolating", total=None, rate="", jobs="", eta="")
         while True:
             s = q.stats()
-            bar.update(task, completed=s.frames_done, total=max(s.frames_total, 1), rate=s.throughput,
-                       jobs=f"{s.completed} done, {s.running + s.queued} running, {s.pending} waiting, {s.failed} failed")
+            bar.update(task, completed=s.frames_done, total=max(s.frames_total, 1), rate=fmt_rate(s.throughput),
+                       jobs=f"{s.completed} done, {s.running + s.queued} running, {s.pending} waiting, {s.failed} failed",
+                       eta=fmt_eta(s.to_dict()))  # fmt: skip
             if q.paused_reason and "circuit breaker" in q.paused_reason:
                 console.print(f"[red]stopped[/]: {q.paused_reason}")
                 return
@@ -300,13 +304,46 @@ def status(args: argparse.Namespace) -> int:
     if len(jobs) < shown_total:
         first = min(args.offset + 1, shown_total)
         console.print(f"rows {first}–{args.offset + len(jobs)} of {shown_total} (--limit / --offset for others)")
-    s = q.stats()
+    s = store_stats(q)
     rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
     console.print(f"{s.total} jobs: {s.pending} pending, {s.queued + s.running} running, {s.completed} completed, "
                   f"{s.failed} failed, {s.cancelled} cancelled; frames {s.frames_done}/{s.frames_total}; "
                   f"success rate {rate}")  # fmt: skip
+    console.print(status_line(s))
     q.store.close()
     return 0
+
+
+def store_stats(q: Any, now: float | None = None) -> Any:
+    """``q.stats()`` for a store some other process may be running: the state word and throughput /
+    ETA from the jobs' start and end times (``policy.job_work``), through the same ``policy.pace``
+    as the notebook panel and the ``/goesvfi`` page. Reads every started job (one pass over the store)."""
+    from goesvfi_lab import config, policy
+    from goesvfi_lab.model import JobStatus
+
+    s = q.stats()
+    now = time.time() if now is None else now
+    unfinished = s.pending + s.queued + s.running
+    claimed = s.queued + s.running > 0  # a queue (here or elsewhere) holds jobs: it is running
+    s.state = policy.queue_state(started=claimed or q.running, paused=q.paused, unfinished=unfinished)
+    window = float(config.get("queue.throughput-window", 60))
+    started = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
+    recent = [j for j in q.store.iter_jobs(started) if j.finished_at is None or j.finished_at > now - window]
+    c = q.store.counts
+    remaining = sum(max(c.frames_total[k] - c.frames_done[k], 0) for k in ("pending", "queued", "running"))
+    pace = policy.pace(policy.job_work(recent, now), now, window, remaining, s.total, busy=s.state == "running")
+    s.throughput, s.eta_seconds = pace.throughput, pace.eta_seconds
+    return s
+
+
+def status_line(stats: Any) -> str:
+    """``queue running · progress 40 % · throughput 2.5 frames/s · ETA 1 min 15 s`` — the panel's words."""
+    from goesvfi_lab.engine.dashboard import fmt_eta, fmt_percent, fmt_rate
+    from goesvfi_lab.policy import shown_progress
+
+    shown = shown_progress(stats.progress, stats.pending + stats.queued + stats.running)
+    return (f"queue {stats.state} · progress {fmt_percent(shown)} · throughput {fmt_rate(stats.throughput)} · "
+            f"ETA {fmt_eta(stats.to_dict())}")  # fmt: skip
 
 
 # --- check -----------------------------------------------------------------------------------------

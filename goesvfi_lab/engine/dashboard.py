@@ -55,6 +55,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.http.utils import RequestHandler
 
 from goesvfi_lab import config
+from goesvfi_lab.policy import eta_label, shown_progress
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +109,11 @@ def queue_snapshot(queue: Any, limit: int | None = None) -> dict[str, Any]:
     """
     limit = int(config.get("dashboard.max-jobs", 200) if limit is None else limit)
     jobs = queue.jobs(limit=limit)  # read from the store: only the rows shown
-    state = "paused" if queue.paused else "running" if queue.running else "stopped"
-    info = {"state": state, "paused_reason": queue.paused_reason, "policy": queue.policy,
+    stats = queue.stats()  # its state word is the notebook panel's (policy.queue_state)
+    info = {"state": stats.state, "paused_reason": queue.paused_reason, "policy": queue.policy,
             "store": str(queue.store.path), "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
     return {"jobs": [job_row(j) for j in jobs], "jobs_total": queue.count(),
-            "stats": _stats_dict(queue.stats()), "info": info}  # fmt: skip
+            "stats": _stats_dict(stats), "info": info}  # fmt: skip
 
 
 def publish_snapshot(
@@ -205,10 +206,11 @@ class DashboardPublisher:
         self._poked.set()
 
     def _key(self) -> tuple:
-        q = self.queue
-        s = q.stats()
+        """What the page shows, as shown: a throughput decaying while idle or an ETA counting down is
+        sent too (within ``interval``), so the page and the notebook panel read the same."""
+        s = self.queue.stats()
         return (s.total, s.pending, s.queued, s.running, s.completed, s.failed, s.cancelled, s.frames_done,
-                q.paused, q.running)  # fmt: skip
+                s.state, fmt_rate(s.throughput), fmt_duration(s.eta_seconds))  # fmt: skip
 
     def publish(self, closed: bool = False) -> bool:
         """Build and send the snapshot now; True if the scheduler took it."""
@@ -397,23 +399,75 @@ def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+DASH = "—"
+
+
+# the same strings as goesvfi_lab.widgets.formatting (which imports ipywidgets, so the scheduler
+# cannot load it); tests/test_dashboard.py checks that the two agree
+
+
 def fmt_percent(fraction: Any) -> str:
-    return "—" if fraction is None else f"{100 * float(fraction):.0f} %"
+    if fraction is None or not math.isfinite(float(fraction)):
+        return DASH
+    pct = 100.0 * float(fraction)
+    if 99.0 <= pct < 100.0:  # never show 100 % before it is
+        return f"{math.floor(pct * 10) / 10:.1f} %"
+    return f"{pct:.0f} %"
 
 
 def fmt_rate(frames_per_s: Any) -> str:
-    return "—" if frames_per_s is None else f"{float(frames_per_s):.1f} frames/s"
+    if frames_per_s is None or not math.isfinite(float(frames_per_s)):
+        return DASH
+    r = float(frames_per_s)
+    if r >= 100:
+        return f"{r:.0f} frames/s"
+    if r >= 1 or r == 0:
+        return f"{r:.1f} frames/s"
+    return f"{r * 60:.1f} frames/min"
 
 
 def fmt_duration(seconds: Any) -> str:
-    if seconds is None or not math.isfinite(float(seconds)):
-        return "—"
-    s = round(float(seconds))
+    if seconds is None or not math.isfinite(float(seconds)) or float(seconds) < 0:
+        return DASH
+    seconds = float(seconds)
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    s = int(round(seconds))
     if s < 60:
         return f"{s} s"
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    return f"{s // 86400} d {s % 86400 // 3600:02d} h"
+
+
+def fmt_eta(stats: Mapping[str, Any]) -> str:
+    """The ETA tile: "done", "N failed", "paused" (:func:`goesvfi_lab.policy.eta_label`) or the duration."""
+    unfinished = sum(int(stats.get(k) or 0) for k in ("pending", "queued", "running"))
+    word = eta_label(str(stats.get("state") or ""), unfinished, int(stats.get("failed") or 0),
+                     int(stats.get("total") or 0))  # fmt: skip
+    return word if word is not None else fmt_duration(stats.get("eta_seconds"))
+
+
+def _shown_progress(stats: Mapping[str, Any]) -> float:
+    unfinished = sum(int(stats.get(k) or 0) for k in ("pending", "queued", "running"))
+    return shown_progress(stats.get("progress"), unfinished)
+
+
+def status_text(job: Mapping[str, Any]) -> str:
+    """A job's status cell: waiting jobs add their place in the start order and failed tries so far.
+
+    (The page has no "#" and "attempts" columns: they were empty or 0 for most rows.)
+    """
+    status = str(job.get("status") or "")
+    parts = [status]
+    if status == "pending" and job.get("position"):
+        parts.append(f"#{job['position']}")
+    attempts = int(job.get("attempts") or 0)
+    if attempts and status in ("pending", "queued", "running"):
+        parts.append(f"{attempts} failed {'try' if attempts == 1 else 'tries'}")
+    return " · ".join(parts)
 
 
 _CSS = """
@@ -436,9 +490,9 @@ th{font-weight:600;background:#f6f6f6} td.num{text-align:right;font-variant-nume
 def _tiles(stats: Mapping[str, Any]) -> str:
     tiles = [("jobs", stats.get("total")), ("pending", stats.get("pending")), ("running", stats.get("running")),
              ("completed", stats.get("completed")), ("failed", stats.get("failed")),
-             ("cancelled", stats.get("cancelled")), ("progress", fmt_percent(stats.get("progress"))),
+             ("cancelled", stats.get("cancelled")), ("progress", fmt_percent(_shown_progress(stats))),
              ("throughput", fmt_rate(stats.get("throughput"))),
-             ("success rate", fmt_percent(stats.get("success_rate"))), ("ETA", fmt_duration(stats.get("eta_seconds"))),
+             ("success rate", fmt_percent(stats.get("success_rate"))), ("ETA", fmt_eta(stats)),
              ("frames", f"{stats.get('frames_done', 0)} / {stats.get('frames_total', 0)}")]  # fmt: skip
     cells = "".join(f'<div class="tile" data-key="{esc(k)}"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>'
                     for k, v in tiles)  # fmt: skip
@@ -452,15 +506,14 @@ def _job_rows(jobs: list[Mapping[str, Any]]) -> str:
         frac = min(max(float(j.get("progress") or 0.0), 0.0), 1.0)
         rows.append(
             f'<tr class="status-{esc(status)}" data-job-id="{esc(j.get("id"))}">'
-            f'<td class="num">{esc(j.get("position") if j.get("position") else "")}</td>'
-            f'<td>{esc(j.get("name"))}</td><td class="status">{esc(status)}</td>'
+            f'<td>{esc(j.get("name"))}</td><td class="status">{esc(status_text(j))}</td>'
             f"<td>{esc(str(j.get('priority') or '').lower())}</td>"
             f'<td><div class="bar"><div class="fill" style="width:{100 * frac:.1f}%"></div></div></td>'
             f'<td class="num">{esc(j.get("frames_done"))} / {esc(j.get("frames_total"))}</td>'
-            f'<td class="num">{esc(j.get("attempts"))}</td><td class="error">{esc(j.get("error") or "")}</td></tr>'
+            f'<td class="error">{esc(j.get("error") or "")}</td></tr>'
         )
-    head = ("<tr><th>#</th><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th>"
-            "<th>attempts</th><th>error</th></tr>")  # fmt: skip
+    head = ("<tr><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th>"
+            "<th>error</th></tr>")  # fmt: skip
     return f"<table>{head}{''.join(rows)}</table>"
 
 

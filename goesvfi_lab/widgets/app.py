@@ -36,14 +36,14 @@ def queue_state(queue: Any) -> str:
 
 
 def state_label(queue: Any, state: str, stats: Any) -> str:
-    """What the stats panel says about the queue: ``ready`` when started with nothing left to do,
-    and the reason when something other than the user paused it (the circuit breaker)."""
-    if state == "running" and stats.pending + stats.queued + stats.running == 0:
-        return "ready"
+    """What the stats panel says about the queue: the state word of ``stats`` (the one the
+    ``/goesvfi`` page shows, :func:`goesvfi_lab.policy.queue_state`), and the reason when something
+    other than the user paused it (the circuit breaker)."""
+    word = getattr(stats, "state", None) or state
     reason = getattr(queue, "paused_reason", None)
-    if state == "paused" and reason and "user" not in reason:
+    if word == "paused" and reason and "user" not in reason:
         return f"paused: {reason}"
-    return state
+    return word
 
 
 def queue_slots(queue: Any) -> int:

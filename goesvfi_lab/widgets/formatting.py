@@ -17,6 +17,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..model import BatchJob, JobPriority, JobStatus, Stats
+from ..policy import eta_label, shown_progress
 
 if TYPE_CHECKING:
     from .state import WorkerRow
@@ -261,9 +262,7 @@ def page_label(page: int, pages: int, total: int) -> str:
 def display_progress(stats: Stats) -> float:
     """Overall progress as shown: frames done, but never 100 % while a job is unfinished (its frames
     can all exist while the video or the cube is still being written)."""
-    p = min(max(float(stats.progress or 0.0), 0.0), 1.0)
-    unfinished = stats.pending + stats.queued + stats.running
-    return min(p, 0.999) if unfinished else p
+    return shown_progress(stats.progress, stats.pending + stats.queued + stats.running)
 
 
 def _tile(key: str, label: str, value: str) -> str:
@@ -274,12 +273,17 @@ def _tile(key: str, label: str, value: str) -> str:
 
 
 def stats_summary(stats: Stats, state: str | None = None) -> str:
-    """Headline numbers (throughput, success rate, ETA, frames) and the per-status counts."""
-    eta = DASH if stats.eta_seconds is None else fmt_duration(stats.eta_seconds)
-    if stats.total and stats.pending + stats.queued + stats.running == 0:
-        eta = "done"
-    elif state is not None and state.startswith("paused"):
-        eta = "paused"  # the recent rate says nothing while nothing is handed out
+    """Headline numbers (throughput, success rate, ETA, frames) and the per-status counts.
+
+    ``state``: the queue label to show (default ``stats.state``); "done", "N failed" or "paused" in
+    place of the ETA come from :func:`goesvfi_lab.policy.eta_label`, as on the ``/goesvfi`` page.
+    """
+    word = stats.state if state is None else state.split(":", 1)[0]
+    unfinished = stats.pending + stats.queued + stats.running
+    eta = eta_label(word, unfinished, stats.failed, stats.total)
+    if eta is None:
+        eta = DASH if stats.eta_seconds is None else fmt_duration(stats.eta_seconds)
+    state = stats.state if state is None else state
     tiles = [
         _tile("progress", "Progress", fmt_percent(display_progress(stats))),
         _tile("throughput", "Throughput", fmt_rate(stats.throughput)),
