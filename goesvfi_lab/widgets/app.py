@@ -46,6 +46,15 @@ def state_label(queue: Any, state: str, stats: Any) -> str:
     return word
 
 
+def recent_completed(queue: Any, limit: int = 50) -> list[BatchJob]:
+    """The latest completed jobs of the queue's store (one page: the store may hold 100,000), which
+    calibrate the preview's time estimate."""
+    if not hasattr(queue, "count"):
+        return []
+    n = queue.count("completed")
+    return queue.jobs("completed", order="submitted", limit=limit, offset=max(n - limit, 0))
+
+
 def queue_slots(queue: Any) -> int:
     """How many frames-jobs the cluster runs at once (threads over all workers), for estimates."""
     client = getattr(queue, "client", None)
@@ -158,7 +167,8 @@ class Lab(W.VBox):
         self.errors = ErrorArea()
         self.filter = FilterPanel(root=root, on_next=self._to_preview, errors=self.errors)
         self.preview = PreviewPanel(output_dir=output_dir, on_confirm=self._submit, on_back=self._to_filter,
-                                    slots=lambda: queue_slots(self.queue), methods=methods, errors=self.errors)
+                                    slots=lambda: queue_slots(self.queue), methods=methods, errors=self.errors,
+                                    history=lambda: recent_completed(self.queue))
         self.steps = W.Stack([self.filter, self.preview], selected_index=0)
         self.monitor = QueueApp(queue, interval=interval, errors=self.errors, style=False)
         self.tabs = W.Tab([self.steps, self.monitor], titles=("Files", "Queue"), selected_index=0)

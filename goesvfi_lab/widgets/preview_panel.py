@@ -7,7 +7,6 @@ timing one interpolation takes a moment); the widgets they fill exist from the s
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -30,32 +29,14 @@ def _field() -> W.Layout:  # one Layout widget per field
 
 
 def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, crop: int = 512) -> float:
-    """Wall time per interpolated frame for one real pair, timed in this process.
+    """Seconds per interpolated frame of one real pair on one thread (a CPU slot's share), timed here.
 
-    Large frames are timed on a centred ``crop``² window and scaled by the pixel count (the backends
-    cost about the same per pixel), so previewing full-disk data never runs a full-size pass here.
-    The second run is kept when the first is short, so one-off costs (model load, warm-up) do not
-    inflate the estimate; a slow first run is kept rather than paid twice.
+    See :func:`goesvfi_lab.estimator.time_interp` (large frames timed on a ``crop``² window).
     """
-    from ..interp import interpolate_times
-    from ..interp.kind import input_kind
+    from ..estimator import frame_info, time_interp
 
-    f0, f1 = read_frame_locked(path0), read_frame_locked(path1)
-    kind = input_kind(f0.dtype, (path0, path1))  # as the job will: auto resolves per kind
-    h, w = f0.shape[:2]
-    r0, c0 = max((h - crop) // 2, 0), max((w - crop) // 2, 0)
-    a, b = f0[r0 : r0 + crop, c0 : c0 + crop], f1[r0 : r0 + crop, c0 : c0 + crop]
-    scale = (h * w) / (a.shape[0] * a.shape[1])
-    times = [k / factor for k in range(1, factor)] or [0.5]
-    best = float("inf")
-    for _ in range(2):
-        t0 = time.perf_counter()
-        interpolate_times(a, b, times, method=method, kind=kind)
-        elapsed = time.perf_counter() - t0
-        best = min(best, elapsed)
-        if elapsed > 1.0:
-            break
-    return best * scale / len(times)
+    pixels = frame_info(path0, read_frame_locked)[0]
+    return time_interp(path0, path1, method, factor, crop=crop, threads=1, read=read_frame_locked) * pixels / 1e6
 
 
 class PreviewPanel(W.VBox):
@@ -71,6 +52,7 @@ class PreviewPanel(W.VBox):
         errors: ErrorArea | None = None,
         thumbnails: ThumbnailCache | None = None,
         measure: Callable[[str, str, str, int], float] = measure_seconds_per_frame,
+        history: Callable[[], list[BatchJob]] | None = None,
     ) -> None:
         self.errors = errors or ErrorArea()
         self.on_confirm = on_confirm
@@ -78,6 +60,8 @@ class PreviewPanel(W.VBox):
         self.slots = slots or (lambda: 1)
         self.thumbs = thumbnails or shared_cache
         self.measure = measure
+        self.history = history or list  # completed jobs of the store: they calibrate the estimate
+        self.last_estimate: Estimate | None = None
         self.result: ScanResult | None = None
         self.submitted: list[BatchJob] = []
         self._cost: dict[tuple, float] = {}  # (method, shape-ish key, factor) -> s/frame
@@ -292,21 +276,34 @@ class PreviewPanel(W.VBox):
             self._estimator.cancel()
             self._show_estimate((base, "nothing to interpolate" if s.factor < 2 else ""))
             return
-        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor))
+        outputs = {"video": s.video, "cube": s.cube}
+        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor, outputs))
 
     def _measure(self, args: tuple) -> tuple[Estimate, str]:
-        seqs, p0, p1, method, factor = args
-        key = (method, factor, os.path.getsize(p0), os.path.splitext(p0)[1])
+        """One pair timed here, then the whole batch through the cost model (estimator.estimate_jobs)."""
+        from ..estimator import estimate_jobs, work_of
+
+        seqs, p0, p1, method, factor, outputs = args
+        work = work_of([p0, p1], factor, method, outputs, read=read_frame_locked)
+        key = (work.key, factor, os.path.getsize(p0), os.path.splitext(p0)[1])
         if key not in self._cost:
             self._cost[key] = self.measure(p0, p1, method, factor)
         cost = self._cost[key]
         slots = max(int(self.slots()), 1)
+        result = estimate_jobs([q.paths for q in seqs], factor, method, outputs, slots=slots,
+                               finished=self.history(), measured={work.key: cost / (work.pixels / 1e6)},
+                               measure=False, read=read_frame_locked)  # fmt: skip
+        p = result.prediction
         plural = "s" if slots > 1 else ""
-        basis = f"({cost * 1000:.1f} ms per frame with '{method}' measured here, {slots} slot{plural})"
-        return estimate(seqs, factor, cost, slots), basis
+        cal = (f"calibrated ×{p.factor:.2g} by finished batches" if p.factor is not None
+               else "not yet calibrated: no finished batch")
+        basis = (f"({cost * 1000:.1f} ms per frame with '{work.method}' measured here, {slots} slot{plural}; "
+                 f"reading, writing, video and start-up included; {cal})")
+        return estimate(seqs, factor, p.seconds), basis
 
     def _show_estimate(self, value: tuple[Estimate, str]) -> None:
         est, basis = value
+        self.last_estimate = est  # what the text says, for scripts and tests
         self.estimate.value = fmt.estimate_summary(est.jobs, est.frames_total, est.frames_new, est.seconds, basis)
 
     def _estimate_error(self, exc: BaseException) -> None:

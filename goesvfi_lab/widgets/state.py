@@ -229,16 +229,18 @@ class Estimate:
     jobs: int
     frames_total: int  # frames written, inputs included
     frames_new: int  # interpolated frames
-    seconds: float | None  # None until a per-frame cost is known
+    seconds: float | None  # None until the batch has been predicted
 
 
-def estimate(sequences: Sequence[Any], factor: int, seconds_per_frame: float | None, slots: int = 1) -> Estimate:
-    """Frames and wall time: interpolated frames × measured cost, spread over the cluster's slots."""
+def estimate(sequences: Sequence[Any], factor: int, seconds: float | None = None) -> Estimate:
+    """What the preview shows: jobs and frames counted here; the wall time is the batch model's
+    (:func:`goesvfi_lab.estimates.predict`: reading, interpolation, writing, video, cube, start-up,
+    calibrated by finished jobs), not interpolated frames × one measured cost, which said 0.6 s for
+    an 11 s batch."""
     usable = [s for s in sequences if len(s.paths) >= 2]
     total = sum((len(s.paths) - 1) * factor + 1 for s in usable)
     new = sum((len(s.paths) - 1) * (factor - 1) for s in usable)
-    secs = None if seconds_per_frame is None else new * seconds_per_frame / max(slots, 1)
-    return Estimate(len(usable), total, new, secs)
+    return Estimate(len(usable), total, new, seconds)
 
 
 # --------------------------------------------------------------------------------------------- queue
