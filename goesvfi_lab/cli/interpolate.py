@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from goesvfi_lab import config
     from goesvfi_lab.bands import auto_cmap
-    from goesvfi_lab.frames import read_frame, render, write_cube, write_png, write_video
+    from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
 
@@ -133,10 +133,8 @@ def run(args: argparse.Namespace) -> int:
         fps = args.fps if args.fps is not None else float(config.get("video.fps", 30))
         write_video(args.video, written, fps=fps)
         print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
-    if keep_cube:
-        if any(t is None for t in cube_times):
-            raise ValueError("--cube needs inputs with scan times (ABI file names)")
-        write_cube(args.cube, cube_frames, cube_times)
+    if keep_cube:  # as the batch engine writes it: x/y, grid mapping and units from the first input
+        write_interpolated_cube(args.cube, cube_frames, cube_times, seq.paths[0], args.factor, method)
         print(f"wrote {args.cube} ({len(cube_frames)} time steps)")
     return 0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from . import layout
@@ -273,19 +273,10 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
 def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime] | None) -> None:
     import numpy as np
 
-    from goesvfi_lab.errors import FrameError
-    from goesvfi_lab.frames import read_netcdf, write_cube
+    from goesvfi_lab.frames import write_interpolated_cube
 
-    if not layout.is_physical(spec.inputs[0]):
-        raise FrameError(spec.inputs[0], "a NetCDF cube needs NetCDF inputs (PNG frames carry no physical values)")
-    if times is None:
-        raise FrameError(spec.inputs[0], "a NetCDF cube needs scan times: input names must be GOES ABI names")
-    if len(set(times)) != len(times):  # factor larger than the cadence in microseconds: keep order honest
-        times = [times[0] + timedelta(microseconds=i) for i in range(total)]
     fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
-    template = read_netcdf(spec.inputs[0])
-    write_cube(path, fields, times, template=template, attrs={"goesvfi_factor": spec.factor,
-                                                              "goesvfi_method": spec.method})
+    write_interpolated_cube(path, fields, times or [None] * total, spec.inputs[0], spec.factor, spec.method)
     import shutil
 
     shutil.rmtree(os.path.join(spec.output_dir, layout.FIELDS_DIR), ignore_errors=True)

@@ -6,7 +6,7 @@ Readers raise :class:`goesvfi_lab.errors.FrameError` naming the file and the rea
 from __future__ import annotations
 
 from .atomic import atomic_path
-from .cube import write_cube
+from .cube import write_cube, write_interpolated_cube
 from .images import IMAGE_EXTENSIONS, read_image, sniff_format, write_png
 from .netcdf import bt_to_radiance, radiance_to_bt, read_netcdf
 from .read import read_frame
@@ -32,6 +32,7 @@ __all__ = [
     "sniff_format",
     "to_grey16",
     "write_cube",
+    "write_interpolated_cube",
     "write_png",
     "write_video",
 ]

@@ -8,7 +8,7 @@ unchanged inside a Dask worker (no nested cluster computation).
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 import dask.config
@@ -122,3 +122,29 @@ def write_cube(
         delayed = ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, compute=False)
         delayed.compute()
     return path
+
+
+def write_interpolated_cube(
+    path: str | os.PathLike[str], fields: Sequence[Any], times: Sequence[datetime | None], source: str,
+    factor: int, method: str,
+) -> str:
+    """The cube of one interpolated sequence, written the same way by the batch engine and the CLI.
+
+    ``source`` (the first input, a NetCDF file) lends x/y, the grid-mapping variable, units and the
+    other attributes; ``factor`` and ``method`` are recorded. FrameError naming ``source`` for PNG
+    inputs or inputs without scan times.
+    """
+    from goesvfi_lab.errors import FrameError
+
+    from .images import sniff_format
+
+    if sniff_format(source) != "netcdf":
+        raise FrameError(source, "a NetCDF cube needs NetCDF inputs (PNG frames carry no physical values)")
+    if not times or any(t is None for t in times):
+        raise FrameError(source, "a NetCDF cube needs scan times: input names must be GOES ABI names")
+    stamps = list(times)
+    if len(set(stamps)) != len(stamps):  # factor larger than the cadence in microseconds: keep order honest
+        stamps = [stamps[0] + timedelta(microseconds=i) for i in range(len(stamps))]  # type: ignore[operator]
+    template = read_netcdf(source)
+    return write_cube(path, fields, stamps, template=template,
+                      attrs={"goesvfi_factor": int(factor), "goesvfi_method": str(method)})  # fmt: skip
