@@ -155,7 +155,7 @@ def test_job_row_escapes_name_and_error():
     job.position = None
     row = fmt.job_row(job)
     balanced(row)
-    assert "<img" not in row and "&lt;bad&gt;" in row
+    assert "<img" not in row and "&lt;img" in row and "truncated" not in row  # the error: the note widget
     assert f'data-job-id="{job.id}"' in row and 'data-status="failed"' in row
     assert ">high<" in row and "2/5" in row and "width:40.0%" in row
     assert len(re.findall(r"<span", fmt.job_header())) == len(fmt.JOB_COLUMNS)
@@ -228,3 +228,56 @@ def test_stylesheet_uses_theme_variables():
 def test_every_status_has_a_style(status):
     assert f".gvl-status-{status.value}" in fmt.stylesheet()
     assert JobPriority.parse("urgent") == JobPriority.URGENT
+
+
+def test_short_message_keeps_file_names_and_reasons():
+    """The error column (issue 11.4): the file name and the reason, not the directory."""
+    frame = "FrameError: /tmp/ce8f1/data/a/OR_ABI-L2-CMIPC-M6C13_G16_s2023.png: truncated PNG (file ends early)"
+    assert fmt.short_message(frame) == "FrameError: OR_ABI-L2-CMIPC-M6C13_G16_s2023.png: truncated PNG (file ends early)"
+    conflict = ("OutputConflict: /home/me/out/seq-a already holds another result (finished linear ×2 from job abc: "
+                "factor 2 → 4, method linear → flow); nothing was replaced. Set settings overwrite=True")
+    assert fmt.short_message(conflict).startswith(
+        "OutputConflict: seq-a already holds another result (finished linear ×2 from job abc: factor 2 → 4")
+    assert fmt.short_message("duplicate input skipped: /x/y/a.png (same content as /x/y/b.png)") == (
+        "duplicate input skipped: a.png (same content as b.png)")
+    assert fmt.short_message("FrameError: C:\\data\\goes\\f1.nc: not NetCDF") == "FrameError: f1.nc: not NetCDF"
+    assert fmt.short_message("x: ~/data/f.png: bad\nTraceback (most recent call last):") == "x: f.png: bad"
+    # what is not a path stays: rates, URLs, relative names
+    kept = "12 frames/s from tcp://127.0.0.1:8786, see out/seq-a"
+    assert fmt.short_message(kept) == kept
+    assert fmt.short_message(None) == "" and fmt.short_message("") == ""
+
+
+def test_job_note_shows_errors_of_failed_jobs_and_notes_of_others():
+    job = BatchJob(name="j", inputs=["a.png", "b.png"], output_dir="o", factor=2)
+    assert fmt.job_note(job) == ("", "", "")
+    job.status, job.error = JobStatus.FAILED, "FrameError: /tmp/q/b.png: truncated PNG"
+    assert fmt.job_note(job) == ("error", "FrameError: b.png: truncated PNG", job.error)
+    # a job that found its result already there says so, even after other notes
+    done = BatchJob(name="k", inputs=["a.png", "b.png"], output_dir="o", factor=2)
+    done.status = JobStatus.COMPLETED
+    done.notes = ["duplicate input skipped: /d/c.png (same content as /d/b.png)",
+                  "skipped: complete from job 1f2e3d (same settings)"]
+    kind, short, full = fmt.job_note(done)
+    assert (kind, short) == ("note", "skipped: complete from job 1f2e3d (same settings)")
+    assert full == "\n".join(done.notes)
+    waiting = BatchJob(name="w", inputs=["a.png", "b.png"], output_dir="o", error="waiting: /o is locked")
+    assert fmt.job_note(waiting)[:2] == ("note", "waiting: o is locked")
+
+
+def test_note_detail_shows_the_whole_message_escaped():
+    html_ = fmt.note_detail("error", "FrameError: /tmp/<x>/b.png: truncated\nsecond line")
+    balanced(html_)
+    assert "/tmp/&lt;x&gt;/b.png: truncated\nsecond line" in html_ and "gvl-note-error" in html_
+    assert fmt.note_detail("", "") == ""
+
+
+def test_action_notes_say_when_there_was_nothing_to_do():
+    assert fmt.action_note("retry_failed", 0) == "Nothing to retry: no job has failed."
+    assert fmt.action_note("retry_failed", 2) == "2 failed jobs queued again."
+    assert fmt.action_note("clear_completed", 0) == "Nothing to clear: no job has completed."
+    assert fmt.action_note("clear_completed", 1) == (
+        "1 completed job cleared from the table (its outputs stay on disk).")
+    assert fmt.action_note("cancel_all", 0) == "Nothing to cancel: every job has finished."
+    assert fmt.action_note("cancel_all", 3) == "3 jobs cancelled."
+    assert fmt.action_note("pause", None) == ""

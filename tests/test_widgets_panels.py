@@ -255,6 +255,22 @@ def test_preview_back_button(wire, tmp_path):
     assert went_back == [True]
 
 
+def test_preview_buttons_keep_their_labels_beside_the_status(wire, png_sequence, tmp_path):
+    """Issue 11.5: after Confirm the status note took the row and squeezed the buttons to "B…" and "Con…"."""
+    import ipywidgets as W
+
+    panel = PreviewPanel(output_dir=str(tmp_path / "out"), on_confirm=lambda jobs: "The queue is running.",
+                         methods=["linear"], measure=lambda *a: 0.01, thumbnails=ThumbnailCache())
+    panel.show(scan(FilterState(root=str(tmp_path / "pngs"))))
+    wire.click(panel.confirm)
+    assert "Submitted 1 job" in panel.status.value
+    row = next(c for c in panel.children if panel.confirm in getattr(c, "children", ()))
+    buttons = [c for c in row.children if isinstance(c, W.Button)]
+    assert panel.back in buttons and all(b.layout.flex == "0 0 auto" for b in buttons)  # never shrink
+    assert panel.status.layout.flex == "1 1 0" and panel.status.layout.min_width == "0"  # the note wraps
+    panel.close()
+
+
 # ------------------------------------------------------------------------------------------- threads
 
 

@@ -157,12 +157,55 @@ def test_row_and_global_clicks_reach_the_queue(wire, queue, frames, tmp_path):
     wire.set(app.queue_panel.concurrency, value=0)
     assert queue.max_concurrent is None
 
-    wire.click(app.queue_panel.cancel_all)
+    qp = app.queue_panel
+    wire.click(qp.retry_failed)  # nothing failed: the panel says so (issue 11.11)
+    assert "Nothing to retry: no job has failed." in qp.note.value
+    wire.click(qp.cancel_all)
     assert {j.status for j in queue.jobs()} == {JobStatus.CANCELLED}
-    wire.click(app.queue_panel.clear_completed)
-    assert queue.jobs() == []
+    assert "3 jobs cancelled." in qp.note.value
+    assert "completed" in qp.clear_completed.tooltip and "cancelled" in qp.clear_completed.tooltip
+    wire.click(qp.clear_completed)  # "completed" means completed: cancelled jobs stay
+    assert {j.status for j in queue.jobs()} == {JobStatus.CANCELLED}
+    assert "Nothing to clear: no job has completed." in qp.note.value
+    queue.clear_completed(cancelled=True)
     app.refresh()
     assert rows_shown(app) == [] and app.queue_panel.empty.layout.display == "block"
+    app.close()
+
+
+def test_a_failed_row_keeps_its_buttons_and_shows_its_error(wire, tmp_path):
+    """Issue 11.4: the note column shows the file name and the reason, a click the whole message; the
+    four actions keep their size whatever the note says. A skipped job says why it did not run."""
+    from goesvfi_lab.queue import BatchQueue
+
+    q = BatchQueue(store=tmp_path / "queue.sqlite3")
+    error = "FrameError: /tmp/ce8f1a/data/conus/f002.png: truncated PNG (file ends early)"
+    bad, skipped, plain = q.add_jobs([BatchJob(name=n, inputs=["a.png", "b.png"], output_dir=str(tmp_path / n))
+                                      for n in ("bad", "skipped", "plain")])
+    q.store.update(bad, status=JobStatus.FAILED, error=error)
+    q.store.update(skipped, status=JobStatus.COMPLETED, notes=["skipped: complete from job 1f2e3d (same settings)"])
+    app = QueueApp(q, start=False)
+    rows = {r.job_id: r for r in app.queue_panel.rows if r.job_id}
+    row = rows[bad]
+    assert row.note.description == "FrameError: f002.png: truncated PNG (file ends early)"
+    assert row.note.tooltip == error and "gvl-note-error" in row.note._dom_classes
+    assert row.detail.layout.display == "none"
+    wire.click(row.note)
+    assert row.detail.layout.display == "block" and "/tmp/ce8f1a/data/conus/f002.png" in row.detail.value
+    app.refresh()  # the next tick keeps it open
+    assert row.detail.layout.display == "block"
+    wire.click(row.note)
+    assert row.detail.layout.display == "none"
+    note = rows[skipped].note
+    assert note.description == "skipped: complete from job 1f2e3d (same settings)" and not note.disabled
+    assert "gvl-note-note" in note._dom_classes and "gvl-note-error" not in note._dom_classes
+    assert rows[plain].note.disabled and rows[plain].note.description == ""
+    for r in rows.values():  # fixed-size actions; the cells and the note share what is left
+        assert all(b.layout.flex == "0 0 auto" for b in (r.cancel, r.retry, r.up, r.down))
+        assert r.info.layout.min_width == "0" and r.note.layout.min_width == "0"
+    wire.click(row.note)
+    wire.set(app.queue_panel.show_only, index=list(SHOW).index("completed"))  # the row now shows another job
+    assert row.job_id == skipped and row.detail.layout.display == "none"
     app.close()
 
 
@@ -202,7 +245,8 @@ def test_failed_jobs_show_their_error_and_retry(wire, queue, frames, tmp_path):
     wait_for(lambda: tile(app.stats_panel.summary.value, "success_rate") == "50 %", 10, "the success rate")
     row = next(r for r in app.queue_panel.rows if r.job_id == bad.id)
     wait_for(lambda: 'data-status="failed"' in row.info.value, 10, "the failed row")
-    assert "broken &lt;job&gt;" in row.info.value and "bad.nc" in row.info.value  # the error names the file
+    assert "broken &lt;job&gt;" in row.info.value and "bad.nc" in row.note.description  # the error names the file
+    assert str(tmp_path) not in row.note.description and str(tmp_path) in row.note.tooltip  # not its folder
     assert app.stats_panel.progress.bar_style == "danger"
     wire.click(app.queue_panel.pause)  # so the retried job stays where we can see it
     wire.click(app.queue_panel.retry_failed)

@@ -61,12 +61,14 @@ def guard(errors: ErrorArea, title: str) -> Callable[[Callable[..., Any]], Calla
 
 
 def button(description: str, tooltip: str, style: str = "", icon: str = "", width: str = "auto") -> W.Button:
+    """A labelled button that keeps its label: flex ``0 0 auto``, so a long note beside it in a row
+    wraps or shrinks instead of squeezing the button to "Con…"."""
     return W.Button(
         description=description,
         tooltip=tooltip,
         button_style=style,
         icon=icon,
-        layout=W.Layout(width=width),
+        layout=W.Layout(width=width, flex="0 0 auto"),
     )
 
 

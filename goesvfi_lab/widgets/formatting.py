@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import math
+import ntpath
+import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -220,7 +222,8 @@ def estimate_summary(jobs: int, frames_total: int, frames_new: int, seconds: flo
 
 # ---------------------------------------------------------------------------------------- queue
 
-JOB_COLUMNS = ("name", "status", "priority", "pos", "progress", "created", "duration", "error")
+JOB_COLUMNS = ("name", "status", "priority", "pos", "progress", "created", "duration")
+NOTE_COLUMN = "error / note"  # a clickable widget beside the cells: a click shows the whole message
 
 
 def job_header() -> str:
@@ -229,11 +232,11 @@ def job_header() -> str:
 
 
 def job_row(job: BatchJob, now: float | None = None) -> str:
-    """The informational cells of one queue row (the action buttons are widgets beside it)."""
+    """The informational cells of one queue row (the note, :func:`job_note`, and the action buttons are
+    widgets beside it)."""
     status = JobStatus(job.status)
     # the queue numbers waiting jobs 1, 2, … in the order they will start (running ones are 0)
     pos = str(job.position) if status == JobStatus.PENDING and job.position else DASH
-    err = job.error or ""
     bar_label = f"{job.frames_done}/{job.frames_total}"
     cells = [
         f'<span class="gvl-jobcell-name" title="{esc(job.name)} → {esc(job.output_dir)}">{esc(job.name)}</span>',
@@ -243,13 +246,69 @@ def job_row(job: BatchJob, now: float | None = None) -> str:
         f"<span>{progress_bar(job.progress, bar_label, status)}</span>",
         f"<span>{esc(fmt_timestamp(job.created_at, now))}</span>",
         f"<span>{esc(fmt_duration(job.duration))}</span>",
-        f'<span class="gvl-jobcell-error" title="{esc(err)}">{esc(err)}</span>',
     ]
     return (
         f'<div class="gvl-jobrow" data-job-id="{esc(job.id)}" data-status="{status.value}">'
         + "".join(cells)
         + "</div>"
     )
+
+
+# an absolute, home or Windows path: not "frames/s", not "tcp://host:port", not a relative name
+_PATH = re.compile(r"(?<![\w/.~:-])(?:~?/|[A-Za-z]:\\)[^\s:;,()'\"\[\]]*")
+
+
+def short_message(text: str | None) -> str:
+    """An error or note as the job table shows it: its first line, each path cut to its file name."""
+    first = (text or "").strip().split("\n", 1)[0]
+
+    def name(m: re.Match) -> str:
+        path = m.group(0).rstrip("/\\")
+        return ntpath.basename(path) or m.group(0)  # ntpath splits on both / and \
+
+    return _PATH.sub(name, first).strip()
+
+
+def job_note(job: BatchJob) -> tuple[str, str, str]:
+    """(kind, short, full) of what the table's note column says about ``job``.
+
+    ``kind``: "error" for a failed job (its error), "note" for anything else worth reading (a pending
+    job's last error or wait, a skipped job's "skipped: complete from job …", other notes), "" for
+    nothing. ``short`` is the column's one line (:func:`short_message`), ``full`` the whole text.
+    """
+    status = JobStatus(job.status)
+    if job.error:
+        return ("error" if status == JobStatus.FAILED else "note", short_message(job.error), job.error)
+    notes = [n for n in (job.notes or []) if n]
+    if not notes:
+        return ("", "", "")
+    headline = next((n for n in reversed(notes) if n.startswith("skipped:")), notes[-1])
+    return ("note", short_message(headline), "\n".join(notes))
+
+
+def note_detail(kind: str, full: str) -> str:
+    """The whole error or note, shown under a row when its note is clicked."""
+    if not full:
+        return ""
+    return f'<div class="gvl-note-detail gvl-note-{esc(kind)}">{esc(full)}</div>'
+
+
+_ACTIONS = {  # what a global button did, when the queue says how many jobs it touched
+    "retry_failed": ("Nothing to retry: no job has failed.", "{n} failed job{s} queued again."),
+    "clear_completed": ("Nothing to clear: no job has completed.",
+                        "{n} completed job{s} cleared from the table ({its} outputs stay on disk)."),
+    "cancel_all": ("Nothing to cancel: every job has finished.", "{n} job{s} cancelled."),
+}
+
+
+def action_note(action: str, count: Any) -> str:
+    """The line beside the global buttons after a click: how many jobs it touched, or why none."""
+    if action not in _ACTIONS or not isinstance(count, int):
+        return ""
+    none, some = _ACTIONS[action]
+    if count == 0:
+        return none
+    return some.format(n=count, s="" if count == 1 else "s", its="its" if count == 1 else "their")
 
 
 def page_label(page: int, pages: int, total: int) -> str:

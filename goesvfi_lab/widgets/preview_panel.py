@@ -113,7 +113,8 @@ class PreviewPanel(W.VBox):
         self._file_checks: dict[tuple, str | None] = {}  # (path, size, mtime) -> reason or None
         self.back = button("Back", "return to the filter", "", "arrow-left")
         self.confirm = button("Confirm", "submit one job per sequence to the queue", "success", "check")
-        self.status = W.HTML()
+        self.status = W.HTML(layout=W.Layout(flex="1 1 0", min_width="0"))  # wraps beside the buttons
+        self.status.add_class("gvl-preview-status")
 
         for w in (self.factor, self.method, self.fps, self.video, self.cube, self.priority, self.output_dir,
                   self.overwrite):

@@ -15,44 +15,82 @@ import ipywidgets as W
 
 from ..model import BatchJob
 from . import formatting as fmt
-from .common import ErrorArea, button, guard
+from .common import ErrorArea, button, guard, html_note
 from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, clamp_page
 
 
 def _small(icon: str, tooltip: str, cls: str) -> W.Button:
-    b = W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="30px", padding="0"))
+    # flex 0 0 auto: a long note beside the buttons must never squeeze them to a sliver
+    b = W.Button(icon=icon, tooltip=tooltip, layout=W.Layout(width="30px", padding="0", flex="0 0 auto"))
     b.add_class(cls)
     return b
 
 
-class JobRow(W.HBox):
-    """One table row: the cells as HTML, then cancel / retry / priority up / priority down."""
+# the row's three parts: the cells (a fixed grid, style.css), the note, the four actions
+CELLS_FLEX, NOTE_FLEX = "3 1 0", "1 1 0"
+
+
+class JobRow(W.VBox):
+    """One table row: the cells as HTML, the note (a job's error or note: click for the whole message),
+    then cancel / retry / priority up / priority down; the whole message opens under the row."""
 
     def __init__(self, act: Callable[[str, str], None]) -> None:
         self.job_id: str | None = None
-        self.info = W.HTML(layout=W.Layout(flex="1 1 auto", min_width="0"))
+        self._lock = threading.Lock()
+        self._note: tuple[str, str, str] = ("", "", "")
+        self._open_for: str | None = None  # the job whose whole message is shown
+        self.info = W.HTML(layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
+        self.note = W.Button(layout=W.Layout(flex=NOTE_FLEX, min_width="0", width="auto"), disabled=True)
+        self.note.add_class("gvl-note")
+        self.note.on_click(lambda _b: self.toggle())
         self.cancel = _small("times", "cancel this job", "gvl-cancel")
         self.retry = _small("redo", "retry this job", "gvl-retry")
         self.up = _small("arrow-up", "raise priority", "gvl-up")
         self.down = _small("arrow-down", "lower priority", "gvl-down")
         for b, action in ((self.cancel, "cancel"), (self.retry, "retry"), (self.up, "up"), (self.down, "down")):
             b.on_click(lambda _b, action=action: act(action, self.job_id))
-        super().__init__([self.info, self.cancel, self.retry, self.up, self.down],
-                         layout=W.Layout(display="none", align_items="center", width="100%"))
+        self.detail = W.HTML(layout=W.Layout(display="none"))
+        line = W.HBox([self.info, self.note, self.cancel, self.retry, self.up, self.down],
+                      layout=W.Layout(align_items="center", width="100%"))
+        super().__init__([line, self.detail], layout=W.Layout(display="none", width="100%"))
         self.add_class("gvl-row")
 
     def bind(self, job: BatchJob | None) -> None:
-        if job is None:
-            self.job_id = None
-            self.layout.display = "none"
-            return
-        self.job_id = job.id
-        self.info.value = fmt.job_row(job)
-        self.cancel.disabled = not can_cancel(job)
-        self.retry.disabled = not can_retry(job)
-        self.up.disabled = not can_reprioritise(job) or bumped(job.priority, +1) is None
-        self.down.disabled = not can_reprioritise(job) or bumped(job.priority, -1) is None
-        self.layout.display = "flex"
+        with self._lock:
+            if job is None:
+                self.job_id = self._open_for = None
+                self.layout.display = "none"
+                return
+            self.job_id = job.id
+            if self._open_for != job.id:
+                self._open_for = None
+            self.info.value = fmt.job_row(job)
+            self._note = kind, short, full = fmt.job_note(job)
+            with self.note.hold_sync():
+                self.note.description = short
+                self.note.tooltip = full or None
+                self.note.disabled = not full
+                for k in ("error", "note"):
+                    (self.note.add_class if k == kind else self.note.remove_class)(f"gvl-note-{k}")
+            self._show_detail()
+            self.cancel.disabled = not can_cancel(job)
+            self.retry.disabled = not can_retry(job)
+            self.up.disabled = not can_reprioritise(job) or bumped(job.priority, +1) is None
+            self.down.disabled = not can_reprioritise(job) or bumped(job.priority, -1) is None
+            self.layout.display = "flex"
+
+    def toggle(self) -> None:
+        """The note was clicked: show (or hide again) the whole message under the row."""
+        with self._lock:
+            self._open_for = None if self._open_for == self.job_id or not self._note[2] else self.job_id
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        kind, _short, full = self._note
+        shown = self._open_for is not None and self._open_for == self.job_id and bool(full)
+        if shown:
+            self.detail.value = fmt.note_detail(kind, full)
+        self.detail.layout.display = "block" if shown else "none"
 
 
 class QueuePanel(W.VBox):
@@ -74,19 +112,22 @@ class QueuePanel(W.VBox):
         self.stop = button("Stop", "stop dispatching; running jobs are cancelled and re-queued", "warning", "stop")
         self.cancel_all = button("Cancel all", "cancel every job that has not finished", "danger", "ban")
         self.retry_failed = button("Retry failed", "queue failed jobs again", "", "redo")
-        self.clear_completed = button("Clear completed", "remove completed jobs from the table", "", "broom")
+        self.clear_completed = button("Clear completed", "remove completed jobs from the table (their outputs stay "
+                                      "on disk); failed and cancelled jobs stay", "", "broom")  # fmt: skip
+        self.note = W.HTML(layout=W.Layout(margin="0 0 0 8px"))  # what the last click did, or why nothing
+        self.note.add_class("gvl-action-note")
         actions = {
-            self.start: lambda: self.queue.start(),
-            self.pause: lambda: self.queue.pause(),
-            self.resume: lambda: self.queue.resume(),
-            self.stop: lambda: self.queue.stop(),
-            self.cancel_all: lambda: self.queue.cancel_all(),
-            self.retry_failed: lambda: self.queue.retry_failed(),
-            self.clear_completed: lambda: self.queue.clear_completed(),
+            self.start: ("start", lambda: self.queue.start()),
+            self.pause: ("pause", lambda: self.queue.pause()),
+            self.resume: ("resume", lambda: self.queue.resume()),
+            self.stop: ("stop", lambda: self.queue.stop()),
+            self.cancel_all: ("cancel_all", lambda: self.queue.cancel_all()),
+            self.retry_failed: ("retry_failed", lambda: self.queue.retry_failed()),
+            self.clear_completed: ("clear_completed", lambda: self.queue.clear_completed()),
         }
-        for b, fn in actions.items():
+        for b, (name, fn) in actions.items():
             b.add_class("gvl-" + b.description.lower().replace(" ", "-"))
-            b.on_click(g(lambda _b, fn=fn: self._did(fn())))
+            b.on_click(g(lambda _b, name=name, fn=fn: self._did(fn(), name)))
         self.concurrency = W.BoundedIntText(
             value=int(getattr(queue, "max_concurrent", None) or 0), min=0, max=4096,
             description="Max running", tooltip="jobs running at once (0: as many as the cluster takes)",
@@ -109,18 +150,31 @@ class QueuePanel(W.VBox):
             children=[
                 W.HTML('<span class="gvl-title">3 · Queue</span>'),
                 W.HBox([self.start, self.pause, self.resume, self.stop, self.cancel_all, self.retry_failed,
-                        self.clear_completed], layout=W.Layout(flex_flow="row wrap")),
+                        self.clear_completed, self.note], layout=W.Layout(flex_flow="row wrap", align_items="center")),
                 W.HBox([self.concurrency, self.show_only, self.prev, self.page_info, self.next],
                        layout=W.Layout(align_items="center")),
-                W.HTML(fmt.job_header(), layout=W.Layout(margin="0 128px 0 0")),
+                self._header(),
                 self.empty,
                 *self.rows,
             ]
         )
         self.add_class("gvl-queue")
 
+    @staticmethod
+    def _header() -> W.HBox:
+        """The column titles, laid out as a row is (hidden buttons hold the actions' place)."""
+        spacers = [_small("", "", "gvl-spacer") for _ in range(4)]
+        for b in spacers:
+            b.layout.visibility = "hidden"
+        note = W.HTML(f'<span class="gvl-jobhead">{fmt.esc(fmt.NOTE_COLUMN)}</span>',
+                      layout=W.Layout(flex=NOTE_FLEX, min_width="0"))
+        cells = W.HTML(fmt.job_header(), layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
+        return W.HBox([cells, note, *spacers], layout=W.Layout(align_items="center", width="100%"))
+
     # ---- clicks → queue
-    def _did(self, _result: Any = None) -> None:
+    def _did(self, result: Any = None, action: str | None = None) -> None:
+        if action is not None:
+            self.note.value = html_note(fmt.action_note(action, result))
         if self.on_change is not None:
             self.on_change()
 
