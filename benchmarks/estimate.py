@@ -1,10 +1,12 @@
 """Predicted vs actual wall time of whole batches: ``make demo``'s batch and a RIFE batch.
 
 On an embedded LocalCluster (started before the first batch: cluster start-up is not batch time), each
-batch is predicted the way the notebook preview does (``goesvfi_lab.estimator.estimate_jobs``: one pair
-timed in this process with the workers' thread count, the cost model, calibration from the jobs that
-finished on the same store), then run; actual = from the first job added to the last one finished.
-The batches run twice, so the second round shows calibration from a batch of the same method.
+batch is predicted the way the notebook preview does: one pair of the first sequence timed in this
+process on one thread, as many copies at once as this machine runs slots side by side; the other
+sequences' kinds scaled from the cost table; ``goesvfi_lab.estimator.estimate_jobs`` for the model and
+the calibration from the jobs that finished on the same store. Then it runs; actual = from the first
+job added to the last one finished. The batches run twice, so the second round shows calibration from
+a batch of the same method.
 
     python benchmarks/estimate.py                 # the table (about a minute on 2 cores)
     python benchmarks/estimate.py --components    # the per-part timings behind estimates.Costs
@@ -48,7 +50,7 @@ def run_batches(root: Path, rounds: int) -> list[dict]:
     from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.demo import make_data
     from goesvfi_lab.discover import FileFilter, group_sequences
-    from goesvfi_lab.estimator import estimate_jobs
+    from goesvfi_lab.estimator import estimate_jobs, time_interp, work_of
 
     make_data(root / "data")
     seqs = group_sequences(FileFilter(extensions=[".nc", ".png"]).scan(root / "data"))
@@ -56,15 +58,18 @@ def run_batches(root: Path, rounds: int) -> list[dict]:
     q.start()
     workers = q.client.scheduler_info()["workers"].values()
     slots = sum(int(w["nthreads"]) for w in workers)
-    threads = max(int(w["nthreads"]) for w in workers)
     measured: dict = {}
     rows = []
     try:
         for r in range(rounds):
             for label, method in BATCHES:
                 inputs = [list(s.paths) for s in seqs]
+                first = work_of(inputs[0], FACTOR, method, SETTINGS)  # the preview's selected sequence
+                if first.key not in measured:
+                    measured[first.key] = time_interp(inputs[0][0], inputs[0][1], first.method, FACTOR, first.kind,
+                                                      threads=1, concurrent=min(slots, os.cpu_count() or 1))
                 est = estimate_jobs(inputs, FACTOR, method, SETTINGS, slots=slots, finished=q.jobs("completed"),
-                                    measured=measured, threads=threads)  # fmt: skip
+                                    measured=measured, measure=False)  # fmt: skip
                 t0 = time.perf_counter()
                 for s in seqs:
                     folder = Path(s.paths[0]).parent.name

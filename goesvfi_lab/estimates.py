@@ -51,9 +51,15 @@ class Costs:
     """Seconds on one worker thread (CPU); ``*_mp`` terms are per megapixel of the frame.
 
     Measured with ``benchmarks/estimate.py --components`` on the project's host (synthetic ABI files
-    256² and 768²): NetCDF read 12-14 ms, PNG render+write 0.14-0.22 s/MP, MP4 0.05-0.13 s/MP per
+    256² and 768²): NetCDF read 12-14 ms, PNG render+write 0.14-0.22 s/MP, MP4 0.04-0.13 s/MP per
     frame, cube 0.08-0.13 s/MP per frame, a worker's first job about 1 s (imports), RIFE's weights
     about 0.8 s.
+
+    ``interp_in_worker``: the same interpolation runs slower in a Dask worker than when timed in the
+    notebook, because the Nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (Dask's
+    ``distributed.nanny.pre-spawn-environ``) and torch then returns and re-faults its buffers on every
+    call: one thread, 192×256 and 160² frames, RIFE 1.55-1.65× and flow 1.7-2.8× slower with that
+    variable set than without.
     """
 
     job: float = 0.15  # claim, submit, assemble task, manifest, store updates
@@ -62,15 +68,16 @@ class Costs:
     read_nc_mp: float = 0.02
     read_image: float = 0.001  # PNG / TIFF / JPEG
     read_image_mp: float = 0.02
-    write_png: float = 0.002
-    write_png_mp: float = 0.16
+    write_png: float = 0.0015
+    write_png_mp: float = 0.14
     field_mp: float = 0.004  # float field kept for the cube (npy)
-    video: float = 0.05  # encoder start
+    video: float = 0.03  # encoder start
     video_frame: float = 0.002
-    video_mp: float = 0.08
+    video_mp: float = 0.05
     cube: float = 0.05
     cube_mp: float = 0.1
     warmup: float = 1.0  # a fresh worker: imports, first call
+    interp_in_worker: float = 1.7  # worker / notebook time of the same interpolation (see above)
     model_load: Mapping[str, float] = field(default_factory=lambda: {"flow": 0.1, "rife": 0.8, "ensemble": 0.8})
 
 
@@ -110,7 +117,8 @@ class JobWork:
 
 
 def job_seconds(job: JobWork, interp_s_mp: float, costs: Costs = COSTS) -> dict[str, float]:
-    """One job's work by part (seconds of one worker thread), given the method's s/MP per frame."""
+    """One job's work by part (seconds of one worker thread), given the method's s/MP per frame as
+    timed in the notebook (or the table)."""
     mp = job.pixels / MEGA
     nc = job.ext.lower() == ".nc"
     read_one = (costs.read_nc + costs.read_nc_mp * mp) if nc else (costs.read_image + costs.read_image_mp * mp)
@@ -119,7 +127,7 @@ def job_seconds(job: JobWork, interp_s_mp: float, costs: Costs = COSTS) -> dict[
     return {
         "start-up": costs.job + job.pairs * costs.pair,
         "read": 2 * job.pairs * read_one,  # each pair task reads both of its inputs
-        "interpolate": job.frames_new * interp_s_mp * mp,
+        "interpolate": job.frames_new * interp_s_mp * mp * costs.interp_in_worker,
         "write": write,
         "video": costs.video + total * (costs.video_frame + costs.video_mp * mp) if job.video else 0.0,
         "cube": costs.cube + total * costs.cube_mp * mp if job.cube else 0.0,

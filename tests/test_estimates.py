@@ -28,13 +28,14 @@ def test_job_work_counts_frames_and_pairs():
 
 def test_job_seconds_adds_every_part_of_the_job():
     costs = E.Costs(job=0.1, pair=0.01, read_nc=0.01, read_nc_mp=0.1, write_png=0.002, write_png_mp=0.2,
-                    field_mp=0.01, video=0.05, video_frame=0.001, video_mp=0.1, cube=0.05, cube_mp=0.1)
+                    field_mp=0.01, video=0.05, video_frame=0.001, video_mp=0.1, cube=0.05, cube_mp=0.1,
+                    interp_in_worker=1.5)
     job = E.JobWork(inputs=3, factor=2, pixels=500_000, method="flow", ext=".nc", video=True, cube=True)
     parts = E.job_seconds(job, interp_s_mp=1.0, costs=costs)
     assert parts == pytest.approx({
         "start-up": 0.1 + 2 * 0.01,
         "read": 4 * (0.01 + 0.1 * 0.5),  # two pairs, each reads both inputs
-        "interpolate": 2 * 1.0 * 0.5,  # two new frames
+        "interpolate": 2 * 1.0 * 0.5 * 1.5,  # two new frames, at a worker's speed
         "write": 5 * (0.002 + 0.2 * 0.5 + 0.01 * 0.5),  # five frames, plus the cube's float fields
         "video": 0.05 + 5 * (0.001 + 0.1 * 0.5),
         "cube": 0.05 + 5 * 0.1 * 0.5,
@@ -48,7 +49,7 @@ def test_interpolation_alone_was_a_fraction_of_the_batch():
     """Issue 11: "time ≈ 0.6 s" (new frames × cost / slots) for a batch that took 11 s."""
     p = E.predict(DEMO, FLOW, slots=2)
     interpolation_only = sum(w.frames_new * 0.12 * w.pixels / 1e6 for w in DEMO) / 2
-    assert p.parts["interpolate"] / 2 == pytest.approx(interpolation_only)
+    assert p.parts["interpolate"] / 2 == pytest.approx(interpolation_only * E.COSTS.interp_in_worker)
     assert p.uncalibrated > 8 * interpolation_only
     assert set(p.parts) == {"start-up", "read", "interpolate", "write", "video", "cube"}
     assert p.factor is None and p.seconds == p.uncalibrated and p.parallel == 2

@@ -28,15 +28,18 @@ def _field() -> W.Layout:  # one Layout widget per field
     return W.Layout(width="16em")
 
 
-def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, crop: int = 512) -> float:
-    """Seconds per interpolated frame of one real pair on one thread (a CPU slot's share), timed here.
+def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, concurrent: int = 1,
+                              crop: int = 512) -> float:
+    """Seconds per interpolated frame of one real pair on one thread (a CPU slot's share), timed here
+    with ``concurrent`` copies at once (the slots this machine's cores will run side by side).
 
     See :func:`goesvfi_lab.estimator.time_interp` (large frames timed on a ``crop``² window).
     """
     from ..estimator import frame_info, time_interp
 
     pixels = frame_info(path0, read_frame_locked)[0]
-    return time_interp(path0, path1, method, factor, crop=crop, threads=1, read=read_frame_locked) * pixels / 1e6
+    return time_interp(path0, path1, method, factor, crop=crop, threads=1, read=read_frame_locked,
+                       concurrent=concurrent) * pixels / 1e6
 
 
 class PreviewPanel(W.VBox):
@@ -286,11 +289,12 @@ class PreviewPanel(W.VBox):
 
         seqs, p0, p1, method, factor, outputs = args
         work = work_of([p0, p1], factor, method, outputs, read=read_frame_locked)
-        key = (work.key, factor, os.path.getsize(p0), os.path.splitext(p0)[1])
-        if key not in self._cost:
-            self._cost[key] = self.measure(p0, p1, method, factor)
-        cost = self._cost[key]
         slots = max(int(self.slots()), 1)
+        side_by_side = min(slots, os.cpu_count() or 1)
+        key = (work.key, factor, os.path.getsize(p0), os.path.splitext(p0)[1], side_by_side)
+        if key not in self._cost:
+            self._cost[key] = self.measure(p0, p1, method, factor, side_by_side)
+        cost = self._cost[key]
         result = estimate_jobs([q.paths for q in seqs], factor, method, outputs, slots=slots,
                                finished=self.history(), measured={work.key: cost / (work.pixels / 1e6)},
                                measure=False, read=read_frame_locked)  # fmt: skip
