@@ -299,7 +299,7 @@ def running_peak(q):
 
     def watch():
         while not stop.is_set():
-            peak.append(len(q._submitter.running_ids()) if q._submitter else 0)
+            peak.append(len(q._submitter.live_frames()) if q._submitter else 0)
             time.sleep(0.005)
 
     t = threading.Thread(target=watch)

@@ -12,6 +12,9 @@ a quarter at a time with one ``client.map`` per job): per-task scheduler message
 wake-ups, not the tasks, were the queue's cost on millisecond pairs. Public
 methods take the same lock, so they may be called from any thread (a notebook cell, a widget
 callback, an event callback). Event callbacks run on the control thread, outside the lock.
+
+Beside it: :mod:`.admission` (may a job run, and what its folder holds), :mod:`.transitions` (every
+state change with its event), :mod:`.metrics` (the scheduler plugin's summaries).
 """
 
 from __future__ import annotations
@@ -21,57 +24,28 @@ import os
 import queue as queue_mod
 import threading
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from distributed import Client, Event
 
 from goesvfi_lab import config, policy
-from goesvfi_lab.errors import OutputConflict, is_transient
+from goesvfi_lab.errors import is_transient
 from goesvfi_lab.events import EventDispatcher
 from goesvfi_lab.locks import OutputLock
-from goesvfi_lab.model import BatchJob, JobStatus
 from goesvfi_lab.store import Store
 
-from . import layout
+from . import admission, layout
 from .cluster import Slots, cluster_slots
+from .metrics import SchedulerMetrics
 from .plugins import ASSEMBLE, TOPIC, MetricsPlugin, ModelLoader, parse_key, task_key
-from .tasks import AssembleSpec, JobStopped, PairSpec, assemble, run_pair, stop_event_name
+from .tasks import AssembleSpec, JobStopped, PairSpec, assemble, run_pair
+from .transitions import Active, Transitions
 
 logger = logging.getLogger(__name__)
 
 _WAKE = object()
-
-
-@dataclass
-class Active:
-    """A job this queue has claimed: what is left to submit, what is in flight, and how to stop it."""
-
-    job: BatchJob
-    attempt: int
-    sequence: int
-    inputs: list[str]
-    times: tuple[str | None, ...]
-    todo: deque[int]
-    lock: OutputLock
-    gpu: bool
-    device: str
-    claimed_at: float
-    timeout: float | None
-    inflight: dict[str, int] = field(default_factory=dict)  # key -> pair (ASSEMBLE for the assemble task)
-    frames_done: int = 0
-    frames_dirty: bool = False
-    running: bool = False
-    stop_set: bool = False
-
-    @property
-    def stop(self) -> str:
-        return stop_event_name(self.job.id, self.attempt)
-
-    @property
-    def entry(self) -> policy.Entry:
-        return policy.Entry(self.job.id, int(self.job.priority), -1.0, self.job.frames_total, self.job.owner)
 
 
 @dataclass
@@ -132,26 +106,22 @@ class Submitter:
         self.claimer = claimer
         self.policy = policy.check_policy(policy_name)
         self.max_concurrent = max_concurrent
-        self.meter = meter or policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
-        self.breaker = policy.CircuitBreaker(config.get("queue.circuit-breaker", 5))
-        self.window_factor = float(config.get("queue.window-factor", 2.0))
-        self.window_seconds = float(config.get("queue.window-seconds", 0.5))
-        self.window_max_per_slot = float(config.get("queue.window-max-per-slot", 64))
+        self.meter = meter or policy.ThroughputMeter(float(config.get("queue.throughput-window")))
+        self.breaker = policy.CircuitBreaker(config.get("queue.circuit-breaker"))
+        self.window_factor = float(config.get("queue.window-factor"))
+        self.window_seconds = float(config.get("queue.window-seconds"))
+        self.window_max_per_slot = float(config.get("queue.window-max-per-slot"))
         self.task_seconds: float | None = None  # recent mean duration of a pair task
         if on_locked not in ("wait", "skip"):
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.on_locked = on_locked
         self.tick = 0.05
-        self.batch_delay = float(config.get("queue.batch-delay", 0.05))
+        self.batch_delay = float(config.get("queue.batch-delay"))
 
         self.active: dict[str, Active] = {}
         self.futures: dict[str, Any] = {}  # key -> Future
         self.sweeps: list[Sweep] = []
-        self.memory_kills: dict[str, tuple[int | None, int | None]] = {}  # worker -> (rss, limit) at the kill
-        # job -> (attempt, factor, last pair) of recently activated jobs: a scheduler summary can arrive after
-        # its job already finished here, and its frames must still count towards the throughput
-        self._shapes: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
-        self.locked_seen: set[str] = set()
+        self.metrics = SchedulerMetrics()
         # job -> frames this queue computed (frames resumed from disk not counted)
         self.frames_computed: dict[str, int] = {} if frames_computed is None else frames_computed
         self.paused_reason: str | None = None
@@ -162,7 +132,8 @@ class Submitter:
         self._inbox: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
         self._fetch: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
         self._fetcher: threading.Thread | None = None
-        self._outbox: list[tuple[str, dict[str, Any]]] = []
+        self._outbox: list[tuple[str, dict[str, Any]]] = []  # events decided, fired by _flush outside the lock
+        self.transitions = Transitions(store, self._outbox, self.breaker)
         self._delivering: list[threading.Thread] = []  # threads in _flush, firing callbacks right now
         self._thread: threading.Thread | None = None
         self._closing = False
@@ -187,7 +158,7 @@ class Submitter:
             self._closing = False
             self.scheduler_address = _scheduler_address(self.client)  # for messages once the client has closed
             try:
-                self.client.register_plugin(MetricsPlugin(float(config.get("queue.metrics-interval", 0.5))))
+                self.client.register_plugin(MetricsPlugin(float(config.get("queue.metrics-interval"))))
                 self.client.subscribe_topic(TOPIC, self._on_topic)
                 self.metrics_from_scheduler = True
             except Exception as exc:  # e.g. goesvfi_lab not importable on a remote scheduler
@@ -208,9 +179,7 @@ class Submitter:
             self._closing = True
             for act in list(self.active.values()):
                 self._stop_attempt(act)
-                self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
-                                  claimed_by=None, heartbeat=None, frames_done=act.frames_done)  # fmt: skip
-                act.lock.release()
+                self.transitions.hand_back(act)
             self.active.clear()
             for sweep in self.sweeps:
                 self._sweep(sweep)
@@ -257,21 +226,16 @@ class Submitter:
         with self._lock:
             act = self.active.pop(job_id, None)
             if act is None:
-                changed = self.store.update(job_id, expect=(JobStatus.PENDING,), status=JobStatus.CANCELLED,
-                                            finished_at=time.time(), next_retry_at=None)  # fmt: skip
-                if changed:
-                    self._outbox.append(("job_cancelled", {"job_id": job_id, "was": "pending"}))
+                changed = self.transitions.cancelled_pending(job_id)
             else:
                 self._stop_attempt(act)
-                self.store.update(job_id, status=JobStatus.CANCELLED, finished_at=time.time(),
-                                  claimed_by=None, heartbeat=None)  # fmt: skip
+                self.transitions.cancelled_running(act)
                 extra = (layout.video_path(act.job.output_dir, act.job.settings),
                          layout.cube_path(act.job.output_dir, act.job.settings))  # fmt: skip
-                sweep = Sweep(time.monotonic() + float(config.get("queue.cleanup-grace", 3.0)),
+                sweep = Sweep(time.monotonic() + float(config.get("queue.cleanup-grace")),
                               act.job.output_dir, extra, act.lock, ())  # fmt: skip
                 self._sweep(sweep, final=False)
                 self.sweeps.append(sweep)
-                self._outbox.append(("job_cancelled", {"job_id": job_id, "was": "running"}))
                 changed = True
         self._flush()
         return changed
@@ -349,7 +313,8 @@ class Submitter:
 
     def _flush(self) -> None:
         with self._lock:
-            out, self._outbox = self._outbox, []
+            out = list(self._outbox)
+            self._outbox.clear()  # the same list object: Transitions appends to it
             self._delivering.append(threading.current_thread())
         try:
             # of several job_progress events of one job in a batch only the latest says anything new
@@ -467,33 +432,14 @@ class Submitter:
                 gpu_free -= sent
         self._send(batch)
 
-    def _placement(self, job: BatchJob) -> tuple[bool, str] | str:
-        """(needs a GPU slot, device for the task), or the reason it cannot run now."""
-        device = str(job.settings.get("device", "auto") or "auto").lower()
-        if device == "cpu":
-            return False, "cpu"
-        wants_gpu = device in ("gpu", "cuda") or device.startswith("cuda:")
-        if device == "auto":
-            wants_gpu = self.slots.gpus > 0 and job.method != "linear"
-        if not wants_gpu:
-            return False, "cpu"
-        if self.slots.gpus > 0:
-            return True, "auto"
-        if job.settings.get("fallback_cpu"):
-            return False, "cpu"
-        return (
-            "waiting: the job needs a GPU (settings device=%r) but no worker offers resources GPU=1; "
-            "start one (dask worker --resources GPU=1) or set settings['fallback_cpu']=True" % device
-        )
-
     def _promote(self, job_id: str, now: float, gpu_room: bool = True) -> Active | None:
+        """Claim a pending job, take its output folder's lock and admit it; None if it cannot run now."""
         job = self.store.get(job_id)
-        if job is None or job.status != JobStatus.PENDING:
+        if job is None or job.status.value != "pending":
             return None
-        placement = self._placement(job)
+        placement = admission.placement(job, self.slots.gpus)
         if isinstance(placement, str):
-            self.store.update(job.id, next_retry_at=now + float(config.get("queue.gpu-wait-retry", 5.0)),
-                              error=placement)  # fmt: skip
+            self.transitions.waiting_for_gpu(job.id, placement, now)
             return None
         gpu, device = placement
         if gpu and not gpu_room:
@@ -501,105 +447,39 @@ class Submitter:
         if not self.store.claim(job.id, self.claimer):
             return None  # another queue on this store took it
         job.runs += 1  # as the claim counted it: this attempt's keys and stop event are new
-        lock = OutputLock(job.output_dir, float(config.get("queue.lock-max-age", 600)))
+        lock = OutputLock(job.output_dir, float(config.get("queue.lock-max-age")))
         try:
             acquired = lock.acquire()
         except OSError as exc:  # under a regular file, read-only or full file system: fail the job, not the loop
-            act = Active(job, job.runs, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
-            self._attempt_failed(act, f"{job.output_dir}: cannot create or write the output folder "
-                                      f"({exc.strerror or exc})")  # fmt: skip
+            self._attempt_failed(Active.unstarted(job, lock), f"{job.output_dir}: cannot create or write the "
+                                                              f"output folder ({exc.strerror or exc})")  # fmt: skip
             return None
         if not acquired:
             holder = lock.holder()
             reason = f"output folder {job.output_dir} is locked ({holder.reason if holder else 'locked'})"
-            self.locked_seen.add(job.id)
-            if self.on_locked == "skip":  # the CLI: another process is on it, report and move on
-                self.store.update(job.id, status=JobStatus.CANCELLED, claimed_by=None, heartbeat=None,
-                                  finished_at=now, error=f"skipped: {reason}")  # fmt: skip
-                self._outbox.append(("job_cancelled", {"job_id": job.id, "was": "locked", "reason": reason}))
-            else:  # look again later: when the other holder is done, the outputs will be complete
-                self.store.update(job.id, status=JobStatus.PENDING, claimed_by=None, heartbeat=None,
-                                  next_retry_at=now + float(config.get("queue.lock-retry", 5.0)),
-                                  error=f"waiting: {reason}")  # fmt: skip
+            self.transitions.locked(job, reason, now, skip=self.on_locked == "skip")
             return None
         try:
-            return self._prepare(job, lock, gpu, device, now)
-        except Exception as exc:  # unreadable inputs etc.: a failed attempt, not a crashed loop
-            act = Active(job, job.runs, 0, list(job.inputs), (), deque(), lock, gpu, device, now, None)
-            self._attempt_failed(act, describe_error(exc, job.id, self.memory_kills), retry=is_transient(exc))
+            admitted = admission.prepare(job, gpu)
+        except Exception as exc:  # unreadable inputs, a folder holding another result: a failed attempt
+            self._attempt_failed(Active.unstarted(job, lock, gpu, device),
+                                 describe_error(exc, job.id, self.metrics.memory_kills), retry=is_transient(exc))  # fmt: skip
             return None
-
-    def _prepare(self, job: BatchJob, lock: OutputLock, gpu: bool, device: str, now: float) -> Active | None:
-        from goesvfi_lab.discover import check_job_inputs, find_duplicates, parse_goes_name
-
-        notes = list(job.notes)
-        if gpu is False and str(job.settings.get("device", "auto")).lower() not in ("auto", "cpu"):
-            note = "no GPU worker in the cluster: running on CPU (settings fallback_cpu)"
-            if note not in notes:
-                notes.append(note)
-        layout.video_path(job.output_dir, job.settings)  # an MP4 or cube path outside the job folder fails
-        layout.cube_path(job.output_dir, job.settings)  # now, before any frame is computed
-        inputs, order_notes = check_job_inputs(job.inputs)  # FrameError for a file of another band etc.
-        notes.extend(n for n in order_notes if n not in notes)
-        readable = [p for p in inputs if os.path.exists(p)]
-        if len(readable) == len(inputs):  # inputs visible here: drop content duplicates
-            for group in find_duplicates(inputs):
-                for dup in group[1:]:
-                    inputs.remove(dup)
-                    note = f"duplicate input skipped: {dup} (same content as {group[0]})"
-                    if note not in notes:
-                        notes.append(note)
-        if len(inputs) < 2:
-            from goesvfi_lab.errors import FrameError
-
-            if not inputs:
-                raise ValueError(f"job {job.name!r} has no input frames (an empty folder?): it needs at least two")
-            raise FrameError(inputs[0], f"the only distinct input frame of job {job.name!r}: a job needs at least two")
-        total = layout.n_frames(len(inputs), job.factor)
-        changes: dict[str, Any] = {}
-        if inputs != job.inputs:
-            changes.update(inputs=inputs, frames_total=total)
-            job.inputs = inputs
-        if notes != job.notes:
-            changes["notes"] = notes
-            job.notes = notes
-        settings = job.settings
-        wanted = layout.result_spec(inputs, job.factor, job.method, settings)
-        fresh = job.attempts == 0 and job.frames_done == 0
-        if settings.get("overwrite") and fresh:
-            layout.remove_outputs(job.output_dir, (layout.video_path(job.output_dir, settings),
-                                                   layout.cube_path(job.output_dir, settings)))  # fmt: skip
-        else:
-            found = layout.existing_result(job.output_dir, wanted)
-            if found.state == "complete":  # "complete" means this very result, not "frames exist"
-                note = f"skipped: {found.detail}"
-                if note not in job.notes:
-                    changes["notes"] = job.notes = [*job.notes, note]
-                self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=now, frames_done=total,
-                                  error=None, claimed_by=None, heartbeat=None, next_retry_at=None,
-                                  **changes)  # fmt: skip
-                lock.release()
-                self._outbox.append(("job_completed", {"job_id": job.id, "skipped": True, "frames_done": total}))
-                return None
-            if found.state == "other":  # resuming would mix two results: say so, replace nothing
-                raise OutputConflict(layout.conflict_message(job.output_dir, found))
-        layout.write_started(job.output_dir, job.id, wanted)
-        self.store.update(job.id, error=None, next_retry_at=None, **changes)
-        times = []
-        for p in inputs:
-            g = parse_goes_name(p)
-            times.append(g.start.isoformat() if g is not None else None)
-        timeout = settings.get("timeout", config.get("queue.timeout"))
+        if admitted.skip is not None:
+            self.transitions.skipped(job, lock, admitted, now)
+            return None
+        self.transitions.admitted(job, admitted)
+        job.inputs = admitted.inputs
+        job.notes = admitted.changes.get("notes", job.notes)
+        timeout = job.settings.get("timeout", config.get("queue.timeout"))
         self._sequence += 1
         act = Active(
-            job=job, attempt=job.runs, sequence=self._sequence, inputs=inputs, times=tuple(times),
-            todo=deque(range(len(inputs) - 1)), lock=lock, gpu=gpu, device=device, claimed_at=now,
+            job=job, attempt=job.runs, sequence=self._sequence, inputs=admitted.inputs, times=admitted.times,
+            todo=deque(range(len(admitted.inputs) - 1)), lock=lock, gpu=gpu, device=device, claimed_at=now,
             timeout=float(timeout) if timeout else None,
         )  # fmt: skip
         self.active[job.id] = act
-        self._shapes[job.id] = (act.attempt, job.factor, len(inputs) - 2)
-        while len(self._shapes) > 4096:
-            self._shapes.popitem(last=False)
+        self.metrics.remember(job.id, act.attempt, job.factor, len(admitted.inputs) - 2)
         return act
 
     def _priority(self, act: Active) -> int:
@@ -613,7 +493,7 @@ class Submitter:
         """Take up to ``n`` pairs off the job's to-do list into ``batch`` (sent by :meth:`_send`)."""
         job = act.job
         keep_fields = bool(layout.cube_path(job.output_dir, job.settings)) and layout.is_physical(act.inputs[0])
-        poll = float(config.get("queue.stop-poll", 0.1))
+        poll = float(config.get("queue.stop-poll"))
         last = len(act.inputs) - 2
         sent = 0
         while act.todo and sent < n:
@@ -701,7 +581,7 @@ class Submitter:
                 if isinstance(exc, JobStopped):
                     continue
                 # a corrupt file or a size mismatch fails the same way every time: retry only what can change
-                self._attempt_failed(act, describe_error(exc, key, self.memory_kills), retry=is_transient(exc))
+                self._attempt_failed(act, describe_error(exc, key, self.metrics.memory_kills), retry=is_transient(exc))
             elif fut.status == "cancelled":  # we forget our own cancels first: this one came from Dask
                 reason = getattr(getattr(fut, "_state", None), "exception", None)
                 self._interrupted(act, getattr(reason, "reason", None) or "cancelled by Dask")
@@ -747,36 +627,18 @@ class Submitter:
         job = act.job
         act.frames_done += len(layout.pair_targets(pair, job.factor, pair == len(act.inputs) - 2))
         if not act.running:
-            self._mark_running(act)
+            self.transitions.started(act)
         act.frames_dirty = True  # persisted in batches by _housekeeping (one SQLite commit per pair is costly)
-        self._outbox.append(("job_progress", {"job_id": job.id, "frames_done": act.frames_done,
-                                              "frames_total": job.frames_total, "progress":
-                                              policy.progress(act.frames_done, job.frames_total)}))  # fmt: skip
-
-    def _mark_running(self, act: Active) -> None:
-        act.running = True
-        self.store.update(act.job.id, expect=(JobStatus.QUEUED,), status=JobStatus.RUNNING, started_at=time.time())
-        self._outbox.append(("job_started", {"job_id": act.job.id, "name": act.job.name}))
+        self.transitions.progressed(act)
 
     def _completed(self, act: Active) -> None:
-        job = act.job
-        del self.active[job.id]
-        self.store.update(job.id, status=JobStatus.COMPLETED, finished_at=time.time(), frames_done=job.frames_total,
-                          error=None, claimed_by=None, heartbeat=None)  # fmt: skip
-        act.lock.release()
-        self.breaker.record_success()
-        self._outbox.append(("job_completed", {"job_id": job.id, "skipped": False, "frames_done": job.frames_total,
-                                               "video": layout.video_path(job.output_dir, job.settings),
-                                               "cube": layout.cube_path(job.output_dir, job.settings)}))  # fmt: skip
+        del self.active[act.job.id]
+        self.transitions.completed(act)
 
     def _interrupted(self, act: Active, reason: str) -> None:
-        """Dask dropped the job's tasks (the scheduler restarted, or the client lost it for a while).
-
-        Not the job's fault, so no attempt is counted and the circuit breaker is not fed: the job goes
-        back to PENDING and runs again once the client is connected, resuming from the frames on disk.
-        """
-        job = act.job
-        self.active.pop(job.id, None)
+        """Dask dropped the job's tasks (the scheduler restarted, or the client lost it for a while): the
+        job goes back to PENDING and runs again once the client is connected, from the frames on disk."""
+        self.active.pop(act.job.id, None)
         futs = [self.futures.pop(k) for k in list(act.inflight) if k in self.futures]
         if futs:
             try:
@@ -785,12 +647,7 @@ class Submitter:
                 pass
         act.inflight.clear()
         act.todo.clear()
-        error = f"interrupted ({reason}): runs again from the frames already on disk"
-        self.store.update(job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
-                          claimed_by=None, heartbeat=None, frames_done=act.frames_done, error=error)  # fmt: skip
-        act.lock.release()
-        self._outbox.append(("job_retrying", {"job_id": job.id, "error": error, "attempt": job.attempts,
-                                              "delay": 0.0, "retry_at": time.time(), "interrupted": True}))  # fmt: skip
+        self.transitions.interrupted(act, reason)
 
     def _lost(self) -> None:
         """The client gave up reconnecting to the scheduler: hand every claimed job back and stop."""
@@ -799,9 +656,7 @@ class Submitter:
                             f"Every job is safe in the store {self.store.path}; call start() again (or open a "
                             f"queue on the same store) once the scheduler is back")  # fmt: skip
         for act in list(self.active.values()):
-            self.store.update(act.job.id, expect=(JobStatus.QUEUED, JobStatus.RUNNING), status=JobStatus.PENDING,
-                              claimed_by=None, heartbeat=None, frames_done=act.frames_done)  # fmt: skip
-            act.lock.release()
+            self.transitions.hand_back(act)
         self.active.clear()
         self.futures.clear()
         self.paused_reason = self.lost_reason
@@ -826,28 +681,12 @@ class Submitter:
             self.sweeps.append(Sweep(time.monotonic() + 600.0, "", (), None, (act.stop,)))
 
     def _attempt_failed(self, act: Active, error: str, *, retry: bool = True) -> None:
-        job = act.job
-        self.active.pop(job.id, None)
+        """Stop what is left of the attempt; retry later with backoff (``retry``) or fail the job."""
+        self.active.pop(act.job.id, None)
         self._stop_attempt(act)
-        failures = job.attempts + 1
-        max_attempts = int(config.get("retry.max-attempts", 3))
-        now = time.time()
-        if not retry or failures >= max_attempts:
-            suffix = f" (after {failures} attempts)" if retry and failures > 1 else ""
-            self.store.update(job.id, status=JobStatus.FAILED, attempts=failures, error=error + suffix,
-                              finished_at=now, claimed_by=None, heartbeat=None, next_retry_at=None,
-                              frames_done=act.frames_done)  # fmt: skip
-            self._outbox.append(("job_failed", {"job_id": job.id, "error": error + suffix, "attempts": failures}))
-        else:
-            delay = policy.backoff_delay(failures - 1, float(config.get("retry.base", 2.0)),
-                                         float(config.get("retry.cap", 300.0)))  # fmt: skip
-            self.store.update(job.id, status=JobStatus.PENDING, attempts=failures, error=error,
-                              next_retry_at=now + delay, claimed_by=None, heartbeat=None,
-                              frames_done=act.frames_done)  # fmt: skip
-            self._idle_until = min(self._idle_until, now + delay)
-            self._outbox.append(("job_retrying", {"job_id": job.id, "error": error, "attempt": failures,
-                                                  "delay": delay, "retry_at": now + delay}))  # fmt: skip
-        act.lock.release()
+        due = self.transitions.failed(act, error, retry)
+        if due is not None:
+            self._idle_until = min(self._idle_until, due)
         if self.breaker.record_failure(error):
             self.paused_reason = self.breaker.reason
             self._outbox.append(("queue_paused", {"reason": self.breaker.reason}))
@@ -885,44 +724,21 @@ class Submitter:
         self._inbox.put(("topic", event[1]))
 
     def _handle_topic(self, item: tuple[str, Any]) -> None:
-        msg = item[1]
-        if not isinstance(msg, dict):
+        summary = self.metrics.read(item[1])
+        if summary is None:
             return
-        kind = msg.get("type")
-        if kind == "memory-kill" and msg.get("worker"):
-            self.memory_kills[str(msg["worker"])] = (msg.get("rss"), msg.get("limit"))
-        if kind != "summary":
-            return
-        cluster = msg.get("cluster") or {}
-        if cluster.get("root_task_queuing") and not self._warned_queuing:
-            self._warned_queuing = True
-            logger.warning("goesvfi: the scheduler queues root tasks (distributed.scheduler.worker-saturation is "
-                           "finite), so tasks already handed to Dask may not run strictly by priority; set it "
-                           "to inf on the scheduler for that guarantee")  # fmt: skip
-        if cluster.get("task_seconds") and self.task_seconds is None:  # the scheduler's mean for our tasks
-            self.task_seconds = float(cluster["task_seconds"])
-        if cluster:
-            self.slots = Slots(int(cluster.get("workers", 0)), int(cluster.get("threads", 0)),
-                               int(cluster.get("gpus", 0)))  # fmt: skip
-        frames = 0
-        for job_id, delta in (msg.get("jobs") or {}).items():
-            shape = self._shapes.get(job_id)
-            if shape is None or delta.get("attempt") != shape[0]:
-                continue
-            attempt, factor, last = shape
+        if summary.task_seconds and self.task_seconds is None:  # the scheduler's mean for our tasks
+            self.task_seconds = summary.task_seconds
+        if summary.slots is not None:
+            self.slots = summary.slots
+        for job_id, attempt in summary.started:
             act = self.active.get(job_id)
-            if act is not None and act.attempt == attempt and delta.get("started") and not act.running:
-                self._mark_running(act)
-            for pair in delta.get("done", ()):
-                frames += factor + (1 if pair == last else 0)
-        if frames:
-            self.meter.add(frames)
+            if act is not None and act.attempt == attempt and not act.running:
+                self.transitions.started(act)
+        if summary.frames:
+            self.meter.add(summary.frames)
 
     # --- views ---------------------------------------------------------------------------------
-
-    def running_ids(self) -> set[str]:
-        with self._lock:
-            return set(self.active)
 
     def live_frames(self) -> dict[str, int]:
         with self._lock:
