@@ -133,15 +133,34 @@ def read_manifest(output_dir: str) -> dict[str, Any] | None:
 
 # settings that change how a job runs, not what it writes: a rerun that differs only in these is the same result
 EXECUTION_SETTINGS = frozenset({"overwrite", "timeout", "device", "fallback_cpu"})
+# settings result_spec takes as they take effect (defaults filled in, dropped where they change nothing)
+_EFFECTIVE = frozenset({"video", "cube", "fps", "cmap", "vmin", "vmax", "kind"})
 
 
 def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     """What a job's outputs are: inputs, factor, method and every setting that changes a written file.
 
-    Normalised through JSON (tuples become lists), so it compares equal to what a manifest holds.
+    Settings are taken as they take effect, so two ways of asking for the same files compare equal:
+    ``fps`` only with a video (default ``goesvfi.video.fps``), colours only for physical inputs (PNG
+    frames pass through unchanged), ``kind`` only when not ``auto``; how a job runs
+    (:data:`EXECUTION_SETTINGS`) is left out. Normalised through JSON (tuples become lists), so it
+    compares equal to what a manifest holds.
     """
-    spec = {"inputs": [str(p) for p in inputs], "factor": int(factor), "method": str(method),
-            "settings": {k: settings[k] for k in sorted(settings) if k not in EXECUTION_SETTINGS}}  # fmt: skip
+    from goesvfi_lab import config
+
+    paths = [str(p) for p in inputs]
+    physical = bool(paths) and is_physical(paths[0])
+    rest = {k: v for k, v in settings.items() if k not in EXECUTION_SETTINGS and k not in _EFFECTIVE}
+    effective: dict[str, Any] = {"video": settings.get("video") or False, "cube": settings.get("cube") or False}
+    if effective["video"]:
+        effective["fps"] = float(settings.get("fps") or config.get("video.fps"))
+    if physical:
+        effective.update(cmap=settings.get("cmap") or "ir", vmin=settings.get("vmin"), vmax=settings.get("vmax"))
+    if (settings.get("kind") or "auto") != "auto":
+        effective["kind"] = settings["kind"]
+    merged = {**rest, **effective}
+    spec = {"inputs": paths, "factor": int(factor), "method": str(method),
+            "settings": {k: merged[k] for k in sorted(merged)}}  # fmt: skip
     return json.loads(json.dumps(spec, default=str))
 
 
