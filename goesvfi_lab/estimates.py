@@ -27,6 +27,7 @@ WARM_FOR = 600.0  # s: a worker that finished a job with a method this recently 
 BATCH_GAP = 2.0  # s: jobs created within this of each other were submitted together (one batch)
 RECENT_BATCHES = 3  # calibrate from the median of this many latest batches
 FACTOR_LIMITS = (0.1, 20.0)  # a calibration outside this is a broken record, not a slow cluster
+PICKUP_CAP = 1.0  # s: a longer wait from submission to the first start is a busy or paused queue
 
 # Seconds per megapixel per interpolated frame on one CPU thread, by method and input kind:
 # benchmarks/estimate.py's component timings at 512² (OMP_NUM_THREADS=1, factor 4). The preview
@@ -52,8 +53,8 @@ class Costs:
 
     Measured with ``benchmarks/estimate.py --components`` on the project's host (synthetic ABI files
     256² and 768²): NetCDF read 12-14 ms, PNG render+write 0.14-0.22 s/MP, MP4 0.04-0.13 s/MP per
-    frame, cube 0.08-0.13 s/MP per frame, a worker's first job about 1 s (imports), RIFE's weights
-    about 0.8 s.
+    frame, cube 0.08-0.13 s/MP per frame; make demo's batch 0.3-0.5 s slower on a fresh LocalCluster
+    than the next time (first calls in new worker processes), RIFE's weights about 0.8 s to load.
 
     ``interp_in_worker``: the same interpolation runs slower in a Dask worker than when timed in the
     notebook, because the Nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (Dask's
@@ -76,7 +77,8 @@ class Costs:
     video_mp: float = 0.05
     cube: float = 0.05
     cube_mp: float = 0.1
-    warmup: float = 1.0  # a fresh worker: imports, first call
+    warmup: float = 0.4  # a fresh worker: imports, first calls
+    pickup: float = 0.25  # submission to the first start: the submitter's idle poll (0.5 s) on average
     interp_in_worker: float = 1.7  # worker / notebook time of the same interpolation (see above)
     model_load: Mapping[str, float] = field(default_factory=lambda: {"flow": 0.1, "rife": 0.8, "ensemble": 0.8})
 
@@ -166,7 +168,7 @@ def predict(
     any_warm: bool = False,
     factor: float | None = None,
 ) -> Prediction:
-    """Batch wall time = start-up of cold workers + all jobs' work / slots, × calibration ``factor``.
+    """Batch wall time = pick-up + start-up of cold workers + all jobs' work / slots, × calibration ``factor``.
 
     ``interp`` maps each job's :attr:`JobWork.key` to seconds per MP per interpolated frame. Work
     spreads over at most as many slots as there are pair tasks.
@@ -178,7 +180,8 @@ def predict(
     pairs = sum(j.pairs for j in jobs)
     parallel = float(max(1, min(max(int(slots), 1), pairs)))
     cold = tuple(sorted(set(cold) & {j.method for j in jobs}))
-    seconds = warmup_seconds(cold, any_warm, costs) + sum(parts.values()) / parallel if jobs else 0.0
+    fixed = costs.pickup + warmup_seconds(cold, any_warm, costs)
+    seconds = fixed + sum(parts.values()) / parallel if jobs else 0.0
     calibrated = seconds if factor is None else seconds * factor
     return Prediction(seconds, calibrated, factor, parts, parallel, cold)
 
@@ -198,13 +201,16 @@ class Finished:
 
 @dataclass(frozen=True)
 class Batch:
-    """Jobs submitted together; ``seconds`` from the first start to the last finish."""
+    """Jobs submitted together; ``seconds`` from submission to the last finish, as the user waits
+    (a first start later than :data:`PICKUP_CAP` after submission counts from the start instead:
+    the queue was busy or paused, which says nothing about this batch's speed)."""
 
     jobs: tuple[Finished, ...]
 
     @property
     def started(self) -> float:
-        return min(j.started_at for j in self.jobs)
+        first = min(j.started_at for j in self.jobs)
+        return max(min(j.created_at for j in self.jobs), first - PICKUP_CAP)
 
     @property
     def finished(self) -> float:

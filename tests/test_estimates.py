@@ -58,7 +58,8 @@ def test_interpolation_alone_was_a_fraction_of_the_batch():
 def test_slots_warm_up_and_calibration():
     one = E.predict(DEMO, FLOW, slots=1)
     two = E.predict(DEMO, FLOW, slots=2)
-    assert two.uncalibrated == pytest.approx(one.uncalibrated / 2)
+    pickup = E.COSTS.pickup  # submission to the first start: once per batch, not per slot
+    assert two.uncalibrated - pickup == pytest.approx((one.uncalibrated - pickup) / 2)
     tiny = [E.JobWork(inputs=2, factor=2, pixels=10_000, method="flow")]
     assert E.predict(tiny, {tiny[0].key: 0.1}, slots=8).parallel == 1  # one pair runs on one slot
     cold = E.predict(DEMO, FLOW, slots=2, cold=["flow", "rife"])  # rife is not in this batch
@@ -75,16 +76,18 @@ def _finished(works, created, started, seconds):
 
 
 def test_batches_are_jobs_submitted_together():
-    a = _finished(DEMO, 100.0, 101.0, 5.0)
+    a = _finished(DEMO, 100.0, 100.5, 5.0)
     b = _finished(DEMO[:1], 106.5, 106.5, 3.0)  # submitted just after a ended: its own batch
     got = E.batches(b + a)
     assert [len(x.jobs) for x in got] == [3, 1]
-    assert got[0].seconds == pytest.approx(5.0) and got[0].methods == {"flow"}
+    assert got[0].seconds == pytest.approx(5.5) and got[0].methods == {"flow"}  # from submission
+    late = E.batches(_finished(DEMO, 100.0, 130.0, 5.0))  # waited 30 s behind other work: not its time
+    assert late[0].seconds == pytest.approx(5.0 + E.PICKUP_CAP)
 
 
 def test_calibration_is_actual_over_predicted_of_finished_batches():
     predicted = E.predict(DEMO, FLOW, slots=2, cold=["flow"]).uncalibrated  # the first batch: cold workers
-    history = _finished(DEMO, 1000.0, 1000.5, 11.0)  # it took 11 s
+    history = _finished(DEMO, 1000.0, 1000.0, 11.0)  # it took 11 s
     factor = E.calibration(history, FLOW, slots=2, methods={"flow"})
     assert factor == pytest.approx(11.0 / predicted)
     # the same batch again, on the same (now warm) workers: predicted from the model × that ratio

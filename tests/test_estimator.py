@@ -9,7 +9,7 @@ import pytest
 from _widget_wire import install
 from distributed import Client, LocalCluster
 
-from goesvfi_lab.estimates import COSTS
+from goesvfi_lab.estimates import COSTS, PICKUP_CAP
 from goesvfi_lab.estimator import estimate_jobs, finished_records, work_of
 from goesvfi_lab.model import BatchJob, JobStatus
 from goesvfi_lab.queue import BatchQueue
@@ -46,17 +46,20 @@ def test_a_finished_batch_calibrates_the_next_estimate(tmp_path):
         assert before.prediction.factor is None and before.batches_used == 0
         assert before.prediction.cold == ("flow",)  # nothing ran yet: start-up counted
         assert set(before.prediction.parts) >= {"read", "interpolate", "write", "video", "start-up"}
+        q.start()  # a running, idle queue: as when the preview's Confirm submits
         for k, paths in enumerate(seqs):
             q.add_job(BatchJob(name=f"s{k}", inputs=paths, output_dir=tmp_path / "out" / f"s{k}", factor=3,
                                method="flow", settings=SETTINGS))
-        q.start()
         assert q.wait(timeout=120)
         done = q.jobs("completed")
         latest = recent_completed(q, limit=1)  # what the notebook app hands the preview: one page
         q.stop()
     assert [j.name for j in latest] == ["s1"]
     assert len(done) == 2 and len(finished_records(done)) == 2
-    span = max(j.finished_at for j in done) - min(j.started_at for j in done)
+    submitted = min(j.created_at for j in done)
+    first_start = min(j.started_at for j in done)
+    assert first_start - submitted < PICKUP_CAP  # an idle queue picks the batch up at once
+    span = max(j.finished_at for j in done) - submitted  # what the user waited
 
     after = estimate_jobs(seqs, 3, "flow", SETTINGS, slots=1, finished=done, measured=dict(before.measured),
                           now=max(j.finished_at for j in done) + 1)  # fmt: skip
