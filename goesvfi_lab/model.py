@@ -47,11 +47,31 @@ class JobStatus(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+        return self in FINISHED
 
     @property
     def is_active(self) -> bool:
-        return self in (JobStatus.QUEUED, JobStatus.RUNNING)
+        return self in CLAIMED
+
+
+class StatusGroup(frozenset):
+    """A set of :class:`JobStatus` with ``values``: the stored words, in declaration order.
+
+    The words are what SQL parameters and the store's per-status counts use; a fixed order keeps
+    queries and their cached plans identical. Membership takes ``JobStatus`` (``JobStatus(word) in``).
+    """
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(s.value for s in JobStatus if s in self)
+
+
+#: not finished yet: waiting in the store, or claimed by a queue (what "N left" and ``q.wait()`` count)
+UNFINISHED = StatusGroup({JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING})
+#: a queue holds the job (handed to Dask, or computing): shown as running, recovered when its queue died
+CLAIMED = StatusGroup({JobStatus.QUEUED, JobStatus.RUNNING})
+#: done for good until a retry: completed, failed or cancelled
+FINISHED = StatusGroup({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 
 def new_job_id() -> str:
@@ -162,6 +182,11 @@ class Stats:
     progress: float = 0.0  # 0..1: frames done of frames wanted (cancelled jobs are not wanted)
     state: str = "idle"  # policy.queue_state: running | paused | ready | idle
     updated_at: float = field(default_factory=time.time)
+
+    @property
+    def unfinished(self) -> int:
+        """Jobs not finished yet (:data:`UNFINISHED`): pending, queued and running."""
+        return self.pending + self.queued + self.running
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
