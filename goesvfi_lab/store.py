@@ -25,12 +25,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping
 
-from .model import BatchJob, JobPriority, JobStatus
+from .model import CLAIMED, UNFINISHED, BatchJob, JobPriority, JobStatus
 from .policy import Entry, check_policy
 
 SCHEMA_VERSION = 3
 STATUSES = tuple(s.value for s in JobStatus)
-ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 # schema version -> statements that bring the previous version to it
 _MIGRATIONS: dict[int, list[str]] = {
@@ -172,6 +171,16 @@ class Counts:
         self.jobs[status] += jobs
         self.frames_total[status] += frames_total
         self.frames_done[status] += frames_done
+
+    @property
+    def unfinished(self) -> int:
+        """Jobs pending, queued or running (:data:`~goesvfi_lab.model.UNFINISHED`)."""
+        return sum(self.jobs[s] for s in UNFINISHED.values)
+
+    @property
+    def frames_left(self) -> int:
+        """Frames unfinished jobs still have to write: what an ETA divides by the throughput."""
+        return sum(max(self.frames_total[s] - self.frames_done[s], 0) for s in UNFINISHED.values)
 
 
 class Store:
@@ -340,7 +349,8 @@ class Store:
     def heartbeat(self, claimer: str) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE jobs SET heartbeat=? WHERE claimed_by=? AND status IN (?, ?)", (time.time(), claimer, *ACTIVE)
+                "UPDATE jobs SET heartbeat=? WHERE claimed_by=? AND status IN (?, ?)",
+                (time.time(), claimer, *CLAIMED.values),
             )
 
     def recover(self, *, claimer: str | None = None) -> list[str]:
@@ -350,7 +360,7 @@ class Store:
         stale: list[str] = []
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, claimed_by, heartbeat FROM jobs WHERE status IN (?, ?)", ACTIVE
+                "SELECT id, claimed_by, heartbeat FROM jobs WHERE status IN (?, ?)", CLAIMED.values
             ).fetchall()
         for jid, claimed_by, hb in rows:
             owner_host, _, rest = (claimed_by or "").partition(":")
@@ -366,7 +376,7 @@ class Store:
             elif hb is None or now - hb > self.claim_timeout:
                 stale.append(jid)
         for jid in stale:
-            self.update(jid, expect=ACTIVE, status=JobStatus.PENDING, claimed_by=None, heartbeat=None)
+            self.update(jid, expect=CLAIMED, status=JobStatus.PENDING, claimed_by=None, heartbeat=None)
         return stale
 
     def delete(self, statuses: Iterable[str | JobStatus]) -> int:
@@ -517,7 +527,7 @@ class Store:
 
     def active_by_owner(self) -> dict[str, int]:
         with self._lock:
-            rows = self._db.execute("SELECT owner, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY owner", ACTIVE)
+            rows = self._db.execute("SELECT owner, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY owner", CLAIMED.values)
             return dict(rows.fetchall())
 
     def next_retry_at(self) -> float | None:

@@ -199,6 +199,17 @@ def test_counters_follow_writes(tmp_path):
     assert store.counts.jobs["completed"] == 0
 
 
+def test_counts_know_unfinished_jobs_and_the_frames_they_still_owe(tmp_path):
+    store = Store(tmp_path / "q.sqlite3")
+    jobs = [_job(i) for i in range(4)]
+    store.add(jobs)
+    store.update(jobs[1].id, status=JobStatus.RUNNING, frames_done=2)
+    store.update(jobs[2].id, status=JobStatus.FAILED, frames_done=1)
+    store.update(jobs[3].id, status=JobStatus.QUEUED, frames_done=9)  # more than wanted never counts below 0
+    assert store.counts.unfinished == 3
+    assert store.counts.frames_left == (jobs[0].frames_total - 0) + (jobs[1].frames_total - 2) + 0
+
+
 def test_update_guards_and_notes(tmp_path):
     store = Store(tmp_path / "q.sqlite3")
     job = _job(3)
