@@ -150,6 +150,15 @@ def dask_priority(level: int, sequence: int) -> int:
     return int(level) * LEVEL_SPAN - int(sequence)
 
 
+def pairs_per_task(pair_seconds: float | None, target: float = 0.05, most: int = 32) -> int:
+    """How many consecutive pairs one task carries: enough for ``target`` seconds of work, so that
+    millisecond pairs do not cost more in scheduler messages than in computing; one while the pair
+    time is unknown, and one for pairs that take ``target`` or longer (GPU work, large frames)."""
+    if not pair_seconds or pair_seconds <= 0:
+        return 1
+    return max(1, min(most, int(target / pair_seconds)))
+
+
 def window_size(slots: int, factor: float = 2.0, task_seconds: float | None = None,
                 seconds: float = 0.0, max_per_slot: float = 64.0) -> int:
     """How many tasks to keep submitted: enough to keep every slot busy, few enough to reorder cheaply.

@@ -95,3 +95,14 @@ def test_scheduler_summaries_count_frames_of_known_attempts_only():
     assert m.read({"type": "memory-kill", "worker": "tcp://w:1", "rss": 5, "limit": 4}) is None
     assert m.memory_kills == {"tcp://w:1": (5, 4)}
     assert m.read("not a dict") is None
+
+
+def test_tiny_pairs_share_a_task_and_their_keys_say_which():
+    from goesvfi_lab.engine.plugins import key_pairs, parse_key, task_key
+    from goesvfi_lab.policy import pairs_per_task
+
+    assert pairs_per_task(None) == 1 and pairs_per_task(0.2) == 1  # unknown, or long enough alone
+    assert pairs_per_task(0.005) == 10 and pairs_per_task(1e-6) == 32  # capped
+    assert task_key("j1", (3,), 2) == "vfi-j1-3-a2" and task_key("j1", (3, 4, 5), 2) == "vfi-j1-3_5-a2"
+    assert parse_key("vfi-j1-3_5-a2") == ("j1", (3, 5), 2) and key_pairs((3, 5)) == [3, 4, 5]
+    assert parse_key("vfi-j1-5_3-a2") is None and key_pairs("asm") == [] and key_pairs(4) == [4]

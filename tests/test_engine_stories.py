@@ -182,3 +182,26 @@ def test_cli_rerun_with_another_method_and_factor_says_so(tmp_path, capsys, monk
     assert main([*base, "--method", "flow", "--factor", "4", "--overwrite"]) == 0
     check_outputs(str(out / "cam"), 3, 4)
     assert json.loads((out / "cam" / layout.MANIFEST).read_text())["method"] == "flow"
+
+
+def test_tiny_pairs_share_tasks_and_progress_stays_exact(client, tmp_path):
+    from distributed import get_task_stream
+
+    with dask.config.set({"goesvfi.queue.task-seconds": 5.0}):  # every pair here is far shorter than that
+        q = make_queue(client, tmp_path)
+        q.add_job(make_job(tmp_path, "warm", n=3))  # its results measure the pair time
+        q.start(preload=["linear"])
+        try:
+            assert q.wait(60)
+            with get_task_stream(client) as stream:
+                jid = q.add_job(make_job(tmp_path, "many", n=12, factor=3))
+                assert q.wait(60)
+            keys = [t["key"] for t in stream.data if str(t["key"]).startswith(f"vfi-{jid}-")]
+            pair_tasks = [k for k in keys if "-asm-" not in k]
+            assert 1 <= len(pair_tasks) < 11 and any("_" in k for k in pair_tasks), keys
+            progress = [e[3]["frames_done"] for e in q.events_seen if e[1] == "job_progress" and e[2] == jid]
+            assert progress == sorted(progress) and progress[-1] == 34  # per pair, up to every frame
+            assert q.job(jid).frames_done == 34
+            check_outputs(str(tmp_path / "out" / "many"), 12, 3)
+        finally:
+            q.stop()

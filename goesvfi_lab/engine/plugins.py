@@ -5,7 +5,8 @@ also on workers that join later — so the first pair on a worker does not pay f
 and later pairs reuse the same instance (the backend registry caches per process).
 
 :class:`MetricsPlugin` (a ``SchedulerPlugin``) watches transitions of our task keys
-(``vfi-{job}-{pair}-a{attempt}``; measured cost a few µs per transition) and publishes on the topic
+(``vfi-{job}-{pair}-a{attempt}``, ``vfi-{job}-{first}_{last}-a{attempt}`` for a task carrying
+several consecutive pairs; measured cost a few µs per transition) and publishes on the topic
 ``goesvfi``: a periodic ``summary`` (per-job pairs started / done / erred since the last summary,
 plus cluster slots) and immediate per-job events (``job-done`` when the assemble task finished,
 ``pair-erred``, ``memory-kill``). Clients receive them with ``client.subscribe_topic``. Publishing
@@ -27,13 +28,23 @@ KEY_PREFIX = "vfi-"
 ASSEMBLE = "asm"
 
 
-def task_key(job_id: str, part: int | str, attempt: int) -> str:
-    """``vfi-{job}-{pair}-a{attempt}``; the assemble task uses ``asm`` as its pair."""
+def task_key(job_id: str, part: int | str | tuple[int, ...], attempt: int) -> str:
+    """``vfi-{job}-{pair}-a{attempt}``; ``{first}_{last}`` for consecutive pairs in one task; ``asm`` for
+    the assemble task."""
+    if isinstance(part, tuple):
+        part = str(part[0]) if len(part) == 1 else f"{part[0]}_{part[-1]}"
     return f"{KEY_PREFIX}{job_id}-{part}-a{attempt}"
 
 
-def parse_key(key: Any) -> tuple[str, int | str, int] | None:
-    """(job, pair or "asm", attempt) of one of our keys, None for anything else."""
+def key_pairs(part: int | str | tuple[int, int]) -> list[int]:
+    """The pairs a parsed key's part stands for (none for the assemble task)."""
+    if isinstance(part, tuple):
+        return list(range(part[0], part[1] + 1))
+    return [] if part == ASSEMBLE else [int(part)]
+
+
+def parse_key(key: Any) -> tuple[str, int | str | tuple[int, int], int] | None:
+    """(job, pair / (first, last) pairs / "asm", attempt) of one of our keys, None for anything else."""
     if not isinstance(key, str) or not key.startswith(KEY_PREFIX):
         return None
     try:
@@ -44,6 +55,9 @@ def parse_key(key: Any) -> tuple[str, int | str, int] | None:
         return None
     if part == ASSEMBLE:
         return job, ASSEMBLE, int(attempt[1:])
+    first, sep, last = part.partition("_")
+    if sep and first.isdigit() and last.isdigit() and int(first) <= int(last):
+        return job, (int(first), int(last)), int(attempt[1:])
     if not part.isdigit():
         return None
     return job, int(part), int(attempt[1:])
@@ -134,13 +148,14 @@ class MetricsPlugin(SchedulerPlugin):
         state = self.jobs.setdefault(job, {"seen": time.time(), "done": set(), "erred": 0, "processing": set(),
                                            "assembled": False})  # fmt: skip
         state["seen"] = time.time()
+        pairs = key_pairs(part)
         if part != ASSEMBLE:
             if finish == "processing":
                 state["processing"].add(part)
             else:
                 state["processing"].discard(part)
             if finish == "memory":
-                state["done"].add(part)
+                state["done"].update(pairs)
             elif finish == "erred":
                 state["erred"] += 1
         if part == ASSEMBLE:
@@ -154,12 +169,12 @@ class MetricsPlugin(SchedulerPlugin):
         d = self._job_delta(job)
         d["attempt"] = max(d["attempt"], attempt)
         if finish == "processing":
-            d["started"].append(part)
+            d["started"].append(pairs[0])
         elif finish == "memory":
-            d["done"].append(part)
+            d["done"].extend(pairs)
         elif finish == "erred":
-            d["erred"].append(part)
-            self._log({"type": "pair-erred", "job": job, "pair": part, "attempt": attempt,
+            d["erred"].append(pairs[0])
+            self._log({"type": "pair-erred", "job": job, "pair": pairs[0], "attempt": attempt,
                        "error": str(kwargs.get("exception_text") or "")[:500]})  # fmt: skip
 
     def add_worker(self, scheduler=None, worker=None) -> None:

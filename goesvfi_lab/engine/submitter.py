@@ -40,7 +40,7 @@ from . import admission, layout
 from .cluster import Slots, cluster_slots
 from .metrics import SchedulerMetrics
 from .plugins import ASSEMBLE, TOPIC, MetricsPlugin, ModelLoader, parse_key, task_key
-from .tasks import AssembleSpec, JobStopped, PairSpec, assemble, run_pair
+from .tasks import AssembleSpec, JobStopped, PairSpec, assemble, run_pairs
 from .transitions import Active, Transitions
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,9 @@ class Submitter:
         self.window_factor = float(config.get("queue.window-factor"))
         self.window_seconds = float(config.get("queue.window-seconds"))
         self.window_max_per_slot = float(config.get("queue.window-max-per-slot"))
-        self.task_seconds: float | None = None  # recent mean duration of a pair task
+        self.task_seconds: float | None = None  # recent mean duration of a task (one pair or a run of them)
+        self.pair_seconds: float | None = None  # recent mean duration of one pair
+        self.task_target = float(config.get("queue.task-seconds"))
         if on_locked not in ("wait", "skip"):
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.on_locked = on_locked
@@ -256,7 +258,7 @@ class Submitter:
                 continue
             fut.cancel()
             del self.futures[key]
-            act.todo.appendleft(act.inflight.pop(key))
+            act.todo.extendleft(reversed(act.inflight.pop(key)))
             asm = task_key(act.job.id, ASSEMBLE, act.attempt)
             if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
                 del act.inflight[asm]
@@ -384,7 +386,7 @@ class Submitter:
         """Pair tasks handed to Dask. Assemble tasks do not count: they wait on pairs, so a window
         holding them would starve the workers at every job boundary."""
         jobs = [a for a in self.active.values() if a.gpu or not gpu_only]
-        return sum(1 for a in jobs for pair in a.inflight.values() if pair >= 0)
+        return sum(1 for a in jobs for pairs in a.inflight.values() if pairs)
 
     def _window(self, slots: int) -> int:
         return policy.window_size(slots, self.window_factor, self.task_seconds, self.window_seconds,
@@ -489,36 +491,47 @@ class Submitter:
         self.futures[fut.key] = fut
         fut.add_done_callback(self._inbox.put)
 
-    def _next_pairs(self, act: Active, n: int, batch: list[tuple[Active, str, PairSpec]]) -> int:
-        """Take up to ``n`` pairs off the job's to-do list into ``batch`` (sent by :meth:`_send`)."""
+    def _next_pairs(self, act: Active, n: int, batch: list[tuple[Active, str, tuple[PairSpec, ...]]]) -> int:
+        """Take up to ``n`` tasks' worth of pairs off the job's to-do list into ``batch`` (sent by :meth:`_send`).
+
+        Consecutive tiny pairs share a task (:func:`policy.pairs_per_task` of the measured pair time);
+        GPU work goes one pair per task, so no GPU slot waits behind a run of pairs.
+        """
         job = act.job
         keep_fields = bool(layout.cube_path(job.output_dir, job.settings)) and layout.is_physical(act.inputs[0])
         poll = float(config.get("queue.stop-poll"))
         last = len(act.inputs) - 2
+        per_task = 1 if act.gpu else policy.pairs_per_task(self.pair_seconds, self.task_target)
         sent = 0
         while act.todo and sent < n:
-            pair = act.todo.popleft()
-            spec = PairSpec(
-                job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
-                output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
-                device=act.device, kind=job.settings.get("kind", "auto"), keep_fields=keep_fields,
-                cmap=job.settings.get("cmap", "ir"), vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"),
-                stop=act.stop, poll=poll,
-            )  # fmt: skip
-            key = task_key(job.id, pair, act.attempt)
-            act.inflight[key] = pair
-            batch.append((act, key, spec))
+            specs: list[PairSpec] = []
+            while act.todo and len(specs) < per_task and (not specs or act.todo[0] == specs[-1].pair + 1):
+                specs.append(self._pair_spec(act, act.todo.popleft(), last, keep_fields, poll))
+            pairs = tuple(spec.pair for spec in specs)
+            key = task_key(job.id, pairs, act.attempt)
+            act.inflight[key] = pairs
+            batch.append((act, key, tuple(specs)))
             sent += 1
         return sent
 
-    def _send(self, batch: list[tuple[Active, str, PairSpec]]) -> None:
+    def _pair_spec(self, act: Active, pair: int, last: int, keep_fields: bool, poll: float) -> PairSpec:
+        job = act.job
+        return PairSpec(
+            job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
+            output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
+            device=act.device, kind=job.settings.get("kind", "auto"), keep_fields=keep_fields,
+            cmap=job.settings.get("cmap", "ir"), vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"),
+            stop=act.stop, poll=poll,
+        )  # fmt: skip
+
+    def _send(self, batch: list[tuple[Active, str, tuple[PairSpec, ...]]]) -> None:
         """Submit the batch with one ``client.map`` per (priority, resources): one scheduler message per
         job rather than per pair, which is most of the queue's own cost on short pairs."""
-        groups: dict[tuple[int, bool], list[tuple[Active, str, PairSpec]]] = {}
+        groups: dict[tuple[int, bool], list[tuple[Active, str, tuple[PairSpec, ...]]]] = {}
         for item in batch:
             groups.setdefault((self._priority(item[0]), item[0].gpu), []).append(item)
         for (priority, gpu), items in groups.items():
-            futures = self.client.map(run_pair, [spec for _, _, spec in items], key=[key for _, key, _ in items],
+            futures = self.client.map(run_pairs, [specs for _, _, specs in items], key=[key for _, key, _ in items],
                                       priority=priority, resources={"GPU": 1} if gpu else None, pure=False,
                                       retries=0)  # fmt: skip
             for fut in futures:
@@ -539,7 +552,7 @@ class Submitter:
         key = task_key(act.job.id, ASSEMBLE, act.attempt)
         if key in act.inflight:
             return
-        deps = [self.futures[k] for k, pair in act.inflight.items() if pair >= 0 and k in self.futures]
+        deps = [self.futures[k] for k, pairs in act.inflight.items() if pairs and k in self.futures]
         job = act.job
         spec = AssembleSpec(
             job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
@@ -547,7 +560,7 @@ class Submitter:
             times=act.times, notes=tuple(job.notes), stop=act.stop,
         )  # fmt: skip
         fut = self.client.submit(assemble, spec, *deps, key=key, priority=self._priority(act), pure=False, retries=0)
-        act.inflight[key] = -1
+        act.inflight[key] = ()
         self._watch(fut)
 
     # --- results ----------------------------------------------------------------------------
@@ -569,11 +582,12 @@ class Submitter:
             if act is None or parsed[2] != act.attempt or key not in act.inflight:
                 continue  # a stopped attempt's leftovers
             if fut.status == "finished":
-                pair = act.inflight.pop(key)
-                if pair == -1:
+                pairs = act.inflight.pop(key)
+                if not pairs:  # the assemble task
                     self._completed(act)
                 else:
-                    self._pair_done(act, pair)
+                    for pair in pairs:
+                        self._pair_done(act, pair)
                     self._fetch.put(fut)
             elif fut.status == "error":
                 exc = fut.exception()
@@ -618,6 +632,8 @@ class Submitter:
             if n:  # resumed pairs say nothing about how long work takes
                 secs = float(result.get("seconds", 0.0))
                 self.task_seconds = secs if self.task_seconds is None else 0.8 * self.task_seconds + 0.2 * secs
+                per_pair = secs / max(int(result.get("pairs", 1)), 1)
+                self.pair_seconds = per_pair if self.pair_seconds is None else 0.8 * self.pair_seconds + 0.2 * per_pair
             self.frames_computed[result["job"]] = self.frames_computed.get(result["job"], 0) + n
             written += n
         if written and not self.metrics_from_scheduler:

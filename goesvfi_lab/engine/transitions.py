@@ -40,7 +40,7 @@ class Active:
     device: str
     claimed_at: float
     timeout: float | None
-    inflight: dict[str, int] = field(default_factory=dict)  # key -> pair (ASSEMBLE for the assemble task)
+    inflight: dict[str, tuple[int, ...]] = field(default_factory=dict)  # key -> its pairs (() for assemble)
     frames_done: int = 0
     frames_dirty: bool = False
     running: bool = False
