@@ -268,6 +268,10 @@ def test_preview_buttons_keep_their_labels_beside_the_status(wire, png_sequence,
     buttons = [c for c in row.children if isinstance(c, W.Button)]
     assert panel.back in buttons and all(b.layout.flex == "0 0 auto" for b in buttons)  # never shrink
     assert panel.status.layout.flex == "1 1 0" and panel.status.layout.min_width == "0"  # the note wraps
+    wire.set(panel.method, value="linear")  # unchanged: still the batch just sent
+    assert "Submitted 1 job" in panel.status.value
+    wire.set(panel.fps, value=24)  # another batch now: the note about the last one goes
+    assert panel.status.value == ""
     panel.close()
 
 

@@ -174,8 +174,8 @@ def test_row_and_global_clicks_reach_the_queue(wire, queue, frames, tmp_path):
 
 
 def test_a_failed_row_keeps_its_buttons_and_shows_its_error(wire, tmp_path):
-    """Issue 11.4: the note column shows the file name and the reason, a click the whole message; the
-    four actions keep their size whatever the note says. A skipped job says why it did not run."""
+    """Issue 11.4: the line under a failed row shows the file name and the reason, a click the whole
+    message; the four actions keep their size. A skipped job says why it did not run."""
     from goesvfi_lab.queue import BatchQueue
 
     q = BatchQueue(store=tmp_path / "queue.sqlite3")
@@ -199,10 +199,11 @@ def test_a_failed_row_keeps_its_buttons_and_shows_its_error(wire, tmp_path):
     note = rows[skipped].note
     assert note.description == "skipped: complete from job 1f2e3d (same settings)" and not note.disabled
     assert "gvl-note-note" in note._dom_classes and "gvl-note-error" not in note._dom_classes
-    assert rows[plain].note.disabled and rows[plain].note.description == ""
-    for r in rows.values():  # fixed-size actions; the cells and the note share what is left
+    assert row.note.layout.display == note.layout.display == "flex"
+    assert rows[plain].note.disabled and rows[plain].note.layout.display == "none"
+    for r in rows.values():  # fixed-size actions; the cells take what is left
         assert all(b.layout.flex == "0 0 auto" for b in (r.cancel, r.retry, r.up, r.down))
-        assert r.info.layout.min_width == "0" and r.note.layout.min_width == "0"
+        assert r.info.layout.min_width == "0"
     wire.click(row.note)
     wire.set(app.queue_panel.show_only, index=list(SHOW).index("completed"))  # the row now shows another job
     assert row.job_id == skipped and row.detail.layout.display == "none"

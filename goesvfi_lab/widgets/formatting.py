@@ -223,7 +223,6 @@ def estimate_summary(jobs: int, frames_total: int, frames_new: int, seconds: flo
 # ---------------------------------------------------------------------------------------- queue
 
 JOB_COLUMNS = ("name", "status", "priority", "pos", "progress", "created", "duration")
-NOTE_COLUMN = "error / note"  # a clickable widget beside the cells: a click shows the whole message
 
 
 def job_header() -> str:
@@ -232,8 +231,8 @@ def job_header() -> str:
 
 
 def job_row(job: BatchJob, now: float | None = None) -> str:
-    """The informational cells of one queue row (the note, :func:`job_note`, and the action buttons are
-    widgets beside it)."""
+    """The informational cells of one queue row (the action buttons, and the note of :func:`job_note`
+    under the cells, are widgets)."""
     status = JobStatus(job.status)
     # the queue numbers waiting jobs 1, 2, … in the order they will start (running ones are 0)
     pos = str(job.position) if status == JobStatus.PENDING and job.position else DASH
@@ -270,11 +269,11 @@ def short_message(text: str | None) -> str:
 
 
 def job_note(job: BatchJob) -> tuple[str, str, str]:
-    """(kind, short, full) of what the table's note column says about ``job``.
+    """(kind, short, full) of the line the job table shows under a row.
 
     ``kind``: "error" for a failed job (its error), "note" for anything else worth reading (a pending
     job's last error or wait, a skipped job's "skipped: complete from job …", other notes), "" for
-    nothing. ``short`` is the column's one line (:func:`short_message`), ``full`` the whole text.
+    nothing. ``short`` is that line (:func:`short_message`), ``full`` the whole text (shown on a click).
     """
     status = JobStatus(job.status)
     if job.error:

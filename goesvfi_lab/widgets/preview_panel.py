@@ -226,6 +226,7 @@ class PreviewPanel(W.VBox):
     # ---- estimate (background)
     def _settings_changed(self, change: Any = None) -> None:
         self.confirm.disabled = self.result is None or not self.result.sequences
+        self.status.value = ""  # another batch now: "Submitted …" was about the last one
         self._refresh_estimate()
         self._refresh_checks()
 

@@ -26,13 +26,14 @@ def _small(icon: str, tooltip: str, cls: str) -> W.Button:
     return b
 
 
-# the row's three parts: the cells (a fixed grid, style.css), the note, the four actions
-CELLS_FLEX, NOTE_FLEX = "3 1 0", "1 1 0"
+# the cells (a grid, style.css) take the line's width less the four fixed-size actions; the same flex for the
+# header and every row keeps the columns aligned
+CELLS_FLEX = "1 1 0"
 
 
 class JobRow(W.VBox):
-    """One table row: the cells as HTML, the note (a job's error or note: click for the whole message),
-    then cancel / retry / priority up / priority down; the whole message opens under the row."""
+    """One table row: the cells as HTML, then cancel / retry / priority up / priority down; under them the
+    job's error or note on one line (the file name and the reason), and a click on it opens the whole message."""
 
     def __init__(self, act: Callable[[str, str], None]) -> None:
         self.job_id: str | None = None
@@ -40,7 +41,8 @@ class JobRow(W.VBox):
         self._note: tuple[str, str, str] = ("", "", "")
         self._open_for: str | None = None  # the job whose whole message is shown
         self.info = W.HTML(layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
-        self.note = W.Button(layout=W.Layout(flex=NOTE_FLEX, min_width="0", width="auto"), disabled=True)
+        self.note = W.Button(layout=W.Layout(display="none", width="auto", max_width="100%", align_self="flex-start"),
+                             disabled=True)
         self.note.add_class("gvl-note")
         self.note.on_click(lambda _b: self.toggle())
         self.cancel = _small("times", "cancel this job", "gvl-cancel")
@@ -50,9 +52,9 @@ class JobRow(W.VBox):
         for b, action in ((self.cancel, "cancel"), (self.retry, "retry"), (self.up, "up"), (self.down, "down")):
             b.on_click(lambda _b, action=action: act(action, self.job_id))
         self.detail = W.HTML(layout=W.Layout(display="none"))
-        line = W.HBox([self.info, self.note, self.cancel, self.retry, self.up, self.down],
+        line = W.HBox([self.info, self.cancel, self.retry, self.up, self.down],
                       layout=W.Layout(align_items="center", width="100%"))
-        super().__init__([line, self.detail], layout=W.Layout(display="none", width="100%"))
+        super().__init__([line, self.note, self.detail], layout=W.Layout(display="none", width="100%"))
         self.add_class("gvl-row")
 
     def bind(self, job: BatchJob | None) -> None:
@@ -70,6 +72,7 @@ class JobRow(W.VBox):
                 self.note.description = short
                 self.note.tooltip = full or None
                 self.note.disabled = not full
+                self.note.layout.display = "flex" if full else "none"
                 for k in ("error", "note"):
                     (self.note.add_class if k == kind else self.note.remove_class)(f"gvl-note-{k}")
             self._show_detail()
@@ -166,10 +169,8 @@ class QueuePanel(W.VBox):
         spacers = [_small("", "", "gvl-spacer") for _ in range(4)]
         for b in spacers:
             b.layout.visibility = "hidden"
-        note = W.HTML(f'<span class="gvl-jobhead">{fmt.esc(fmt.NOTE_COLUMN)}</span>',
-                      layout=W.Layout(flex=NOTE_FLEX, min_width="0"))
         cells = W.HTML(fmt.job_header(), layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
-        return W.HBox([cells, note, *spacers], layout=W.Layout(align_items="center", width="100%"))
+        return W.HBox([cells, *spacers], layout=W.Layout(align_items="center", width="100%"))
 
     # ---- clicks → queue
     def _did(self, result: Any = None, action: str | None = None) -> None:
