@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 from . import config
 from . import policy as _policy
+from . import query as _query
 from .events import EventDispatcher
 from .model import BatchJob, JobPriority, JobStatus, Stats, new_job_id
 from .store import Store, new_claimer
@@ -27,14 +28,6 @@ from .store import Store, new_claimer
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
-def _statuses(status: JobStatus | str | Iterable[JobStatus | str] | None) -> set[JobStatus] | None:
-    if status is None:
-        return None
-    if isinstance(status, (str, JobStatus)):
-        status = [status]
-    return {JobStatus(s) for s in status}
 
 
 class BatchQueue:
@@ -58,8 +51,8 @@ class BatchQueue:
         policy: str | None = None,
         on_locked: str = "wait",
     ) -> None:
-        self.store = store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout", 120))
-        self.policy = _policy.check_policy(policy or config.get("queue.policy", "priority"))
+        self.store = store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout"))
+        self.policy = _policy.check_policy(policy or config.get("queue.policy"))
         self._submitter = None
         self.max_concurrent = max_concurrent
         self.on_locked = on_locked
@@ -67,7 +60,7 @@ class BatchQueue:
         self.claimer = new_claimer(self.id)
         self.events = EventDispatcher()
         self.recovered = self.store.recover()  # jobs a dead queue left QUEUED/RUNNING are PENDING again
-        self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window", 60)))
+        self.meter = _policy.ThroughputMeter(float(config.get("queue.throughput-window")))
         self.events.on("job_started", self._job_began)  # the meter's span starts when computing does
         self._cluster_arg = cluster
         self._conn = None
@@ -197,8 +190,11 @@ class BatchQueue:
         """Connect, then run jobs in the background (returns at once). Resumes after :meth:`pause`.
 
         ``preload``: interpolation methods each worker loads at start-up (default: those of the
-        pending jobs), so no pair pays for loading a model.
+        pending jobs), so no pair pays for loading a model. The engine's ``goesvfi.*`` settings are read
+        here (:class:`~goesvfi_lab.engine.settings.EngineSettings`): a config change applies from the
+        next start() after stop(); :attr:`max_concurrent` applies to a running queue.
         """
+        from .engine.settings import EngineSettings
         from .engine.submitter import Submitter
 
         client = self.connect()
@@ -208,7 +204,8 @@ class BatchQueue:
             self._submitter = Submitter(client, self.store, self.events, claimer=self.claimer,
                                         policy_name=self.policy, max_concurrent=self.max_concurrent,
                                         meter=self.meter, frames_computed=self._frames_computed,
-                                        on_locked=self.on_locked)  # fmt: skip
+                                        on_locked=self.on_locked,  # goesvfi.* read now, for this run
+                                        settings=EngineSettings.from_config())  # fmt: skip
             self._submitter.start(tuple(preload))
         elif self._submitter.paused_reason is not None:
             self._submitter.resume()
@@ -359,7 +356,7 @@ class BatchQueue:
     # --- views ------------------------------------------------------------------------------
 
     def _pending_order(self) -> list:
-        return _policy.order(self.store.entries(self.policy), self.policy, self.store.active_by_owner())
+        return _query.pending_order(self.store, self.policy)
 
     def jobs(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None, *, order: str = "queue",
              limit: int | None = None, offset: int = 0) -> list[BatchJob]:
@@ -369,63 +366,28 @@ class BatchQueue:
         (arrival order). ``order="submitted"``: the order they were added — the notebook table's, so
         rows do not jump when a job changes state. ``limit``/``offset`` page through either order in
         the store without loading the other jobs (what keeps a 100,000-job table cheap to refresh).
+        The same pages as :func:`goesvfi_lab.query.jobs`, plus the live frame counts of running jobs.
         """
-        wanted = _statuses(status)
-        if order == "submitted":
-            return self._annotate(self.store.jobs(wanted, order="submitted", limit=limit, offset=offset))
-        if order != "queue":
-            raise ValueError(f"unknown job order {order!r}; choose 'queue' or 'submitted'")
-        out: list[BatchJob] = []
-        places: dict[str, int] = {}  # queue positions of the waiting jobs in the page, known from the order
-        remaining = None if limit is None else max(int(limit), 0)
-        skip = max(int(offset), 0)
-        for group, key in ((ACTIVE, "seq"), ((JobStatus.PENDING,), self.policy), (FINISHED, "seq")):
-            statuses = [s for s in group if wanted is None or s in wanted]
-            if not statuses or remaining == 0:
-                continue
-            if key == "fair":  # interleaved by owner: only policy.order knows it
-                ids = [e.id for e in self._pending_order()]
-                if skip and skip >= len(ids):
-                    skip -= len(ids)
-                    continue
-                chunk = self.store.get_many(ids[skip : None if remaining is None else skip + remaining])
-            else:
-                n = self.store.count(statuses) if skip else 0
-                if skip and skip >= n:
-                    skip -= n
-                    continue
-                chunk = self.store.jobs(statuses, order=key, limit=remaining, offset=skip)
-            if key == self.policy:
-                places.update((job.id, skip + i) for i, job in enumerate(chunk, 1))
-            skip = 0
-            out += chunk
-            if remaining is not None:
-                remaining -= len(chunk)
-        return self._annotate(out, places)
+        page = _query.jobs(self.store, status, policy=self.policy, order=order, limit=limit, offset=offset)
+        return self._live(page)
 
     def count(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None) -> int:
         """How many jobs (with ``status``) the store holds — for paging through :meth:`jobs`."""
-        return self.store.count(_statuses(status))
+        return _query.count(self.store, status)
 
     def _annotate(self, jobs: list[BatchJob], places: dict[str, int] | None = None) -> list[BatchJob]:
         """Set ``position`` and the live frame count of running jobs (persisted progress lags a little)."""
+        return self._live(_query.annotate(self.store, self.policy, jobs, places))
+
+    def _live(self, jobs: list[BatchJob]) -> list[BatchJob]:
         live = self._submitter.live_frames() if self._submitter is not None else {}
-        places = dict(places or {})
-        unplaced = [j.id for j in jobs if j.status == JobStatus.PENDING and j.id not in places]
-        if unplaced:
-            places.update(self._positions(unplaced))
         for job in jobs:
             if job.status in ACTIVE:
-                job.position = 0
                 job.frames_done = max(job.frames_done, live.get(job.id, 0))
-            elif job.status == JobStatus.PENDING:
-                job.position = places.get(job.id)
         return jobs
 
     def _positions(self, job_ids: list[str]) -> dict[str, int]:
-        if self.policy != "fair":
-            return self.store.ranks(self.policy, job_ids)
-        return _policy.positions(self._pending_order())
+        return _query.positions(self.store, self.policy, job_ids)
 
     def job(self, job_id: str) -> BatchJob:
         return self._annotate([self._require(job_id)])[0]
@@ -440,20 +402,12 @@ class BatchQueue:
         c = self.store.counts
         unfinished = ("pending", "queued", "running")
         remaining = sum(max(c.frames_total[s] - c.frames_done[s], 0) for s in unfinished)
-        frames_total = sum(v for s, v in c.frames_total.items() if s != "cancelled")
-        frames_done = sum(v for s, v in c.frames_done.items() if s != "cancelled")
         state = _policy.queue_state(self.running, self.paused, sum(c.jobs[s] for s in unfinished))
         self.meter.observe(state == "running")  # idle → running starts a new stretch of measured work
         now = self.meter.clock()
         pace = _policy.pace(self.meter.work(now), now, self.meter.window, remaining, sum(c.jobs.values()),
                             busy=state == "running")  # fmt: skip
-        return Stats(
-            total=sum(c.jobs.values()), pending=c.jobs["pending"], queued=c.jobs["queued"],
-            running=c.jobs["running"], completed=c.jobs["completed"], failed=c.jobs["failed"],
-            cancelled=c.jobs["cancelled"], frames_done=frames_done, frames_total=frames_total,
-            success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]), throughput=pace.throughput,
-            eta_seconds=pace.eta_seconds, progress=_policy.progress(frames_done, frames_total), state=state,
-        )  # fmt: skip
+        return _query.make_stats(c, state, pace)
 
     def _job_began(self, message: dict[str, Any]) -> None:
         """``job_started``: tell the meter when the job began computing (its ``started_at``, in the meter's clock)."""
@@ -464,7 +418,7 @@ class BatchQueue:
     def wait(self, timeout: float | None = None, poll: float = 0.25) -> bool:
         """Block until no job is pending, queued or running (True), or ``timeout`` passes (False).
 
-        For scripts: in a notebook, start() and watch ``panel()`` instead. Raises RuntimeError if
+        For scripts: in a notebook, start() and watch ``gl.panel(q)`` instead. Raises RuntimeError if
         the circuit breaker paused the queue, or the scheduler was lost for good (it would otherwise
         wait forever).
         """
@@ -499,12 +453,6 @@ class BatchQueue:
     def on(self, event: str, callback: Callable[[dict[str, Any]], Any], remove: bool = False) -> None:
         """Call ``callback(message)`` on ``event`` (see :data:`goesvfi_lab.events.EVENTS`); ``remove`` unregisters."""
         self.events.on(event, callback, remove=remove)
-
-    def panel(self, **options: Any):
-        """The ipywidgets app for this queue: stats, job table and controls."""
-        from .widgets import panel
-
-        return panel(self, **options)
 
     def __repr__(self) -> str:
         s = self.stats()

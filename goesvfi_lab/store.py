@@ -9,6 +9,9 @@ Each active job records who claimed it (``host:pid:queue``) and a heartbeat, so 
 process opening the same store leaves that process's work alone while work of a dead one (same host
 and pid gone, or heartbeat older than ``claim_timeout``) is recovered.
 
+``Store(path, readonly=True)`` opens an existing store for reading only (``goesvfi-lab status``,
+:mod:`goesvfi_lab.query`): it never creates, migrates or recovers anything, and its writes raise.
+
 The store keeps per-status counters in memory (adjusted by its own writes, recounted on
 :meth:`refresh_counts`), which is what lets ``BatchQueue.stats()`` answer in microseconds with
 100,000 jobs queued.
@@ -22,8 +25,9 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator
 
 from .model import CLAIMED, UNFINISHED, BatchJob, JobPriority, JobStatus
 from .policy import Entry, check_policy
@@ -184,33 +188,82 @@ class Counts:
 
 
 class Store:
-    """SQLite-backed job table. Thread-safe: one connection, one lock (SQLite serialises writes anyway)."""
+    """SQLite-backed job table. Thread-safe: one connection, one lock (SQLite serialises writes anyway).
+
+    ``readonly=True``: open an existing store to look at it (SQLite ``mode=ro``): nothing is created,
+    migrated or recovered, a missing file is a ``FileNotFoundError`` naming it, an older schema a
+    :class:`StoreError`, and every write raises :class:`StoreError`. The database file itself is never
+    written. A WAL reader needs the ``-wal`` / ``-shm`` side files: if no other process has the store
+    open, SQLite creates them (an empty ``-wal`` and the 32 KiB wal-index ``-shm``) and a read-only
+    connection cannot delete them on close; the next read-write open of the store removes them again.
+    """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, claim_timeout: float = 120.0, busy_timeout: float = 30.0
+        self, path: str | os.PathLike[str] | None = None, *, claim_timeout: float = 120.0, busy_timeout: float = 30.0,
+        readonly: bool = False,
     ) -> None:
         self.path = os.fspath(path) if path is not None else default_store_path()
         self.claim_timeout = float(claim_timeout)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self.readonly = bool(readonly)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        if self.readonly:
+            self._db = self._connect_readonly(busy_timeout)
+        else:
+            if self.path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+            if not self.readonly:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
             self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-            self._migrate()
+            if self.readonly:
+                self._check_version()
+            else:
+                self._migrate()
             self.counts = Counts.empty()
             self.refresh_counts()
         except sqlite3.DatabaseError as exc:  # sqlite3's own text names neither the file nor what to do
             self._db.close()
             raise StoreError(_open_error(self.path, exc, busy_timeout)) from exc
+        except StoreError:
+            self._db.close()
+            raise
 
     # --- schema -----------------------------------------------------------------------------
 
     @property
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _connect_readonly(self, busy_timeout: float) -> sqlite3.Connection:
+        if self.path == ":memory:":
+            raise StoreError(":memory: cannot be opened read-only (it would be a new, empty store)")
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"{self.path}: no such store" if not os.path.exists(self.path)
+                                    else f"{self.path}: not a store file")  # fmt: skip
+        uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+        try:
+            return sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_open_error(self.path, exc, busy_timeout)) from exc
+
+    def _check_version(self) -> None:
+        """What :meth:`_migrate` checks, for a read-only open: the schema must be this version's."""
+        version = self.schema_version
+        if version == 0:
+            raise StoreError(f"{self.path}: not a goesvfi-lab store (no schema version)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {version} is newer than this goesvfi-lab "
+                             f"understands ({SCHEMA_VERSION}); upgrade goesvfi-lab")  # fmt: skip
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema version {version} is older than this goesvfi-lab's "
+                             f"({SCHEMA_VERSION}); open it once read-write (any goesvfi-lab run or BatchQueue) "
+                             f"to migrate it")  # fmt: skip
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; open Store(path) to change jobs")
 
     def _migrate(self) -> None:
         with self._lock, self._transaction():
@@ -241,6 +294,7 @@ class Store:
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
     def _transaction(self) -> "Store._Tx":
+        self._writable()
         return Store._Tx(self._db)
 
     def close(self) -> None:
@@ -323,11 +377,6 @@ class Store:
             )
         return True
 
-    def add_note(self, job_id: str, note: str) -> None:
-        job = self.get(job_id)
-        if job is not None and note not in job.notes:
-            self.update(job_id, notes=[*job.notes, note])
-
     def claim(self, job_id: str, claimer: str) -> bool:
         """PENDING → QUEUED for ``claimer`` if nobody else took it first (two queues on one store).
 
@@ -347,6 +396,7 @@ class Store:
         return True
 
     def heartbeat(self, claimer: str) -> None:
+        self._writable()
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET heartbeat=? WHERE claimed_by=? AND status IN (?, ?)",
@@ -355,6 +405,18 @@ class Store:
 
     def recover(self, *, claimer: str | None = None) -> list[str]:
         """Return active jobs of dead (or this, ``claimer``) queues to PENDING; returns their ids."""
+        self._writable()
+        stale = self.stale_claims(claimer=claimer)
+        for jid in stale:
+            self.update(jid, expect=CLAIMED, status=JobStatus.PENDING, claimed_by=None, heartbeat=None)
+        return stale
+
+    def stale_claims(self, *, claimer: str | None = None) -> list[str]:
+        """Ids of QUEUED / RUNNING jobs whose queue is gone (what :meth:`recover` would return to PENDING).
+
+        A read: same host and the pid is dead (or is this process and not a live queue here), another
+        host and no heartbeat for ``claim_timeout``, no claimer at all, or ``claimer`` itself.
+        """
         host = socket.gethostname()
         now = time.time()
         stale: list[str] = []
@@ -375,11 +437,10 @@ class Store:
                     stale.append(jid)
             elif hb is None or now - hb > self.claim_timeout:
                 stale.append(jid)
-        for jid in stale:
-            self.update(jid, expect=CLAIMED, status=JobStatus.PENDING, claimed_by=None, heartbeat=None)
         return stale
 
     def delete(self, statuses: Iterable[str | JobStatus]) -> int:
+        self._writable()
         values = [JobStatus(s).value for s in statuses]
         if not values:
             return 0
@@ -390,23 +451,12 @@ class Store:
             self.refresh_counts()
         return n
 
-    def renumber(self) -> None:
-        """Give pending jobs integer ``seq`` values again (after very many moves into one gap)."""
-        with self._lock, self._transaction() as db:
-            ids = [r[0] for r in db.execute("SELECT id FROM jobs ORDER BY seq")]
-            db.executemany("UPDATE jobs SET seq=? WHERE id=?", [(float(i), jid) for i, jid in enumerate(ids, 1)])
-
     # --- reads ------------------------------------------------------------------------------
 
     def get(self, job_id: str) -> BatchJob | None:
         with self._lock:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
         return None if row is None else self._job(row)
-
-    def claimed_by(self, job_id: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT claimed_by FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return None if row is None else row[0]
 
     def jobs(self, statuses: Iterable[str | JobStatus] | None = None, *, order: str = "seq",
              limit: int | None = None, offset: int = 0) -> list[BatchJob]:
@@ -518,13 +568,6 @@ class Store:
                 ).fetchall()
         return [Entry(*r) for r in rows]
 
-    def entry(self, job_id: str) -> Entry | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, priority, seq, frames_total, owner FROM jobs WHERE id=?", (job_id,)
-            ).fetchone()
-        return None if row is None else Entry(*row)
-
     def active_by_owner(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT owner, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY owner", CLAIMED.values)
@@ -562,6 +605,3 @@ class Store:
 
     def __len__(self) -> int:
         return sum(self.counts.jobs.values())
-
-    def summary(self) -> Mapping[str, int]:
-        return dict(self.counts.jobs)

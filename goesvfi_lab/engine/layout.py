@@ -70,6 +70,11 @@ def frame_name(index: int) -> str:
     return f"{index:06d}.png"
 
 
+def is_frame_name(name: str) -> bool:
+    """Whether ``name`` is an output frame's file name (``000000.png``…, as :func:`frame_name` writes)."""
+    return _FRAME.match(name) is not None
+
+
 def frame_path(output_dir: str, index: int) -> str:
     return os.path.join(output_dir, frame_name(index))
 
