@@ -22,6 +22,7 @@ import pytest
 from _engine_support import make_frames, wait_for
 from distributed import Client, LocalCluster
 
+from goesvfi_lab import html, html_page
 from goesvfi_lab.engine import dashboard as dash
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus, Stats
 from goesvfi_lab.queue import BatchQueue
@@ -98,7 +99,7 @@ def test_a_failed_job_reads_failed_with_its_frames_on_the_page():
 def test_job_table_has_no_empty_columns():
     # item 9: "#" was empty for every job but the waiting ones, "attempts" read 0 for completed jobs;
     # the status cell says what they said where it means something
-    assert "<th>#</th>" not in dash._job_rows([]) and "<th>attempts</th>" not in dash._job_rows([])
+    assert "<th>#</th>" not in html_page.job_table([]) and "<th>attempts</th>" not in html_page.job_table([])
     assert dash.status_text({"status": "completed", "attempts": 0, "position": None}) == "completed"
     assert dash.status_text({"status": "pending", "attempts": 0, "position": 2}) == "pending · #2"
     assert dash.status_text({"status": "pending", "attempts": 1, "position": 1}) == "pending · #1 · 1 failed try"
@@ -106,19 +107,14 @@ def test_job_table_has_no_empty_columns():
 
 
 def test_page_numbers_read_as_the_notebook_panel_reads_them():
-    from goesvfi_lab.widgets import formatting as wf
-
-    for v in (None, 0.0, 0.004, 0.05, 0.9, 1.0, 9.23, 99.5, 250.4, float("nan")):
-        assert dash.fmt_rate(v) == wf.fmt_rate(v), v
-    for v in (None, 0.0, 0.5, 0.994, 0.9996, 1.0):
-        assert dash.fmt_percent(v) == wf.fmt_percent(v), v
-    for v in (None, -1.0, 0.0, 4.25, 9.96, 42, 278, 3599.6, 7300, 200_000, float("inf")):
-        assert dash.fmt_duration(v) == wf.fmt_duration(v), v
+    # one printing: the page, the panels and the CLI format with goesvfi_lab.html
+    for name in ("fmt_rate", "fmt_percent", "fmt_duration", "fmt_eta"):
+        assert getattr(dash, name) is getattr(html, name) and getattr(html_page, name) is getattr(html, name)
     for st in (Stats(), Stats(state="ready"), Stats(total=2, completed=2, state="ready"),
                Stats(total=2, completed=1, failed=1, state="ready"), Stats(total=2, pending=2, state="paused"),
                Stats(total=3, running=1, completed=2, eta_seconds=75.0, progress=1.0, state="running")):  # fmt: skip
-        page = dash._tiles(st.to_dict())
-        panel = wf.stats_summary(st)
+        page = html_page.stats_tiles(st.to_dict())
+        panel = html.stats_summary(st)
         shown = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', panel).group(1)  # noqa: E731
         assert _tile(page, "ETA") == shown("eta") and _tile(page, "progress") == shown("progress"), st
 
@@ -135,6 +131,12 @@ def test_page_url_sits_next_to_the_dashboard_link():
     assert dash.page_url(C()) == "http://host:8787/goesvfi"
     C.dashboard_link = "https://hub/user/me/proxy/8787/status?token=x"
     assert dash.page_url(C()) == "https://hub/user/me/proxy/8787/goesvfi"
+    C.dashboard_link = None
+    assert dash.page_url(C()) is None
+    # the notebook's links come from the same function
+    assert html_page.dashboard_urls("http://host:8787/status/") == ("http://host:8787/status/", "http://host:8787/goesvfi")
+    assert html_page.dashboard_urls("/user/me/proxy/8787/status?token=x")[1] == "/user/me/proxy/8787/goesvfi"
+    assert html_page.dashboard_urls(None) == (None, None)
 
 
 # --- a real LocalCluster and a real queue ---------------------------------------------------------

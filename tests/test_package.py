@@ -27,7 +27,8 @@ def _fresh(code: str, **env: str) -> str:
 def test_core_imports_stay_light():
     code = (
         "import json, sys\n"
-        "import goesvfi_lab, goesvfi_lab.model, goesvfi_lab.policy, goesvfi_lab.discover, goesvfi_lab.errors\n"
+        "import goesvfi_lab, goesvfi_lab.model, goesvfi_lab.policy, goesvfi_lab.discover, goesvfi_lab.errors, "
+        "goesvfi_lab.plan, goesvfi_lab.safety, goesvfi_lab.events\n"
         f"print(json.dumps([m for m in {HEAVY!r} + ('dask', 'numpy') if m in sys.modules]))\n"
     )
     assert json.loads(_fresh(code)) == []
@@ -77,3 +78,25 @@ def test_config_defaults_and_env_override():
     assert _fresh(code).split() == shipped
     other = str(int(shipped[0]) + 512)
     assert _fresh(code, DASK_GOESVFI__INTERP__TILE_SIZE=other).split() == [other, shipped[1]]
+
+
+def test_html_layer_stays_pure():
+    # the scheduler renders /goesvfi and the CLI prints numbers with these: no widgets, Dask or arrays
+    code = (
+        "import json, sys\n"
+        "import goesvfi_lab.html, goesvfi_lab.html_page\n"
+        "heavy = ('ipywidgets', 'dask', 'distributed', 'numpy', 'torch', 'xarray', 'matplotlib')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    assert json.loads(_fresh(code)) == []
+
+
+def test_query_layer_stays_pure():
+    # goesvfi-lab status reads a store through goesvfi_lab.query: no cluster, widgets, arrays or torch
+    code = (
+        "import json, sys\n"
+        "import goesvfi_lab.query\n"
+        "heavy = ('dask', 'distributed', 'numpy', 'torch', 'ipywidgets')\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    assert json.loads(_fresh(code)) == []

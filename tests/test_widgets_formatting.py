@@ -1,4 +1,4 @@
-"""The panels' HTML, checked as strings: escaping, numbers, bars, sparkline, tables."""
+"""The panels' HTML (:mod:`goesvfi_lab.html`), checked as strings: escaping, numbers, bars, sparkline, tables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pytest
 
 from goesvfi_lab.discover import Sequence
+from goesvfi_lab import html as fmt
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus, Stats
-from goesvfi_lab.widgets import formatting as fmt
+from goesvfi_lab.widgets.formatting import style_tag, stylesheet
 from goesvfi_lab.widgets.state import WorkerRow
 
 EVIL = '<img src=x onerror="alert(1)">&"\''
@@ -67,6 +68,23 @@ def test_numbers():
     assert fmt.fmt_rate(0) == "0.0 frames/s"
     assert fmt.fmt_rate(250.4) == "250 frames/s"
     assert fmt.fmt_rate(0.05) == "3.0 frames/min"
+    # snapshot values arrive as JSON numbers, ints or None: the same printing
+    assert fmt.fmt_rate(3) == "3.0 frames/s" and fmt.fmt_percent(1) == "100 %" and fmt.fmt_duration(75) == "1 min 15 s"
+
+
+def test_escape_and_note():
+    assert fmt.esc(None) == "" and fmt.esc(0) == "0"  # None prints nothing, on the panels and the page alike
+    assert fmt.esc(EVIL) == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&quot;&#x27;"
+    assert fmt.html_note(EVIL) == f'<span class="gvl-muted">{fmt.esc(EVIL)}</span>'
+
+
+def test_eta_reads_the_same_from_stats_and_from_their_dict():
+    cases = [Stats(), Stats(total=2, completed=2, state="ready"), Stats(total=2, completed=1, failed=1, state="ready"),
+             Stats(total=2, pending=2, state="paused"), Stats(total=3, running=1, completed=2, eta_seconds=75.0,
+                                                              state="running")]  # fmt: skip
+    assert [fmt.fmt_eta(s) for s in cases] == [fmt.fmt_eta(s.to_dict()) for s in cases]
+    assert fmt.fmt_eta(cases[-1]) == "1 min 15 s" and fmt.fmt_eta(cases[2]) == "1 failed"
+    assert fmt.fmt_eta(Stats(total=2, pending=2, state="running"), state="paused: circuit breaker") == "paused"
 
 
 def test_timestamps():
@@ -215,18 +233,18 @@ def test_workers_table_with_and_without_gpu():
 
 
 def test_stylesheet_uses_theme_variables():
-    css = fmt.stylesheet()
+    css = stylesheet()
     for var in ("--jp-ui-font-color1", "--jp-layout-color1", "--jp-border-color2", "--jp-error-color1"):
         assert var in css
     # every colour is a theme variable (with a fallback), never a bare colour a dark theme cannot change
     for decl in re.findall(r"(?:^|;|\{)\s*(?:color|background)\s*:\s*([^;}]+)", css):
         assert decl.strip().startswith("var(--jp-"), decl
-    assert fmt.style_tag().startswith("<style>")
+    assert style_tag().startswith("<style>")
 
 
 @pytest.mark.parametrize("status", list(JobStatus))
 def test_every_status_has_a_style(status):
-    assert f".gvl-status-{status.value}" in fmt.stylesheet()
+    assert f".gvl-status-{status.value}" in stylesheet()
     assert JobPriority.parse("urgent") == JobPriority.URGENT
 
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..engine import layout
+from ..html import esc
 from ..model import BatchJob
-from .formatting import esc
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from .formatting import error_box, esc
+from ..html import error_box
 
 
 class ErrorArea(W.HTML):
@@ -33,10 +33,6 @@ class ErrorArea(W.HTML):
             self.history.append(message)
             del self.history[:-50]
             self.value = error_box(message, detail)
-
-    def note(self, html_text: str) -> None:
-        with self._lock:
-            self.value = html_text
 
     def clear(self) -> None:
         with self._lock:
@@ -70,7 +66,3 @@ def button(description: str, tooltip: str, style: str = "", icon: str = "", widt
         icon=icon,
         layout=W.Layout(width=width, flex="0 0 auto"),
     )
-
-
-def html_note(text: str, cls: str = "gvl-muted") -> str:
-    return f'<span class="{cls}">{esc(text)}</span>'

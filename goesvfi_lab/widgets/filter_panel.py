@@ -12,8 +12,8 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import html as fmt
 from ..discover import SATELLITES, SECTORS
-from . import formatting as fmt
 from .common import ErrorArea, button, guard
 from .state import ANY, FilterState, ScanResult, scan, subfolders
 from .updater import Debouncer

@@ -13,8 +13,8 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import html as fmt
 from ..model import BatchJob, JobPriority
-from . import formatting as fmt
 from .common import ErrorArea, button, guard
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs

@@ -14,8 +14,9 @@ from typing import Any
 import ipywidgets as W
 
 from ..model import BatchJob
-from . import formatting as fmt
-from .common import ErrorArea, button, guard, html_note
+from .. import html as fmt
+from ..html import html_note
+from .common import ErrorArea, button, guard
 from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, clamp_page
 
 

@@ -10,9 +10,10 @@ from typing import Any
 
 import ipywidgets as W
 
+from .. import html as fmt
+from ..html_page import dashboard_urls
 from ..model import Stats
-from . import formatting as fmt
-from .state import ThroughputHistory, WorkerRow, dashboard_urls
+from .state import ThroughputHistory, WorkerRow
 
 
 class StatsPanel(W.VBox):
