@@ -422,6 +422,7 @@ class Sequence:
 
     @property
     def n_frames(self) -> int:
+        """Input frames (files). What a job writes from them is :func:`goesvfi_lab.plan.n_frames`."""
         return len(self.paths)
 
     @property

@@ -128,9 +128,10 @@ class BatchJob:
 
     @property
     def frames_total(self) -> int:
-        """Frames the job writes: (n-1)*factor+1 for n inputs (inputs pass through)."""
-        n = len(self.inputs)
-        return (n - 1) * self.factor + 1 if n >= 2 else n
+        """Frames the job writes: (n-1)*factor+1 for n inputs (inputs pass through; :func:`plan.n_frames`)."""
+        from .plan import n_frames  # plan builds BatchJobs, so it imports this module, not the reverse
+
+        return n_frames(len(self.inputs), self.factor)
 
     @property
     def progress(self) -> float:

@@ -160,12 +160,13 @@ class BatchQueue:
 
         Sequences are grouped as :func:`goesvfi_lab.group_sequences` does (ABI names by satellite,
         product, sector and band; other files by folder). Each job writes to
-        ``output_dir/<sequence name>``, the name made safe (:func:`goesvfi_lab.safety.safe_name`: no
-        ``..``, separators, shell or ffmpeg metacharacters; always inside ``output_dir``).
+        ``output_dir/<folder>``, named by :func:`goesvfi_lab.plan.job_folder` as the notebook and
+        ``goesvfi-lab run`` name it (so each resumes what the others started), made safe: no ``..``,
+        separators, shell or ffmpeg metacharacters; always inside ``output_dir``.
         ``file_filter`` (a :class:`FileFilter`) replaces ``pattern``.
         """
         from .discover import FileFilter, group_sequences
-        from .safety import job_output_dir
+        from .plan import jobs_for
 
         root = os.path.abspath(os.fspath(root))
         output_dir = os.path.abspath(os.fspath(output_dir))
@@ -173,15 +174,8 @@ class BatchQueue:
             extensions=None, name_pattern=fnmatch.translate(pattern), exclude_paths=[output_dir]
         )
         paths = [p for p in flt.scan(root, recursive=recursive) if not p.startswith(output_dir + os.sep)]
-        jobs = []
-        for seq in group_sequences(paths):
-            if seq.n_frames < 2:
-                continue
-            name = _sequence_dirname(seq, root)
-            jobs.append(
-                BatchJob(name=name, inputs=seq, output_dir=job_output_dir(output_dir, name), factor=factor,
-                         method=method, priority=priority, settings=dict(settings or {}), owner=owner)  # fmt: skip
-            )
+        jobs = jobs_for(group_sequences(paths), output_dir, root=root, factor=factor, method=method,
+                        priority=priority, settings=settings, owner=owner)  # fmt: skip
         return self.add_jobs(jobs)
 
     # --- running ----------------------------------------------------------------------------
@@ -460,13 +454,3 @@ class BatchQueue:
         return (f"<BatchQueue {state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
                 f" completed={s.completed} failed={s.failed} store={self.store.path!r}>")  # fmt: skip
 
-
-def _sequence_dirname(seq: Any, root: str) -> str:
-    """A folder name for a sequence: its ABI name, or the input folder relative to ``root``."""
-    if seq.key is not None:
-        return seq.name
-    folder = os.path.dirname(seq.paths[0])
-    rel = os.path.relpath(folder, root)
-    base = os.path.basename(root.rstrip(os.sep)) if rel == "." else rel.replace(os.sep, "-")
-    ext = os.path.splitext(seq.paths[0])[1].lstrip(".").lower()
-    return f"{base}-{ext}" if ext and ext != "png" else base

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from goesvfi_lab.engine import layout
+from goesvfi_lab.plan import n_frames
 
 # LocalCluster options for tests: the scheduler's HTTP server on a free loopback port (its default
 # is the fixed 8787, which parallel test runs would fight over), and no Bokeh dashboard to import
@@ -57,7 +58,7 @@ def check_outputs(output_dir: str, n_inputs: int, factor: int) -> list[str]:
     """Assert a finished job's folder: every frame decodes, nothing partial, manifest matches."""
     from goesvfi_lab.frames import read_frame
 
-    total = layout.n_frames(n_inputs, factor)
+    total = n_frames(n_inputs, factor)
     names = sorted(n for n in os.listdir(output_dir) if n.endswith(".png") and not n.startswith("."))
     assert names == [layout.frame_name(i) for i in range(total)], names
     for name in names:

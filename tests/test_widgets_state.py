@@ -131,7 +131,7 @@ def test_make_jobs_gives_same_named_sequences_their_own_folders(tmp_path):
     seqs = group_sequences(a)
     jobs = S.make_jobs([seqs[0], seqs[0]], S.JobSettings(output_dir=str(tmp_path)))
     assert jobs[0].output_dir != jobs[1].output_dir
-    assert S.slug("G16 C13/CONUS <x>") == "G16-C13-CONUS-x" and S.slug("///") == "sequence"
+    assert [os.path.basename(j.output_dir) for j in jobs] == [seqs[0].name, f"{seqs[0].name}-2"]
 
 
 def _job(name, status, created, priority=JobPriority.NORMAL, position=None) -> BatchJob:

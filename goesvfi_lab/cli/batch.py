@@ -89,9 +89,8 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     """Job ids to run (new, or earlier ones for the same folder), notes, and the ids already complete."""
     from goesvfi_lab.discover import group_sequences
     from goesvfi_lab.engine.layout import existing_result, result_spec
-    from goesvfi_lab.model import BatchJob, JobStatus
-    from goesvfi_lab.queue import _sequence_dirname
-    from goesvfi_lab.safety import job_output_dir
+    from goesvfi_lab.model import JobStatus
+    from goesvfi_lab.plan import jobs_for
 
     root = os.path.abspath(args.root)
     paths = _file_filter(args, [out]).scan(root)
@@ -103,29 +102,26 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
         settings["overwrite"] = True
     if args.fallback_cpu:
         settings["fallback_cpu"] = True
-    new, ids, notes, already = [], [], [], set()
-    for seq in group_sequences(paths):
-        if seq.n_frames < 2:
-            notes.append(f"{seq.name}: one frame only, nothing to interpolate")
-            continue
-        name = _sequence_dirname(seq, root)
-        output_dir = job_output_dir(out, name)
+    seqs = group_sequences(paths)
+    notes = [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]
+    new, ids, already = [], [], set()
+    # planned as the notebook and BatchQueue.add_directory plan (goesvfi_lab.plan): same folders, same jobs
+    for job in jobs_for(seqs, out, root=root, factor=args.factor, method=args.method, priority=args.priority,
+                        settings=settings, owner=args.owner):  # fmt: skip
         # an earlier job for this folder is resumed (or reported done) only if it asked for this very result;
         # another method, factor or output setting is a new job (the engine refuses to mix two results)
-        wanted = result_spec(seq.paths, args.factor, args.method, settings)
-        known = [j for j in store.find_output(output_dir)
+        wanted = result_spec(job.inputs, job.factor, job.method, job.settings)
+        known = [j for j in store.find_output(job.output_dir)
                  if result_spec(j.inputs, j.factor, j.method, j.settings) == wanted]  # fmt: skip
         if known and not args.overwrite:
-            job = known[-1]
-            if job.status == JobStatus.COMPLETED and existing_result(output_dir, wanted).state == "complete":
-                already.add(job.id)
-            elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.COMPLETED):  # done: files gone
-                store.update(job.id, status=JobStatus.PENDING, attempts=0, error=None, next_retry_at=None,
+            earlier = known[-1]
+            if earlier.status == JobStatus.COMPLETED and existing_result(job.output_dir, wanted).state == "complete":
+                already.add(earlier.id)
+            elif earlier.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.COMPLETED):  # done: files gone
+                store.update(earlier.id, status=JobStatus.PENDING, attempts=0, error=None, next_retry_at=None,
                              finished_at=None)  # fmt: skip
-            ids.append(job.id)
+            ids.append(earlier.id)
             continue
-        job = BatchJob(name=name, inputs=seq, output_dir=output_dir, factor=args.factor, method=args.method,
-                       priority=args.priority, settings=settings, owner=args.owner)  # fmt: skip
         new.append(job)
         ids.append(job.id)
     store.add(new)

@@ -13,6 +13,7 @@ from typing import Any
 
 from goesvfi_lab.errors import FrameError, OutputConflict
 from goesvfi_lab.model import BatchJob
+from goesvfi_lab.plan import n_frames
 
 from . import layout
 
@@ -87,7 +88,7 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
         raise ValueError(f"job {job.name!r} has no input frames (an empty folder?): it needs at least two")
     if len(inputs) < 2:
         raise FrameError(inputs[0], f"the only distinct input frame of job {job.name!r}: a job needs at least two")
-    total = layout.n_frames(len(inputs), job.factor)
+    total = n_frames(len(inputs), job.factor)
     changes: dict[str, Any] = {}
     if inputs != job.inputs:
         changes.update(inputs=inputs, frames_total=total)

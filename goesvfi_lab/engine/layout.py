@@ -56,6 +56,8 @@ import shutil
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from goesvfi_lab.plan import n_frames  # the one frame-count rule (planner, progress, layout)
+
 MANIFEST = "job.json"
 STARTED = ".goesvfi-job.json"
 FIELDS_DIR = ".fields"
@@ -81,10 +83,6 @@ def frame_path(output_dir: str, index: int) -> str:
 
 def field_path(output_dir: str, index: int) -> str:
     return os.path.join(output_dir, FIELDS_DIR, f"{index:06d}.npy")
-
-
-def n_frames(n_inputs: int, factor: int) -> int:
-    return (n_inputs - 1) * factor + 1 if n_inputs >= 2 else n_inputs
 
 
 def pair_targets(pair: int, factor: int, last: bool) -> list[tuple[int, float]]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from goesvfi_lab.plan import n_frames
+
 from . import layout
 
 
@@ -248,7 +250,7 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
 
     started = time.perf_counter()
     stop = StopFlag(spec.stop, spec.job_id)
-    total = layout.n_frames(len(spec.inputs), spec.factor)
+    total = n_frames(len(spec.inputs), spec.factor)
     frames = [layout.frame_path(spec.output_dir, i) for i in range(total)]
     missing = [os.path.basename(p) for p in frames if not os.path.isfile(p)]
     if missing:

@@ -18,6 +18,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from ..model import BatchJob, JobPriority, JobStatus, Stats
+from ..plan import jobs_for, n_frames
 
 ANY = ""  # the "no constraint" choice of the dropdowns
 
@@ -114,12 +115,13 @@ class FilterState:
 
 @dataclass
 class ScanResult:
-    """What one filter run found."""
+    """What one filter run found (``root``: the folder scanned, absolute; it names non-ABI job folders)."""
 
     paths: list[str]
     sequences: list[Any]
     size_bytes: int
     seconds: float
+    root: str = ""
 
 
 def scan(state: FilterState) -> ScanResult:
@@ -134,7 +136,7 @@ def scan(state: FilterState) -> ScanResult:
     paths = flt.scan(root, recursive=state.recursive)
     seqs = group_sequences(paths) if paths else []
     size = sum(s.size_bytes for s in seqs)
-    return ScanResult(paths, seqs, size, time.perf_counter() - t0)
+    return ScanResult(paths, seqs, size, time.perf_counter() - t0, os.path.abspath(root))
 
 
 def subfolders(root: str, limit: int = 200) -> list[str]:
@@ -182,45 +184,29 @@ def auto_cmap(path: str) -> str:
     return band_cmap(path, default="grey")
 
 
-def slug(name: str) -> str:
-    """A file-system-safe folder name for a sequence."""
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
-    return s or "sequence"
+def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None = None) -> list[BatchJob]:
+    """One job per sequence with at least two frames, planned by :func:`goesvfi_lab.plan.jobs_for`.
 
-
-def make_jobs(sequences: Sequence[Any], settings: JobSettings) -> list[BatchJob]:
-    """One job per sequence with at least two frames, each writing into its own sub-folder."""
+    The folders are the ones ``goesvfi-lab run`` and ``BatchQueue.add_directory`` choose for the
+    same scan, so either resumes (or skips as complete) what the notebook started. ``root``: the
+    folder scanned (:attr:`ScanResult.root`; default: the folder holding the sequences). Only the
+    mapping of the form's settings onto job settings is the notebook's own.
+    """
     settings.validate()
-    jobs = []
-    used: set[str] = set()
-    for seq in sequences:
-        if len(seq.paths) < 2:
-            continue
+    usable = [s for s in sequences if len(s.paths) >= 2]
+    for seq in usable:
         if settings.cube and not all(p.lower().endswith(".nc") for p in seq.paths):
             raise ValueError(f"a NetCDF cube needs NetCDF inputs; {seq.name} has other files (untick 'NetCDF cube')")
-        folder = slug(seq.name)
-        n = 2
-        while folder in used:  # two sequences with one name still get two folders
-            folder = f"{slug(seq.name)}-{n}"
-            n += 1
-        used.add(folder)
-        jobs.append(
-            BatchJob(
-                name=seq.name,
-                inputs=list(seq.paths),
-                output_dir=os.path.join(os.path.expanduser(settings.output_dir), folder),
-                factor=settings.factor,
-                method=settings.method,
-                priority=settings.priority,
-                settings={
-                    "fps": settings.fps,
-                    "video": settings.video,
-                    "cube": settings.cube,
-                    "overwrite": settings.overwrite,
-                    "cmap": auto_cmap(seq.paths[0]) if settings.cmap == "auto" else settings.cmap,
-                },
-            )
-        )
+    jobs = jobs_for(usable, os.path.expanduser(settings.output_dir), root=root, factor=settings.factor,
+                    method=settings.method, priority=settings.priority)  # fmt: skip
+    for job in jobs:
+        job.settings = {
+            "fps": settings.fps,
+            "video": settings.video,
+            "cube": settings.cube,
+            "overwrite": settings.overwrite,
+            "cmap": auto_cmap(job.inputs[0]) if settings.cmap == "auto" else settings.cmap,
+        }
     return jobs
 
 
@@ -238,8 +224,8 @@ def estimate(sequences: Sequence[Any], factor: int, seconds: float | None = None
     calibrated by finished jobs), not interpolated frames × one measured cost, which said 0.6 s for
     an 11 s batch."""
     usable = [s for s in sequences if len(s.paths) >= 2]
-    total = sum((len(s.paths) - 1) * factor + 1 for s in usable)
-    new = sum((len(s.paths) - 1) * (factor - 1) for s in usable)
+    total = sum(n_frames(len(s.paths), factor) for s in usable)
+    new = total - sum(len(s.paths) for s in usable)  # the inputs pass through
     return Estimate(len(usable), total, new, seconds)
 
 
