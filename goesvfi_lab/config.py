@@ -20,6 +20,10 @@ with open(_DEFAULTS_FILE, encoding="utf-8") as _f:
 dask.config.update_defaults(defaults)
 
 
-def get(key: str, default: Any = None) -> Any:
-    """``dask.config.get("goesvfi." + key)``; re-reads environment overrides set after import."""
+def get(key: str, default: Any = dask.config.no_default) -> Any:
+    """``dask.config.get("goesvfi." + key)``.
+
+    No fallback unless ``default`` is given: every key has its default in ``goesvfi.yaml``, so a key
+    missing there is a KeyError (a typo, or a default to add to the YAML), not a silent None.
+    """
     return dask.config.get(f"goesvfi.{key}", default=default)

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"wrote {len(written)} frames to {out}")
     if args.video:
-        fps = args.fps if args.fps is not None else float(config.get("video.fps", 30))
+        fps = args.fps if args.fps is not None else float(config.get("video.fps"))
         write_video(args.video, written, fps=fps)
         print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
     if keep_cube:  # as the batch engine writes it: x/y, grid mapping and units from the first input

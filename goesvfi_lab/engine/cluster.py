@@ -61,7 +61,7 @@ def make_local_cluster(
     memory_limit = _setting(memory_limit, "memory-limit")
     dashboard_address = _setting(dashboard_address, "dashboard-address")
     gpus = gpu_count() if gpus is None else int(gpus)
-    saturation = config.get("cluster.worker-saturation", "inf")
+    saturation = config.get("cluster.worker-saturation")
     with dask.config.set({"distributed.scheduler.worker-saturation": saturation}):  # read by the Scheduler
         return _local_cluster(n_workers, threads_per_worker, memory_limit, gpus, processes, dashboard_address)
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from goesvfi_lab import config, policy
+from goesvfi_lab import policy
 from goesvfi_lab.locks import OutputLock
 from goesvfi_lab.model import BatchJob, JobStatus
 from goesvfi_lab.store import Store
 
 from . import layout
 from .admission import Admitted
+from .settings import EngineSettings
 from .tasks import stop_event_name
+
+if TYPE_CHECKING:
+    from .outbox import Outbox
 
 CLAIMED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
@@ -63,10 +67,11 @@ class Active:
 class Transitions:
     """State changes of claimed jobs: store, lock and event (and the breaker's successes) in one call each."""
 
-    def __init__(self, store: Store, outbox: list[tuple[str, dict[str, Any]]], breaker: policy.CircuitBreaker) -> None:
+    def __init__(self, store: Store, outbox: Outbox, breaker: policy.CircuitBreaker, settings: EngineSettings) -> None:
         self.store = store
         self.outbox = outbox
         self.breaker = breaker  # fed successes here; failures by the loop, which pauses when it opens
+        self.settings = settings  # retry budget and backoff, lock and GPU wait intervals
 
     def _fire(self, event: str, /, **payload: Any) -> None:
         self.outbox.append((event, payload))
@@ -86,7 +91,7 @@ class Transitions:
     # --- before anything runs ---------------------------------------------------------------
 
     def waiting_for_gpu(self, job_id: str, reason: str, now: float) -> None:
-        self.store.update(job_id, next_retry_at=now + float(config.get("queue.gpu-wait-retry")), error=reason)
+        self.store.update(job_id, next_retry_at=now + self.settings.gpu_wait_retry, error=reason)
 
     def locked(self, job: BatchJob, reason: str, now: float, skip: bool) -> None:
         """Another queue or process holds the folder: skip the job (the CLI) or look again later."""
@@ -95,7 +100,7 @@ class Transitions:
             self._fire("job_cancelled", job_id=job.id, was="locked", reason=reason)
         else:  # when the other holder is done, the outputs will be complete
             self.release(job.id, None, JobStatus.PENDING, error=f"waiting: {reason}",
-                         next_retry_at=now + float(config.get("queue.lock-retry")))  # fmt: skip
+                         next_retry_at=now + self.settings.lock_retry)  # fmt: skip
 
     def skipped(self, job: BatchJob, lock: OutputLock, admitted: Admitted, now: float) -> None:
         """The folder already holds this very result."""
@@ -158,14 +163,13 @@ class Transitions:
         failures = job.attempts + 1
         now = time.time()
         due = None
-        if not retry or failures >= int(config.get("retry.max-attempts")):
+        if not retry or failures >= self.settings.retry_max_attempts:
             suffix = f" (after {failures} attempts)" if retry and failures > 1 else ""
             self.release(job.id, act.lock, JobStatus.FAILED, attempts=failures, error=error + suffix, finished_at=now,
                          next_retry_at=None, frames_done=act.frames_done)  # fmt: skip
             self._fire("job_failed", job_id=job.id, error=error + suffix, attempts=failures)
         else:
-            delay = policy.backoff_delay(failures - 1, float(config.get("retry.base")),
-                                         float(config.get("retry.cap")))  # fmt: skip
+            delay = policy.backoff_delay(failures - 1, self.settings.retry_base, self.settings.retry_cap)
             due = now + delay
             self.release(job.id, act.lock, JobStatus.PENDING, attempts=failures, error=error, next_retry_at=due,
                          frames_done=act.frames_done)  # fmt: skip

@@ -91,7 +91,7 @@ def max_frame_bytes() -> int:
     quarter of the memory available now (interpolation needs several float copies of each frame)."""
     from .. import config
 
-    configured = config.get("frames.max-frame-bytes", None)
+    configured = config.get("frames.max-frame-bytes")
     if configured:
         return int(configured)
     import psutil

@@ -53,8 +53,8 @@ def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float],
     Out of memory (a small GPU, a busy host), the pair is run again in tiles half the size, down to
     ``MIN_TILE``: slower, but the job finishes instead of failing on every retry.
     """
-    tile = int(config.get("interp.tile-size", 2048) or 0) if tile is None else tile
-    overlap = int(config.get("interp.tile-overlap", 64) or 0)
+    tile = int(config.get("interp.tile-size") or 0) if tile is None else tile
+    overlap = int(config.get("interp.tile-overlap") or 0)
 
     def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
         return [o[0] for o in _run_tensors(backend, np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None], ts)]
@@ -110,7 +110,7 @@ def _batch_size(device: torch.device, shape: tuple[int, ...]) -> int:
     """Pairs per forward pass: several on a GPU for small frames, one on CPU (no gain there)."""
     if device.type == "cpu":
         return 1
-    budget = int(config.get("interp.batch-pixels", 8_388_608) or 0)
+    budget = int(config.get("interp.batch-pixels") or 0)
     pixels = shape[0] * shape[1]
     return max(1, budget // max(pixels, 1))
 
@@ -135,7 +135,7 @@ def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: 
         return list(frames)
     times = [k / factor for k in range(1, factor)]
     dev = select_device(device)
-    tile = int(config.get("interp.tile-size", 2048) or 0)
+    tile = int(config.get("interp.tile-size") or 0)
     out: list[np.ndarray] = [frames[0]]
     i = 0
     while i < n_pairs:

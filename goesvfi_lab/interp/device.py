@@ -15,7 +15,7 @@ def select_device(device: str | torch.device | None = "auto") -> torch.device:
     A named device that is not present raises ValueError rather than silently running elsewhere.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
-        device = config.get("interp.device", "auto") or "auto"
+        device = config.get("interp.device") or "auto"
     if isinstance(device, str) and device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -59,4 +59,4 @@ def configure_threads() -> int:
 
 def use_fp16(device: torch.device) -> bool:
     """Half precision only on CUDA and only when config ``interp.fp16`` allows it."""
-    return device.type == "cuda" and bool(config.get("interp.fp16", True))
+    return device.type == "cuda" and bool(config.get("interp.fp16"))

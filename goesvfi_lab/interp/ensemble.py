@@ -52,7 +52,7 @@ class EnsembleBackend:
 
     @property
     def transforms(self) -> tuple[Transform, ...]:
-        n = int(config.get("rife.tta", 4))
+        n = int(config.get("rife.tta"))
         if n not in TRANSFORMS:
             raise ValueError(f"goesvfi.rife.tta must be one of {sorted(TRANSFORMS)}, not {n}")
         return TRANSFORMS[n]

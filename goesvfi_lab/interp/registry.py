@@ -67,7 +67,7 @@ def resolve_method(method: str | None = "auto", device: str | torch.device = "au
     from goesvfi_lab import config
 
     if method is None or method == "auto":
-        method = config.get("interp.method", "auto") or "auto"
+        method = config.get("interp.method") or "auto"
     if method == "auto":
         from .auto import choose
 

@@ -190,7 +190,7 @@ class RifeBackend:
 
     @torch.inference_mode()
     def run(self, x0: torch.Tensor, x1: torch.Tensor, times: Sequence[float]) -> list[torch.Tensor]:
-        mode = str(config.get("rife.time-mode", "bisect"))
+        mode = str(config.get("rife.time-mode"))
         if mode == "scale":
             flow, m = self.estimate(x0, x1)
             return [self._scaled(x0, x1, flow, m, t) for t in times]

@@ -1,0 +1,51 @@
+"""What each Dask task of a claimed job is given: runs of pairs cut from its to-do list, its assemble spec.
+
+Specs carry paths and small settings only (no frame data); their keys name job, pairs and attempt
+(:func:`.plugins.task_key`), which is how results, metrics and stale leftovers are told apart.
+"""
+
+from __future__ import annotations
+
+from . import layout
+from .plugins import task_key
+from .tasks import AssembleSpec, PairSpec
+from .transitions import Active
+
+Task = tuple[str, tuple[PairSpec, ...]]  # (key, the consecutive pairs it runs)
+
+
+def take_tasks(act: Active, n: int, per_task: int, poll: float) -> list[Task]:
+    """Take up to ``n`` tasks of at most ``per_task`` consecutive pairs off ``act.todo`` (now in flight)."""
+    job = act.job
+    keep_fields = bool(layout.cube_path(job.output_dir, job.settings)) and layout.is_physical(act.inputs[0])
+    last = len(act.inputs) - 2
+    tasks: list[Task] = []
+    while act.todo and len(tasks) < n:
+        specs: list[PairSpec] = []
+        while act.todo and len(specs) < per_task and (not specs or act.todo[0] == specs[-1].pair + 1):
+            specs.append(pair_spec(act, act.todo.popleft(), last, keep_fields, poll))
+        pairs = tuple(spec.pair for spec in specs)
+        key = task_key(job.id, pairs, act.attempt)
+        act.inflight[key] = pairs
+        tasks.append((key, tuple(specs)))
+    return tasks
+
+
+def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float) -> PairSpec:
+    job = act.job
+    return PairSpec(
+        job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
+        output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
+        device=act.device, kind=job.settings.get("kind", "auto"), keep_fields=keep_fields,
+        cmap=job.settings.get("cmap", "ir"), vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"),
+        stop=act.stop, poll=poll,
+    )  # fmt: skip
+
+
+def assemble_spec(act: Active) -> AssembleSpec:
+    job = act.job
+    return AssembleSpec(
+        job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
+        inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
+        times=act.times, notes=tuple(job.notes), stop=act.stop,
+    )  # fmt: skip
