@@ -239,3 +239,42 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for p in procs:
         assert p.wait(timeout=120) == 0
     assert len(Store(path).jobs()) == 100
+
+
+def test_readonly_open_reads_and_never_writes(tmp_path):
+    path = tmp_path / "q.sqlite3"
+    writer = Store(path)
+    jobs = [_job(i) for i in range(4)]
+    writer.add(jobs)
+    look = Store(path, readonly=True)
+    assert [j.id for j in look.jobs()] == [j.id for j in jobs] and look.counts.jobs["pending"] == 4
+    writer.update(jobs[0].id, status=JobStatus.RUNNING, claimed_by="elsewhere:1:q", heartbeat=1.0)
+    assert look.get(jobs[0].id).status == JobStatus.RUNNING  # sees a live writer's commits (WAL)
+    assert look.stale_claims() == [jobs[0].id]
+    for write in (lambda: look.add([_job(9)]), lambda: look.update(jobs[1].id, priority=4),
+                  lambda: look.claim(jobs[1].id, "me:1:q"), lambda: look.recover(), lambda: look.heartbeat("me:1:q"),
+                  lambda: look.delete([JobStatus.PENDING])):  # fmt: skip
+        with pytest.raises(StoreError, match="read-only"):
+            write()
+    assert look.get(jobs[0].id).status == JobStatus.RUNNING and look.count() == 4
+    look.close()
+    writer.close()
+
+
+def test_readonly_open_creates_migrates_nothing(tmp_path):
+    missing = tmp_path / "nowhere" / "q.sqlite3"
+    with pytest.raises(FileNotFoundError, match=str(missing)):
+        Store(missing, readonly=True)
+    assert not missing.parent.exists()
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:  # a version-2 store: opened read-write it would be migrated
+        db.execute("CREATE TABLE jobs (id TEXT)")
+        db.execute("PRAGMA user_version = 2")
+    before = old.read_bytes()
+    with pytest.raises(StoreError, match="older than this"):
+        Store(old, readonly=True)
+    assert old.read_bytes() == before
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(StoreError, match="not a usable goesvfi-lab store"):
+        Store(junk, readonly=True)
