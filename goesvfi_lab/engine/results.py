@@ -102,12 +102,12 @@ class ResultFetcher:
 
 
 def address_of(client: Any) -> str | None:
-    """The scheduler address of ``client`` (None once it has closed)."""
+    """The scheduler address of ``client``, or None where it has none (closed, or not a Client)."""
     return getattr(getattr(client, "scheduler", None), "address", None)
 
 
 class ResultHandling:
-    """How the loop reacts to what Dask reports; the state it reads and changes is the Submitter's."""
+    """Mixed into :class:`.submitter.Submitter`: how the loop reacts to what Dask reports (its state, below)."""
 
     client: Any
     store: Store

@@ -388,7 +388,7 @@ class Submitter(ResultHandling):
         for item in batch:
             groups.setdefault((self._priority(item[0]), item[0].gpu), []).append(item)
         for (priority, gpu), items in groups.items():
-            futures = self.client.map(run_pairs, [specs for _, _, specs in items], key=[key for _, key, _ in items],
+            futures = self.client.map(run_pairs, [task for _, _, task in items], key=[key for _, key, _ in items],
                                       priority=priority, resources={"GPU": 1} if gpu else None, pure=False,
                                       retries=0)  # fmt: skip
             for fut in futures:
@@ -410,7 +410,8 @@ class Submitter(ResultHandling):
         if key in act.inflight:
             return
         deps = [self.futures[k] for k, pairs in act.inflight.items() if pairs and k in self.futures]
-        fut = self.client.submit(assemble, specs.assemble_spec(act), *deps, key=key, priority=self._priority(act), pure=False, retries=0)
+        fut = self.client.submit(assemble, specs.assemble_spec(act), *deps, key=key, priority=self._priority(act),
+                                 pure=False, retries=0)  # fmt: skip
         act.inflight[key] = ()
         self._watch(fut)
 
