@@ -116,3 +116,23 @@ def test_preview_warns_about_folders_in_use_and_offers_overwrite_or_a_new_folder
     assert panel.overwrite.value and not panel.check.blocking and "will be replaced" in panel.checks.value
     wire.click(panel.confirm)
     assert submitted[-1].settings["overwrite"] is True and submitted[-1].output_dir.startswith(str(out) + os.sep)
+
+
+def test_confirm_before_the_background_check_still_leaves_out_a_broken_file(wire, tmp_path):
+    # a click on Confirm right after a setting change (the browser test's user) comes before the
+    # debounced check has run: the broken file must still be left out, not sent to fail on a worker
+    paths = make_frames(tmp_path / "pngs", 4, 48)
+    _truncate(paths[1])
+    result = scan(FilterState(root=str(tmp_path / "pngs"), extensions=".png"))
+    submitted = []
+    panel = PreviewPanel(output_dir=str(tmp_path / "out"), on_confirm=lambda jobs: submitted.extend(jobs) or "ok",
+                         methods=["linear", "flow"], measure=lambda *a: 0.01)  # fmt: skip
+    panel.show(result)
+    assert panel.wait()
+    wire.set(panel.factor, value=3)  # a new check starts: nothing known about the files yet
+    panel._checker.cancel()  # … and has not finished when Confirm is clicked
+    assert not panel.check.done and not panel.check.bad_files
+    wire.click(panel.confirm)
+    (job,) = submitted
+    assert paths[1] not in job.inputs and len(job.inputs) == 3
+    assert any("input left out: f001.png" in n for n in job.notes)

@@ -323,7 +323,11 @@ class PreviewPanel(W.VBox):
     def _confirm(self, _b: Any = None) -> None:
         if self.result is None:
             return
-        jobs = without_bad_inputs(make_jobs(self.result.sequences, self.settings()), self.check.bad_files)
+        jobs = make_jobs(self.result.sequences, self.settings())
+        # the files again, now: a click right after a setting change comes before the background check
+        # (cached by size and mtime: only files it has not read yet are read here)
+        bad = check_files(dict.fromkeys(p for j in jobs for p in j.inputs), self._file_checks)
+        jobs = without_bad_inputs(jobs, bad)
         if not jobs:
             self.status.value = fmt.error_box("No sequence has two or more frames to interpolate.")
             return
