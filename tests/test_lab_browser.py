@@ -45,19 +45,31 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser(server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1100})
-        pg = context.new_page()
-        pg.set_default_timeout(30_000)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield pg
+            yield chromium
         finally:
-            context.close()
-            browser.close()
+            chromium.close()
+
+
+def new_page(browser, height: int = 1100):
+    context = browser.new_context(viewport={"width": 1400, "height": height})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    return context, pg
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    context, pg = new_page(browser)
+    try:
+        yield pg
+    finally:
+        context.close()
 
 
 def tile(page, key: str) -> str:
@@ -179,3 +191,240 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     assert light != dark
     shot(page, "06-dark-theme.png")
     assert time.monotonic() - t0 < 240
+
+
+# ---- recovery paths (issue 11): two apps in one notebook, cancel → retry, resubmit, a truncated file
+
+RECOVERY_CELLS = [
+    # tiny PNG sequences for the batches; one of them with a truncated file; one longer sequence (5 frames
+    # of 384², factor 40: a few seconds of work) that is still running when its row's cancel is clicked
+    """import os
+import goesvfi_lab as gl
+from goesvfi_lab.sample import write_sample
+
+write_sample("data/a", frames=4, size=(64, 64), fmt="png", satellite="G16", band=13, seed=1)
+write_sample("data/b", frames=4, size=(64, 64), fmt="png", satellite="G18", band=13, seed=2)
+broken = write_sample("data/broken", frames=4, size=(64, 64), fmt="png", satellite="G18", band=8, seed=3)
+with open(broken[1], "r+b") as f:  # a copy cut short
+    f.truncate(os.path.getsize(broken[1]) // 2)
+write_sample("long", frames=5, size=(384, 384), fmt="png", satellite="G17", band=13, seed=4)""",
+    """app = gl.lab(root="data", output_dir="out", store="queue.sqlite3")
+app""",
+    # a second app in another cell: same store and cluster, so it shares the first one's queue
+    """app2 = gl.lab(root="long", output_dir="out", store="queue.sqlite3")
+app2""",
+]
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(path))
+
+
+def shutdown_kernels(server) -> None:
+    """Stop the kernels of earlier tests (and their clusters): two cores are all CI has."""
+    import json
+    import urllib.request
+
+    base = f"{server.url}/api/kernels"
+    with urllib.request.urlopen(f"{base}?token={server.token}", timeout=10) as r:
+        kernels = json.load(r)
+    for k in kernels:
+        req = urllib.request.Request(f"{base}/{k['id']}?token={server.token}", method="DELETE")
+        urllib.request.urlopen(req, timeout=30).close()
+
+
+# JS for one app: ``app`` its outer element, ``n(key)`` a count of its stats panel, ``rows()`` the job rows
+# it shows (hidden pool rows keep their last job's HTML: left out), ``button(panel, text)`` a labelled button
+APP_JS = """([i, arg]) => {
+    const app = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[i]?.querySelector('.gvl-app');
+    if (!app) return false;
+    const n = k => +(app.querySelector(`.gvl-counts [data-key="${k}"] b`)?.textContent);
+    const rows = () => [...app.querySelectorAll('.gvl-row')].filter(r => r.style.display !== 'none');
+    const button = (panel, text) => [...app.querySelectorAll(`${panel} button`)]
+        .find(b => b.textContent.trim() === text);
+    return (%s);
+}"""
+
+
+class AppView:
+    """The ``gl.lab()`` app shown by code cell ``index``; a failed wait saves a screenshot and the cell's DOM."""
+
+    def __init__(self, page, index: int, dumps: Path) -> None:
+        self.page, self.index, self.dumps = page, index, dumps
+        self.cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+        self.root = self.cell.locator(".gvl-app").first
+
+    def until(self, condition: str, what: str, arg=None, timeout: float = 60_000):
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            return self.page.wait_for_function(APP_JS % condition, arg=[self.index, arg], timeout=timeout)
+        except PlaywrightTimeout:
+            raise AssertionError(f"app {self.index}: timed out waiting for {what}: {condition}\n{self.dump(what)}")
+
+    def value(self, expression: str, arg=None):
+        return self.page.evaluate(APP_JS % expression, [self.index, arg])
+
+    def dump(self, what: str) -> str:
+        """Screenshot of the page and the cell output's HTML, for a failure message."""
+        self.dumps.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "-", what)[:60]
+        self.page.screenshot(path=str(self.dumps / f"fail-{name}.png"), full_page=True)
+        html = self.page.evaluate(
+            "i => document.querySelectorAll('.jp-Notebook .jp-CodeCell')[i]?.querySelector('.jp-OutputArea')"
+            "?.innerHTML ?? `no code cell ${i} (${document.querySelectorAll('.jp-Notebook .jp-CodeCell').length})`",
+            self.index,
+        )
+        (self.dumps / f"fail-{name}.html").write_text(html)
+        text = self.page.evaluate(
+            "i => document.querySelectorAll('.jp-Notebook .jp-CodeCell')[i]?.innerText ?? ''", self.index
+        )
+        return f"dumped to {self.dumps}/fail-{name}.(png|html); cell text:\n{text[:3000]}"
+
+    def click(self, panel: str, text: str) -> None:
+        self.root.locator(f"{panel} button", has_text=text).first.click()
+
+    def tab(self, title: str) -> None:
+        self.root.locator(".lm-TabBar-tab", has_text=title).first.click()
+
+    def select(self, panel: str, label: str, value: str) -> None:
+        self.root.locator(f"{panel} .widget-dropdown:has(label:text-is('{label}')) select").select_option(label=value)
+
+    def fill(self, panel: str, label: str, value: str) -> None:
+        box = self.root.locator(f"{panel} .widget-text:has(label:text-is('{label}')) input")
+        box.fill(value)
+        box.press("Enter")
+
+    def shot(self, path: Path, part: str | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (self.root.locator(part).first if part else self.root).screenshot(path=str(path))
+
+
+def manifests(folder: Path) -> dict[str, dict]:
+    import json
+
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted(folder.glob("*/job.json"))}
+
+
+def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
+    t0 = time.monotonic()
+    shots = tmp_path / "screenshots"
+    shutdown_kernels(server)
+    nb_path = server.notebook_dir / "recovery.ipynb"
+    write_notebook(nb_path, RECOVERY_CELLS)
+    context, page = new_page(browser, height=1500)  # tall: a whole preview fits in one element screenshot
+    try:
+        page.goto(f"{server.url}/lab/tree/{nb_path.name}?token={server.token}")
+        page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=90_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        app1, app2 = AppView(page, 1, shots), AppView(page, 2, shots)
+
+        # two apps in one notebook: both live, each with its own filter
+        app1.until("app.querySelector('.gvl-count')?.dataset.count === '12'", "app 1 counts 12 files",
+                   timeout=120_000)
+        app2.until("app.querySelector('.gvl-count')?.dataset.count === '5'", "app 2 counts 5 files")
+
+        # 1 · cancel a RUNNING job from its row, Retry it on the same row: it completes (a new attempt)
+        app2.click(".gvl-filter", "Preview")
+        app2.select(".gvl-preview", "Method", "linear")
+        app2.fill(".gvl-preview", "Factor", "40")
+        app2.until("(app.querySelector('.gvl-estimate')?.textContent || '').includes('161 frames')",
+                   "the estimate for factor 40")
+        app2.click(".gvl-preview", "Confirm")
+        app2.until("rows().some(r => r.querySelector('[data-status=\"running\"]'))", "the long job running")
+        row = app2.root.locator('.gvl-row:has([data-status="running"])').first
+        job_id = row.locator("[data-job-id]").get_attribute("data-job-id")
+        row.locator("button.gvl-cancel").click()
+        app2.until("app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'cancelled'",
+                   "the long job cancelled", arg=job_id)
+        app1.until("n('cancelled') === 1", "the first app to count the cancelled job")  # it watches the same queue
+        row = app2.root.locator(f'.gvl-row:has([data-job-id="{job_id}"])')
+        row.locator("button.gvl-retry").click()
+        app2.until("app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'completed'",
+                   "the retried job completed", arg=job_id, timeout=120_000)
+        assert row.locator(".gvl-bar-label").inner_text().strip() == "161/161"
+        app2.shot(shots / "07-retry-after-cancel.png")
+        (long_manifest,) = manifests(server.notebook_dir / "out").values()
+        assert long_manifest["job_id"] == job_id and long_manifest["frames"] == 161
+        assert len(list((server.notebook_dir / "out").glob("*/0*.png"))) == 161
+
+        # 4 · a truncated PNG: the preview flags it, the batch goes on (that sequence without the file)
+        app1.click(".gvl-filter", "Preview")
+        app1.until("app.querySelector('.gvl-bad-files')?.dataset.n === '1'", "the truncated file flagged")
+        assert "truncated" in app1.root.locator(".gvl-bad-files").inner_text()
+        app1.select(".gvl-preview", "Method", "linear")
+        app1.until("(app.querySelector('.gvl-estimate')?.textContent || '').includes('3 jobs')", "the estimate")
+        app1.click(".gvl-preview", "Confirm")
+        app1.until("n('completed') === 4 && n('running') === 0 && n('pending') === 0", "the first batch done",
+                   timeout=120_000)
+        assert app1.value("rows().filter(r => (r.querySelector('.gvl-note')?.textContent || '')"
+                          ".startsWith('input left out: ')).length") == 1
+        app2.until("n('completed') === 4", "the second app to count the first app's batch")
+
+        # 2 · the same settings again: the table says each job was skipped as complete
+        app1.tab("Files")
+        app1.click(".gvl-preview", "Back")
+        app1.click(".gvl-filter", "Preview")
+        app1.until("app.querySelector('.gvl-complete')?.dataset.n === '3' && !button('.gvl-preview', 'Confirm').disabled",
+                   "the same-settings note")
+        app1.click(".gvl-preview", "Confirm")
+        app1.until("n('completed') === 7", "the resubmitted batch skipped as complete")
+        app1.until("rows().filter(r => /skipped: complete from job \\w+ \\(same settings\\)/"
+                   ".test(r.querySelector('.gvl-note')?.textContent || '')).length === 3", "three skipped notes")
+        app1.shot(shots / "07-skipped-same-settings.png", ".gvl-queue")
+
+        # … another method into the same folder: a warning, Confirm blocked until New folder or Overwrite
+        app1.tab("Files")
+        app1.select(".gvl-preview", "Method", "flow")
+        app1.until("app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled"
+                   " && !!button('.gvl-preview', 'New folder')?.offsetParent", "the existing-outputs warning")
+        app1.shot(shots / "07-unreadable-file-and-existing-outputs.png", ".gvl-preview")
+        first_out = app1.root.locator(".gvl-preview .widget-text:has(label:text-is('Output folder')) input")
+        old_dir = first_out.input_value()
+        app1.click(".gvl-preview", "New folder")
+        app1.until("!app.querySelector('.gvl-conflicts') && !button('.gvl-preview', 'Confirm').disabled",
+                   "Confirm enabled in a new folder")
+        new_dir = Path(first_out.input_value())
+        assert new_dir != Path(old_dir) and not new_dir.exists()
+        app1.click(".gvl-preview", "Confirm")
+        app1.until("n('completed') === 10 && n('running') === 0 && n('pending') === 0", "the flow batch done",
+                   timeout=120_000)
+        done = manifests(new_dir)
+        assert len(done) == 3 and {m["method"] for m in done.values()} == {"flow"}, done
+
+        # … then another factor there, this time replacing the results (Overwrite them)
+        app1.tab("Files")
+        app1.fill(".gvl-preview", "Factor", "3")
+        app1.until("app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled",
+                   "the warning for factor 3")
+        app1.click(".gvl-preview", "Overwrite them")
+        app1.until("(app.querySelector('.gvl-conflicts')?.textContent || '').includes('will be replaced')"
+                   " && !button('.gvl-preview', 'Confirm').disabled", "Confirm enabled with overwrite")
+        app1.click(".gvl-preview", "Confirm")
+        app1.until("n('completed') === 13 && n('running') === 0 && n('pending') === 0", "the overwrite batch done",
+                   timeout=120_000)
+        done = manifests(new_dir)
+        assert {(m["method"], m["factor"]) for m in done.values()} == {("flow", 3)}, done
+        assert sorted(m["frames"] for m in done.values()) == [7, 10, 10]  # the broken sequence has 3 inputs left
+
+        # the second app saw it all, in its own view of the queue: its own page of the table
+        app2.until("n('completed') === 13 && n('cancelled') === 0 && n('failed') === 0", "app 2 in step")
+        app2.root.locator(".gvl-queue button:has(i.fa-chevron-right)").click()
+        app2.until("rows().length === 3 && rows().every(r => r.querySelector('[data-status=\"completed\"]'))"
+                   " && /page 2 of 2/.test(app.querySelector('.gvl-queue').textContent)", "app 2 on page 2")
+        assert app1.value("rows().length") == 10  # the first app still shows page 1
+        labels = app2.value("rows().map(r => r.querySelector('.gvl-bar-label').textContent)")
+        assert sorted(labels) == ["10/10", "10/10", "7/7"], labels  # the last batch: flow ×3
+        app2.shot(shots / "07-second-app-page-2.png")
+        assert app1.root.locator(".gvl-errors").inner_text().strip() == ""
+        assert app2.root.locator(".gvl-errors").inner_text().strip() == ""
+    finally:
+        context.close()
+        print(f"screenshots in {shots}")
+    assert time.monotonic() - t0 < 200
