@@ -365,6 +365,10 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
                    timeout=120_000)
         assert app1.value("rows().filter(r => (r.querySelector('.gvl-note')?.textContent || '')"
                           ".startsWith('input left out: ')).length") == 1
+        # a note longer than the row ends within it (in an ellipsis), not cut off at the row's edge
+        assert app1.value("rows().every(r => { const note = r.querySelector('.gvl-note');"
+                          " return note.offsetParent === null"
+                          " || note.getBoundingClientRect().right <= r.getBoundingClientRect().right + 0.5; })")
         app2.until("n('completed') === 4", "the second app to count the first app's batch")
 
         # 2 · the same settings again: the table says each job was skipped as complete

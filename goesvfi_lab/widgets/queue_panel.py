@@ -42,8 +42,9 @@ class JobRow(W.VBox):
         self._note: tuple[str, str, str] = ("", "", "")
         self._open_for: str | None = None  # the job whose whole message is shown
         self.info = W.HTML(layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
-        self.note = W.Button(layout=W.Layout(display="none", width="auto", max_width="100%", align_self="flex-start"),
-                             disabled=True)
+        # at most the row's width less its 1em indent (style.css): a long note ends in an ellipsis, not cut off
+        self.note = W.Button(layout=W.Layout(display="none", width="auto", max_width="calc(100% - 1em)",
+                                             align_self="flex-start"), disabled=True)
         self.note.add_class("gvl-note")
         self.note.on_click(lambda _b: self.toggle())
         self.cancel = _small("times", "cancel this job", "gvl-cancel")
