@@ -61,7 +61,7 @@ def verify(job) -> bool:
 
     total = layout.n_frames(len(job.inputs), job.factor)
     try:
-        names = sorted(n for n in os.listdir(job.output_dir) if layout._FRAME.match(n))
+        names = sorted(n for n in os.listdir(job.output_dir) if layout.is_frame_name(n))
     except FileNotFoundError:
         return False
     if names != [layout.frame_name(i) for i in range(total)] or layout.temporaries(job.output_dir):

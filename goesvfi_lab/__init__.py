@@ -33,7 +33,8 @@ _LAZY = {
     "interpolate_sequence": "goesvfi_lab.interp",
     "available_methods": "goesvfi_lab.interp",
     "BatchQueue": "goesvfi_lab.queue",
-    "lab": "goesvfi_lab.widgets",
+    "lab": "goesvfi_lab.notebook",
+    "panel": "goesvfi_lab.notebook",
 }
 _SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config"}
 
@@ -60,3 +61,5 @@ if TYPE_CHECKING:  # static tools see the real names
     from .frames import read_frame, write_cube, write_png, write_video
     from .interp import available_methods, interpolate, interpolate_sequence
     from .model import BatchJob, JobPriority, JobStatus, Stats
+    from .notebook import lab, panel
+    from .queue import BatchQueue

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 
+from .plan import n_frames
+
 MEGA = 1e6
 WARM_FOR = 600.0  # s: a worker that finished a job with a method this recently still has it loaded
 BATCH_GAP = 2.0  # s: jobs created within this of each other were submitted together (one batch)
@@ -111,7 +113,7 @@ class JobWork:
 
     @property
     def frames_total(self) -> int:
-        return self.pairs * self.factor + 1 if self.inputs >= 2 else self.inputs
+        return n_frames(self.inputs, self.factor)
 
     @property
     def frames_new(self) -> int:

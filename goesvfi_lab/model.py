@@ -7,7 +7,6 @@ the tests share one vocabulary and it can be checked in milliseconds.
 from __future__ import annotations
 
 import enum
-import json
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
@@ -48,10 +47,6 @@ class JobStatus(str, enum.Enum):
     @property
     def is_terminal(self) -> bool:
         return self in FINISHED
-
-    @property
-    def is_active(self) -> bool:
-        return self in CLAIMED
 
 
 class StatusGroup(frozenset):
@@ -156,13 +151,6 @@ class BatchJob:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "BatchJob":
-        return cls.from_dict(json.loads(text))
-
 
 @dataclass
 class Stats:
@@ -196,10 +184,3 @@ class Stats:
     def from_dict(cls, data: Mapping[str, Any]) -> "Stats":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "Stats":
-        return cls.from_dict(json.loads(text))

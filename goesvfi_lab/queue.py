@@ -22,12 +22,8 @@ from . import config
 from . import policy as _policy
 from . import query as _query
 from .events import EventDispatcher
-from .model import BatchJob, JobPriority, JobStatus, Stats, new_job_id
+from .model import CLAIMED, UNFINISHED, BatchJob, JobPriority, JobStatus, Stats, new_job_id
 from .store import Store, new_claimer
-
-ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
-UNFINISHED = (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING)
-FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class BatchQueue:
@@ -194,7 +190,7 @@ class BatchQueue:
         client = self.connect()
         if self._submitter is None or not self._submitter.alive:
             if preload is None:
-                preload = sorted({j.method for j in self.store.iter_jobs(UNFINISHED)}) or ["auto"]
+                preload = sorted({j.method for j in self.store.iter_jobs(UNFINISHED.values)}) or ["auto"]
             self._submitter = Submitter(client, self.store, self.events, claimer=self.claimer,
                                         policy_name=self.policy, max_concurrent=self.max_concurrent,
                                         meter=self.meter, frames_computed=self._frames_computed,
@@ -286,14 +282,14 @@ class BatchQueue:
         self._require(job_id)
         if self._submitter is not None:
             return self._submitter.cancel(job_id)
-        changed = self.store.update(job_id, expect=UNFINISHED, status=JobStatus.CANCELLED, finished_at=time.time())
+        changed = self.store.update(job_id, expect=UNFINISHED.values, status=JobStatus.CANCELLED, finished_at=time.time())
         if changed:
             self.events.fire("job_cancelled", job_id=job_id, was="pending")
         return changed
 
     def cancel_all(self) -> int:
         """Cancel every unfinished job; returns how many."""
-        return sum(self.cancel(job.id) for job in self.store.jobs(UNFINISHED))
+        return sum(self.cancel(job.id) for job in self.store.jobs(UNFINISHED.values))
 
     def retry(self, job_id: str) -> bool:
         """Put a FAILED or CANCELLED job back in the queue (attempts reset)."""
@@ -376,7 +372,7 @@ class BatchQueue:
     def _live(self, jobs: list[BatchJob]) -> list[BatchJob]:
         live = self._submitter.live_frames() if self._submitter is not None else {}
         for job in jobs:
-            if job.status in ACTIVE:
+            if job.status in CLAIMED:
                 job.frames_done = max(job.frames_done, live.get(job.id, 0))
         return jobs
 

@@ -1,6 +1,6 @@
 """Drive a real JupyterLab from a test: an isolated server, headless Debian Chromium via Playwright.
 
-Findings this follows (DESIGN.md §5): point Playwright at the system chromium (no browser download);
+Findings this follows: point Playwright at the system chromium (no browser download);
 a fresh workspace asks "Select Kernel" unless the lab settings override
 ``@jupyterlab/notebook-extension:tracker`` ``autoStartDefaultKernel``; ``port_retries=0``, a private
 token and private JUPYTER_* directories keep the run from touching (or being touched by) anything else.

@@ -1,4 +1,4 @@
-"""A recording comm for kernel-free widget tests (DESIGN.md §5).
+"""A recording comm for kernel-free widget tests.
 
 ``comm.create_comm`` is what ipywidgets calls to open a widget's channel to the browser; patching it
 with :class:`RecordingComm` captures every message a kernel would send, and :class:`Wire` plays the

@@ -136,6 +136,8 @@ def test_page_url_sits_next_to_the_dashboard_link():
     # the notebook's links come from the same function
     assert html_page.dashboard_urls("http://host:8787/status/") == ("http://host:8787/status/", "http://host:8787/goesvfi")
     assert html_page.dashboard_urls("/user/me/proxy/8787/status?token=x")[1] == "/user/me/proxy/8787/goesvfi"
+    proxied = "/user/me/proxy/8787/status"
+    assert html_page.dashboard_urls(proxied) == (proxied, "/user/me/proxy/8787/goesvfi")
     assert html_page.dashboard_urls(None) == (None, None)
 
 

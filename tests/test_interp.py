@@ -12,7 +12,7 @@ from _interp_textures import psnr, to_uint8, waves
 import goesvfi_lab as gl
 from goesvfi_lab import interp
 from goesvfi_lab.errors import PairError
-from goesvfi_lab.interp.tiling import run_tiled, tile_layout, tile_starts
+from goesvfi_lab.interp.tiling import run_tiled, tile_layout
 
 METHODS = ["linear", "flow"] + (["rife"] if "rife" in interp.available_methods() else [])
 
@@ -139,8 +139,8 @@ def test_sequence_edge_cases():
     assert interp.interpolate_sequence([a], factor=3, method="linear")[0] is a
 
 
-def test_tile_starts_cover_with_overlap():
-    assert tile_starts(100, 128, 16) == [0]
+def test_tile_layout_covers_with_overlap():
+    assert tile_layout(100, 128, 16) == (100, [0])
     size, starts = tile_layout(1000, 256, 32)
     assert size <= 256 and starts[0] == 0 and starts[-1] == 1000 - size
     assert all(b - a <= size - 32 for a, b in itertools.pairwise(starts))

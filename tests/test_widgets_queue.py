@@ -15,7 +15,8 @@ from _widget_wire import install
 
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus
 from goesvfi_lab.sample import write_sample
-from goesvfi_lab.widgets import Lab, QueueApp, lab, panel
+from goesvfi_lab.notebook import lab, panel
+from goesvfi_lab.widgets import Lab, QueueApp
 from goesvfi_lab.widgets.app import queue_state
 from goesvfi_lab.widgets.state import SHOW
 
@@ -199,7 +200,7 @@ def test_a_failed_row_keeps_its_buttons_and_shows_its_error(wire, tmp_path):
     note = rows[skipped].note
     assert note.description == "skipped: complete from job 1f2e3d (same settings)" and not note.disabled
     assert "gvl-note-note" in note._dom_classes and "gvl-note-error" not in note._dom_classes
-    assert row.note.layout.display == note.layout.display == "flex"
+    assert row.note.layout.display == note.layout.display == "block"
     assert rows[plain].note.disabled and rows[plain].note.layout.display == "none"
     for r in rows.values():  # fixed-size actions; the cells take what is left
         assert all(b.layout.flex == "0 0 auto" for b in (r.cancel, r.retry, r.up, r.down))
@@ -313,7 +314,7 @@ def test_lab_from_files_to_finished_outputs(wire, queue, frames, tmp_path):
 
 
 def test_panel_of_an_existing_queue(wire, queue):
-    app = queue.panel(interval=0.2)
+    app = panel(queue, interval=0.2)
     assert isinstance(app, QueueApp) and app.updater.running
     assert panel(queue, start=False).updater.running is False
     app.close()
@@ -346,7 +347,7 @@ def test_two_lab_apps_in_one_notebook_both_live(wire, cluster, frames, tmp_path)
 
 def test_running_the_same_cell_again_replaces_its_app(wire, cluster, frames, tmp_path, monkeypatch):
     """Re-running a cell: its old output is gone from the notebook, so its app is closed; the queue stays."""
-    import goesvfi_lab.widgets as widgets
+    import goesvfi_lab.notebook as widgets
 
     store = tmp_path / "lab.sqlite3"
     monkeypatch.setattr(widgets, "current_cell", lambda: ("cell-a", "run-1"))
@@ -363,3 +364,24 @@ def test_running_the_same_cell_again_replaces_its_app(wire, cluster, frames, tmp
         beside.close()
         again.close()
     assert again.queue.client is None
+
+
+def test_a_lab_whose_cluster_failed_closes_cleanly(wire, tmp_path):
+    """``gl.lab()`` when the cluster cannot start: the error is the cluster's, and the half-built app's
+    ``close()`` (ipywidgets calls it from ``__del__``) raises nothing (issue 12.8)."""
+
+    class Unreachable:
+        def connect(self):
+            raise OSError("Timed out trying to connect to tcp://10.255.255.1:8786")
+
+        def on(self, *args, **kwargs):
+            pass
+
+    with pytest.raises(OSError, match="Timed out"):
+        Lab(Unreachable(), root=str(tmp_path))
+    half = Lab.__new__(Lab)  # what __del__ sees: the constructor stopped before any panel was made
+    half.queue = Unreachable()
+    half.close()
+    app = QueueApp.__new__(QueueApp)
+    app.queue = Unreachable()
+    app.close()

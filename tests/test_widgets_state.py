@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from goesvfi_lab.discover import format_goes_name, group_sequences
+from goesvfi_lab.html_page import dashboard_urls
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus, Stats
 from goesvfi_lab.widgets import state as S
 
@@ -173,7 +174,7 @@ def test_worker_rows_from_a_real_scheduler():
         link = client.dashboard_link
     assert len(rows) == 2
     assert all(r.nthreads == 1 and r.memory > 0 and r.memory_limit and r.gpu_utilization is None for r in rows)
-    dash, page = S.dashboard_urls(link)
+    dash, page = dashboard_urls(link)
     assert dash == link and page.endswith("/goesvfi") and "/status" not in page
 
 
@@ -189,8 +190,3 @@ def test_worker_rows_read_nvml_metrics():
     assert row.executing == 1 and row.memory_limit is None and row.resources == {"GPU": 1}
     assert S.worker_rows(None) == []
 
-
-def test_dashboard_urls_behind_a_proxy():
-    proxied = "/user/me/proxy/8787/status"
-    assert S.dashboard_urls(proxied) == (proxied, "/user/me/proxy/8787/goesvfi")
-    assert S.dashboard_urls(None) == (None, None)

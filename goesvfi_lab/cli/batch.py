@@ -178,7 +178,7 @@ def _locked(job: Any) -> bool:
 def _progress(q: Any, wanted: set[str], console: Any, quiet: bool) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from goesvfi_lab.engine.dashboard import fmt_eta, fmt_rate
+    from goesvfi_lab.html import fmt_eta, fmt_rate
 
     def unfinished() -> int:
         return sum(1 for j in wanted if q.store.get(j).status.value in ("pending", "queued", "running"))

@@ -117,7 +117,7 @@ def store_stats(store: Any, now: float | None = None) -> Any:
 
 def status_line(stats: Any) -> str:
     """``queue running · progress 40 % · throughput 2.5 frames/s · ETA 1 min 15 s`` — the panel's words."""
-    from goesvfi_lab.engine.dashboard import fmt_eta, fmt_percent, fmt_rate
+    from goesvfi_lab.html import fmt_eta, fmt_percent, fmt_rate
     from goesvfi_lab.policy import shown_progress
 
     shown = shown_progress(stats.progress, stats.pending + stats.queued + stats.running)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nc")
-_FRAME_NAME = re.compile(r"^\d{6}\.png$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,9 +67,11 @@ def run(args: argparse.Namespace) -> int:
 
     from goesvfi_lab import config
     from goesvfi_lab.bands import auto_cmap
+    from goesvfi_lab.engine import layout
     from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
+    from goesvfi_lab.plan import n_frames
 
     if args.factor < 1:
         raise ValueError("--factor must be at least 1")
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    existing = sorted(p for p in os.listdir(out) if _FRAME_NAME.match(p))
+    existing = sorted(p for p in os.listdir(out) if layout.is_frame_name(p))
     if existing and not args.overwrite:
         raise FileExistsError(f"{out}: already holds {len(existing)} frames; pass --overwrite to replace them")
-    n_out = (len(seq.paths) - 1) * args.factor + 1
+    n_out = n_frames(len(seq.paths), args.factor)
     for stale in existing:  # frames beyond this run's range would otherwise linger in the sequence
         if int(stale[:6]) >= n_out:
             os.remove(out / stale)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from goesvfi_lab import policy
 from goesvfi_lab.locks import OutputLock
-from goesvfi_lab.model import BatchJob, JobStatus
+from goesvfi_lab.model import CLAIMED, BatchJob, JobStatus
 from goesvfi_lab.store import Store
 
 from . import layout
@@ -25,8 +25,6 @@ from .tasks import stop_event_name
 
 if TYPE_CHECKING:
     from .outbox import Outbox
-
-CLAIMED = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 @dataclass
@@ -86,7 +84,7 @@ class Transitions:
 
     def hand_back(self, act: Active) -> None:
         """Back to PENDING with its progress (the queue stops, or lost its scheduler): not a failure."""
-        self.release(act.job.id, act.lock, JobStatus.PENDING, expect=CLAIMED, frames_done=act.frames_done)
+        self.release(act.job.id, act.lock, JobStatus.PENDING, expect=CLAIMED.values, frames_done=act.frames_done)
 
     # --- before anything runs ---------------------------------------------------------------
 
@@ -150,7 +148,7 @@ class Transitions:
         """Dask dropped the job's tasks: not its fault, so no attempt is counted and the breaker is not fed."""
         job = act.job
         error = f"interrupted ({reason}): runs again from the frames already on disk"
-        self.release(job.id, act.lock, JobStatus.PENDING, expect=CLAIMED, frames_done=act.frames_done, error=error)
+        self.release(job.id, act.lock, JobStatus.PENDING, expect=CLAIMED.values, frames_done=act.frames_done, error=error)
         self._fire("job_retrying", job_id=job.id, error=error, attempt=job.attempts, delay=0.0, retry_at=time.time(),
                    interrupted=True)  # fmt: skip
 

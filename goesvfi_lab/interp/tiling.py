@@ -28,11 +28,6 @@ def tile_layout(length: int, tile: int, overlap: int) -> tuple[int, list[int]]:
     return size, [round(i * (length - size) / (n - 1)) for i in range(n)]
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Tile origins along one axis (see tile_layout)."""
-    return tile_layout(length, tile, overlap)[1]
-
-
 def _ramp(size: int, lead: bool, trail: bool, overlap: int) -> np.ndarray:
     """1-D weights: raised cosine over ``overlap`` pixels at sides that meet another tile, else 1."""
     w = np.ones(size, dtype=np.float32)

@@ -1,4 +1,4 @@
-"""The composed apps: :class:`QueueApp` (stats + queue of an existing queue, ``q.panel()``) and
+"""The composed apps: :class:`QueueApp` (stats + queue of an existing queue, ``gl.panel(q)``) and
 :class:`Lab` (filter → preview → confirm, then the queue app; ``gl.lab()``).
 
 Widgets are made here, on the main thread; one :class:`~.updater.Updater` thread per app then pushes
@@ -151,8 +151,10 @@ class QueueApp(W.VBox):
         self.stats_panel.render_workers(worker_rows(client.scheduler_info()), getattr(client, "dashboard_link", None))
 
     def close(self) -> None:
-        self.updater.stop()
-        self.queue.on("*", self._on_event, remove=True)
+        updater = getattr(self, "updater", None)  # absent when __init__ failed before it was made
+        if updater is not None:
+            updater.stop()
+            self.queue.on("*", self._on_event, remove=True)
         super().close()
 
 
@@ -215,9 +217,11 @@ class Lab(W.VBox):
         return self.share is not None
 
     def close(self) -> None:
-        self.filter.close()
-        self.preview.close()
-        self.monitor.close()
+        # also called by ipywidgets' __del__ when __init__ failed half way (say, the cluster did not start)
+        for part in ("filter", "preview", "monitor"):
+            widget = getattr(self, part, None)
+            if widget is not None:
+                widget.close()
         super().close()
         if self.share is not None and self.share.leave(self):
             self.queue.stop()

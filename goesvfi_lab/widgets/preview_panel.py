@@ -235,7 +235,7 @@ class PreviewPanel(W.VBox):
         if self.result is None:
             return
         try:
-            jobs = make_jobs(self.result.sequences, self.settings())
+            jobs = make_jobs(self.result.sequences, self.settings(), root=self.result.root)
         except ValueError:  # settings the Confirm button will explain
             jobs = []
         paths = list(dict.fromkeys(p for j in jobs for p in j.inputs))
@@ -323,7 +323,7 @@ class PreviewPanel(W.VBox):
     def _confirm(self, _b: Any = None) -> None:
         if self.result is None:
             return
-        jobs = make_jobs(self.result.sequences, self.settings())
+        jobs = make_jobs(self.result.sequences, self.settings(), root=self.result.root)
         # the files again, now: a click right after a setting change comes before the background check
         # (cached by size and mtime: only files it has not read yet are read here)
         bad = check_files(dict.fromkeys(p for j in jobs for p in j.inputs), self._file_checks)

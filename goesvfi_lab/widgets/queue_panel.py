@@ -74,7 +74,7 @@ class JobRow(W.VBox):
                 self.note.description = short
                 self.note.tooltip = full or None
                 self.note.disabled = not full
-                self.note.layout.display = "flex" if full else "none"
+                self.note.layout.display = "block" if full else "none"
                 for k in ("error", "note"):
                     (self.note.add_class if k == kind else self.note.remove_class)(f"gvl-note-{k}")
             self._show_detail()

@@ -319,17 +319,3 @@ def worker_rows(info: Mapping[str, Any] | None) -> list[WorkerRow]:
             )
         )
     return rows
-
-
-def dashboard_urls(dashboard_link: str | None) -> tuple[str | None, str | None]:
-    """The Dask dashboard's status page and the project's ``/goesvfi`` page on the same server.
-
-    Works for direct links (``http://host:8787/status``) and for jupyter-server-proxy links
-    (``/user/x/proxy/8787/status``) alike: the project page sits beside ``status``.
-    """
-    if not dashboard_link:
-        return None, None
-    base = dashboard_link.rstrip("/")
-    if base.endswith("/status"):
-        base = base[: -len("/status")]
-    return dashboard_link, base + "/goesvfi"
