@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 EXTRAS ?= test,lab,rife
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test test-fast lab bench clean
+.PHONY: venv browser demo lint format test test-fast lab bench clean
 
 venv: $(STAMP)
 
@@ -27,7 +27,16 @@ demo: venv
 browser:
 	./.ci/install-browser.sh || echo "chromium not installed: the browser test will be skipped (it fails when CI is set)"
 
-test: venv browser
+# ruff's settings are in pyproject.toml; `make format` applies what `make lint` checks.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv browser lint
 	$(PY) -m pytest -q
 
 test-fast: venv

@@ -38,8 +38,9 @@ def read_clip(name: str, n: int = 41) -> list[np.ndarray]:
     return frames
 
 
-def sample_fields(size: int, n_keys: int, factor: int, sector: str = "C", seed: int = 0,
-                  cadence_min: float | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def sample_fields(
+    size: int, n_keys: int, factor: int, sector: str = "C", seed: int = 0, cadence_min: float | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Key frames (every ``factor``-th) and the full exact ground-truth sequence from goesvfi_lab.sample."""
     from goesvfi_lab.sample import Scene
 
@@ -108,8 +109,29 @@ def minterpolate(keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray],
             for k in [*keys, keys[-1]]:  # one extra copy: ffmpeg stops short of the last key otherwise
                 fh.write(to_bytes(k))
         dst = os.path.join(tmp, "out.raw")
-        cmd = [exe, "-v", "error", "-f", "rawvideo", "-pix_fmt", pix, "-s", f"{w}x{h}", "-r", "1", "-i", src,
-               "-vf", vf, "-f", "rawvideo", "-pix_fmt", pix, "-y", dst]
+        cmd = [
+            exe,
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix,
+            "-s",
+            f"{w}x{h}",
+            "-r",
+            "1",
+            "-i",
+            src,
+            "-vf",
+            vf,
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix,
+            "-y",
+            dst,
+        ]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0

@@ -41,8 +41,10 @@ def cpu_model() -> str:
 def header() -> str:
     import torch
 
-    return (f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; torch {torch.__version__}, "
-            f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    return (
+        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; torch {torch.__version__}, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    )
 
 
 def run_batches(root: Path, rounds: int) -> list[dict]:
@@ -66,23 +68,53 @@ def run_batches(root: Path, rounds: int) -> list[dict]:
                 inputs = [list(s.paths) for s in seqs]
                 first = work_of(inputs[0], FACTOR, method, SETTINGS)  # the preview's selected sequence
                 if first.key not in measured:
-                    measured[first.key] = time_interp(inputs[0][0], inputs[0][1], first.method, FACTOR, first.kind,
-                                                      threads=1, concurrent=min(slots, os.cpu_count() or 1))
-                est = estimate_jobs(inputs, FACTOR, method, SETTINGS, slots=slots, finished=q.jobs("completed"),
-                                    measured=measured, measure=False)  # fmt: skip
+                    measured[first.key] = time_interp(
+                        inputs[0][0],
+                        inputs[0][1],
+                        first.method,
+                        FACTOR,
+                        first.kind,
+                        threads=1,
+                        concurrent=min(slots, os.cpu_count() or 1),
+                    )
+                est = estimate_jobs(
+                    inputs,
+                    FACTOR,
+                    method,
+                    SETTINGS,
+                    slots=slots,
+                    finished=q.jobs("completed"),
+                    measured=measured,
+                    measure=False,
+                )
                 t0 = time.perf_counter()
                 for s in seqs:
                     folder = Path(s.paths[0]).parent.name
-                    q.add_job(gl.BatchJob(name=f"{folder}-{method}-{r}", inputs=s, factor=FACTOR, method=method,
-                                          output_dir=root / "out" / f"{method}-{r}" / folder,
-                                          settings={**SETTINGS, "cmap": auto_cmap(s.paths[0], default="ir")}))
+                    q.add_job(
+                        gl.BatchJob(
+                            name=f"{folder}-{method}-{r}",
+                            inputs=s,
+                            factor=FACTOR,
+                            method=method,
+                            output_dir=root / "out" / f"{method}-{r}" / folder,
+                            settings={**SETTINGS, "cmap": auto_cmap(s.paths[0], default="ir")},
+                        )
+                    )
                 q.wait()
                 actual = time.perf_counter() - t0
                 p = est.prediction
-                rows.append({"batch": f"{label} #{r + 1}", "methods": ", ".join(sorted({w.method for w in est.works})),
-                             "frames": sum(w.frames_total for w in est.works), "uncal": p.uncalibrated,
-                             "cal": p.seconds if p.factor is not None else None, "factor": p.factor,
-                             "actual": actual, "cold": ", ".join(p.cold) or "-"})  # fmt: skip
+                rows.append(
+                    {
+                        "batch": f"{label} #{r + 1}",
+                        "methods": ", ".join(sorted({w.method for w in est.works})),
+                        "frames": sum(w.frames_total for w in est.works),
+                        "uncal": p.uncalibrated,
+                        "cal": p.seconds if p.factor is not None else None,
+                        "factor": p.factor,
+                        "actual": actual,
+                        "cold": ", ".join(p.cold) or "-",
+                    }
+                )
                 time.sleep(1.0)  # let the host settle between batches
     finally:
         q.stop()
@@ -90,14 +122,19 @@ def run_batches(root: Path, rounds: int) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| batch | methods | frames | predicted, uncalibrated (s) | predicted, calibrated (s) | actual (s) "
-             "| actual / predicted |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| batch | methods | frames | predicted, uncalibrated (s) | predicted, calibrated (s) | actual (s) "
+        "| actual / predicted |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         best = r["cal"] if r["cal"] is not None else r["uncal"]
         cal = "-" if r["cal"] is None else f"{r['cal']:.1f} (×{r['factor']:.2f})"
         ratio = f"{r['actual'] / best:.2f}" + ("" if r["cal"] is not None else " (uncalibrated)")
-        lines.append(f"| {r['batch']} | {r['methods']} | {r['frames']} | {r['uncal']:.1f} | {cal} | "
-                     f"{r['actual']:.1f} | {ratio} |")
+        lines.append(
+            f"| {r['batch']} | {r['methods']} | {r['frames']} | {r['uncal']:.1f} | {cal} | "
+            f"{r['actual']:.1f} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -138,9 +175,11 @@ def components() -> None:
             c40 = timed(lambda i: write_cube(d / "c.nc", [fields[k % 4] for k in range(40)], times), 1)
             c5 = timed(lambda i: write_cube(d / "c5.nc", [fields[k % 4] for k in range(5)], times[:5]), 1)
             npy = timed(lambda i: np.save(d / f"f{i}.npy", fields[i % 4]), 8)
-            print(f"{size}²: read nc {rn * 1e3:.1f} ms, png {rp * 1e3:.1f} ms; render+write png {wp / mp:.3f} s/MP; "
-                  f"npy {npy / mp:.4f} s/MP; mp4 {(v40 - v5) / 35 / mp:.3f} s/MP/frame; "
-                  f"cube {(c40 - c5) / 35 / mp:.3f} s/MP/frame")
+            print(
+                f"{size}²: read nc {rn * 1e3:.1f} ms, png {rp * 1e3:.1f} ms; render+write png {wp / mp:.3f} s/MP; "
+                f"npy {npy / mp:.4f} s/MP; mp4 {(v40 - v5) / 35 / mp:.3f} s/MP/frame; "
+                f"cube {(c40 - c5) / 35 / mp:.3f} s/MP/frame"
+            )
 
 
 def main() -> int:

@@ -52,8 +52,13 @@ def cluster(workers: int, threads: int = 1):
     from distributed import Client, LocalCluster
 
     with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}):
-        lc = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
-                          dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False})
+        lc = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
+        )
     return lc, Client(lc)
 
 
@@ -76,9 +81,21 @@ def raw_dask(client, inputs: list[list[str]], factor: int, out: str) -> float:
     specs = []
     for j, paths in enumerate(inputs):
         for i in range(len(paths) - 1):
-            specs.append(PairSpec(job_id=f"raw{j}", pair=i, attempt=0, in0=paths[i], in1=paths[i + 1],
-                                  output_dir=os.path.join(out, f"raw{j}"), factor=factor, last=i == len(paths) - 2,
-                                  method="linear", device="cpu", stop=None))  # fmt: skip
+            specs.append(
+                PairSpec(
+                    job_id=f"raw{j}",
+                    pair=i,
+                    attempt=0,
+                    in0=paths[i],
+                    in1=paths[i + 1],
+                    output_dir=os.path.join(out, f"raw{j}"),
+                    factor=factor,
+                    last=i == len(paths) - 2,
+                    method="linear",
+                    device="cpu",
+                    stop=None,
+                )
+            )
     t = time.perf_counter()
     results = client.gather(client.map(run_pair, specs, pure=False))
     elapsed = time.perf_counter() - t
@@ -94,8 +111,17 @@ def pipeline(client, inputs: list[list[str]], factor: int, out: str, store: str,
     q = BatchQueue(cluster=client, store=store)
     q.start(preload=[method])
     try:
-        jobs = [BatchJob(name=f"job{j}", inputs=paths, output_dir=os.path.join(out, f"job{j}"), factor=factor,
-                         method=method, settings={"device": "cpu"}) for j, paths in enumerate(inputs)]  # fmt: skip
+        jobs = [
+            BatchJob(
+                name=f"job{j}",
+                inputs=paths,
+                output_dir=os.path.join(out, f"job{j}"),
+                factor=factor,
+                method=method,
+                settings={"device": "cpu"},
+            )
+            for j, paths in enumerate(inputs)
+        ]
         t = time.perf_counter()
         q.add_jobs(jobs)
         assert q.wait(600)
@@ -117,8 +143,9 @@ def many_pending(n: int, tmp: str) -> dict[str, float]:
     gc.collect()
     rss0 = proc.memory_info().rss
     inputs = [f"/data/goes/OR_ABI-L2-CMIPC-M6C13_G16_s2024{k:03d}.nc" for k in range(12)]
-    jobs = [BatchJob(name=f"seq-{i}", inputs=inputs, output_dir=f"/out/seq-{i}", factor=4, priority=i % 5)
-            for i in range(n)]  # fmt: skip
+    jobs = [
+        BatchJob(name=f"seq-{i}", inputs=inputs, output_dir=f"/out/seq-{i}", factor=4, priority=i % 5) for i in range(n)
+    ]
     q = BatchQueue(store=os.path.join(tmp, "many.sqlite3"))
     t = time.perf_counter()
     q.add_jobs(jobs)
@@ -149,9 +176,16 @@ def many_pending(n: int, tmp: str) -> dict[str, float]:
     assert len(everything) == n
     del everything
     q.store.close()
-    return {"add_s": add_s, "stats_ms": statistics.median(lat) * 1e3, "stats_p99_ms": sorted(lat)[989] * 1e3,
-            "next_ms": next_s * 1e3, "page_ms": statistics.median(pages) * 1e3, "all_jobs_s": all_s,
-            "rss_mb": rss / 2**20, "db_mb": size / 2**20}  # fmt: skip
+    return {
+        "add_s": add_s,
+        "stats_ms": statistics.median(lat) * 1e3,
+        "stats_p99_ms": sorted(lat)[989] * 1e3,
+        "next_ms": next_s * 1e3,
+        "page_ms": statistics.median(pages) * 1e3,
+        "all_jobs_s": all_s,
+        "rss_mb": rss / 2**20,
+        "db_mb": size / 2**20,
+    }
 
 
 def scaling(tmp: str, jobs: int, size: int, factor: int, method: str = "flow") -> dict[int, float]:
@@ -164,8 +198,9 @@ def scaling(tmp: str, jobs: int, size: int, factor: int, method: str = "flow") -
         try:
             warm(client, method)
             dest = os.path.join(tmp, f"scale-out-{workers}")
-            out[workers] = pipeline(client, inputs, factor, dest, os.path.join(tmp, f"scale-{workers}.sqlite3"),
-                                    method=method)
+            out[workers] = pipeline(
+                client, inputs, factor, dest, os.path.join(tmp, f"scale-{workers}.sqlite3"), method=method
+            )
         finally:
             client.close()
             lc.close()
@@ -189,17 +224,28 @@ def main() -> int:
     rows: list[tuple[str, str, str, str]] = []
     try:
         if "overhead" not in args.skip:
-            inputs = [make_frames(os.path.join(tmp, "in", f"s{j}"), args.inputs, args.size, seed=j)
-                      for j in range(args.jobs)]  # fmt: skip
+            inputs = [
+                make_frames(os.path.join(tmp, "in", f"s{j}"), args.inputs, args.size, seed=j) for j in range(args.jobs)
+            ]
             frames = args.jobs * ((args.inputs - 1) * args.factor + 1)
             lc, client = cluster(args.workers)
             try:
                 warm(client)
                 raw, pipe = [], []
                 for r in range(args.repeat):  # interleaved, alternating which goes first: drift hits both
-                    runs = [("raw", lambda: raw_dask(client, inputs, args.factor, os.path.join(tmp, f"raw{r}"))),
-                            ("pipe", lambda: pipeline(client, inputs, args.factor, os.path.join(tmp, f"pipe{r}"),
-                                                      os.path.join(tmp, f"pipe{r}.sqlite3")))]  # fmt: skip
+                    runs = [
+                        ("raw", lambda: raw_dask(client, inputs, args.factor, os.path.join(tmp, f"raw{r}"))),
+                        (
+                            "pipe",
+                            lambda: pipeline(
+                                client,
+                                inputs,
+                                args.factor,
+                                os.path.join(tmp, f"pipe{r}"),
+                                os.path.join(tmp, f"pipe{r}.sqlite3"),
+                            ),
+                        ),
+                    ]
                     for name, run in runs if r % 2 == 0 else runs[::-1]:
                         (raw if name == "raw" else pipe).append(run())
             finally:
@@ -210,21 +256,40 @@ def main() -> int:
             ratio = statistics.median(ratios)
             rows.append(("raw client.map throughput", f"{raw_fps:.0f} frames/s", "", f"median of {args.repeat}"))
             rows.append(("pipeline throughput", f"{pipe_fps:.0f} frames/s", "", f"median of {args.repeat}"))
-            rows.append(("pipeline / raw", f"{ratio:.2f}", "≥ 1.00", ("PASS" if ratio >= 1.0 else "FAIL") +
-                         f" (median of per-round ratios; range {ratios[0]:.2f}–{ratios[-1]:.2f})"))  # fmt: skip
+            rows.append(
+                (
+                    "pipeline / raw",
+                    f"{ratio:.2f}",
+                    "≥ 1.00",
+                    ("PASS" if ratio >= 1.0 else "FAIL")
+                    + f" (median of per-round ratios; range {ratios[0]:.2f}–{ratios[-1]:.2f})",
+                )
+            )
         if "pending" not in args.skip:
             m = many_pending(args.pending, tmp)
-            rows.append((f"add {args.pending:,} jobs", f"{m['add_s']:.2f} s", "≤ 10 s", "PASS" if m["add_s"] <= 10 else "FAIL"))
-            rows.append(("stats() median", f"{m['stats_ms']:.3f} ms", "≤ 5 ms", "PASS" if m["stats_ms"] <= 5 else "FAIL"))
+            rows.append(
+                (f"add {args.pending:,} jobs", f"{m['add_s']:.2f} s", "≤ 10 s", "PASS" if m["add_s"] <= 10 else "FAIL")
+            )
+            rows.append(
+                ("stats() median", f"{m['stats_ms']:.3f} ms", "≤ 5 ms", "PASS" if m["stats_ms"] <= 5 else "FAIL")
+            )
             rows.append(("stats() p99", f"{m['stats_p99_ms']:.3f} ms", "", ""))
             rows.append(("next 16 jobs by policy", f"{m['next_ms']:.2f} ms", "", "what the submitter asks per top-up"))
-            rows.append(("one table page (10 jobs, submission order)", f"{m['page_ms']:.1f} ms", "",
-                         f"all {args.pending:,} jobs at once: {m['all_jobs_s']:.2f} s"))
+            rows.append(
+                (
+                    "one table page (10 jobs, submission order)",
+                    f"{m['page_ms']:.1f} ms",
+                    "",
+                    f"all {args.pending:,} jobs at once: {m['all_jobs_s']:.2f} s",
+                )
+            )
             rows.append(("memory (RSS growth)", f"{m['rss_mb']:.0f} MiB", "", f"store file {m['db_mb']:.0f} MiB"))
         if "scaling" not in args.skip:
             t = scaling(tmp, args.scale_jobs, args.scale_size, 2)
             speedup = t[1] / t[2]
-            rows.append(("1 worker", f"{t[1]:.2f} s", "", f"{args.scale_jobs} jobs, {args.scale_size}² px, factor 2, flow"))
+            rows.append(
+                ("1 worker", f"{t[1]:.2f} s", "", f"{args.scale_jobs} jobs, {args.scale_size}² px, factor 2, flow")
+            )
             rows.append(("2 workers", f"{t[2]:.2f} s", "", ""))
             rows.append(("speed-up 2 vs 1 worker", f"{speedup:.2f}×", "≥ 1.8×", "PASS" if speedup >= 1.8 else "FAIL"))
     finally:

@@ -43,10 +43,18 @@ def datasets(quick: bool, names: list[str] | None) -> list[dict]:
     n_clip = 13 if quick else 41
     conus = 512 if quick else 1000
     out = [
-        {"name": "bikes", "label": f"bikes.mp4 640×272, {n_clip} frames", "load": lambda: (read_clip("bikes.mp4", n_clip), 2)},
-        {"name": "bigbuckbunny", "label": f"bigbuckbunny.mp4 1280×720, {n_clip} frames",
-         "load": lambda: (read_clip("bigbuckbunny.mp4", n_clip), 2)},
+        {
+            "name": "bikes",
+            "label": f"bikes.mp4 640×272, {n_clip} frames",
+            "load": lambda: (read_clip("bikes.mp4", n_clip), 2),
+        },
+        {
+            "name": "bigbuckbunny",
+            "label": f"bigbuckbunny.mp4 1280×720, {n_clip} frames",
+            "load": lambda: (read_clip("bigbuckbunny.mp4", n_clip), 2),
+        },
     ]
+
     def field_loader(size: int, factor: int, sector: str):
         return lambda: (sample_fields(size, 3, factor, sector)[1], factor)
 
@@ -56,14 +64,29 @@ def datasets(quick: bool, names: list[str] | None) -> list[dict]:
         return lambda: ([render(f, "ir", 190.0, 310.0) for f in sample_fields(size, 3, factor, "C")[1]], factor)
 
     for factor in (2, 4):
-        out.append({"name": f"conus-x{factor}", "label": f"sample CONUS {conus}², 5-min scans, factor {factor}",
-                    "load": field_loader(conus, factor, "C")})
-        out.append({"name": f"fulldisk-x{factor}", "label": f"sample full disk 2712², 10-min scans, factor {factor}",
-                    "load": field_loader(2712, factor, "F")})
+        out.append(
+            {
+                "name": f"conus-x{factor}",
+                "label": f"sample CONUS {conus}², 5-min scans, factor {factor}",
+                "load": field_loader(conus, factor, "C"),
+            }
+        )
+        out.append(
+            {
+                "name": f"fulldisk-x{factor}",
+                "label": f"sample full disk 2712², 10-min scans, factor {factor}",
+                "load": field_loader(2712, factor, "F"),
+            }
+        )
     for factor in (2, 4):  # what PNG renders of ABI scans look like to the package: uint8 files with ABI names
-        out.append({"name": f"conus8-x{factor}", "names": abi_names,
-                    "label": f"sample CONUS {conus}² as 8-bit grey IR PNGs with ABI names, factor {factor}",
-                    "load": render_loader(conus, factor)})
+        out.append(
+            {
+                "name": f"conus8-x{factor}",
+                "names": abi_names,
+                "label": f"sample CONUS {conus}² as 8-bit grey IR PNGs with ABI names, factor {factor}",
+                "load": render_loader(conus, factor),
+            }
+        )
     if quick and not names:
         names = ["bikes", "conus-x2", "conus-x4", "conus8-x2"]
     if names:
@@ -78,8 +101,10 @@ def abi_names(n: int) -> list[str]:
 
     t0 = datetime(2024, 6, 1, 18, 1, tzinfo=timezone.utc)
     starts = [t0 + timedelta(minutes=5 * k) for k in range(n)]
-    return [format_goes_name("G16", "CMIP", "C", 13, t, t + timedelta(minutes=2), t + timedelta(minutes=3), ext=".png")
-            for t in starts]
+    return [
+        format_goes_name("G16", "CMIP", "C", 13, t, t + timedelta(minutes=2), t + timedelta(minutes=3), ext=".png")
+        for t in starts
+    ]
 
 
 def run_method(method: str, keys: list[np.ndarray], factor: int, kind: str) -> tuple[list[np.ndarray], float, str]:
@@ -149,8 +174,17 @@ def main(argv: list[str] | None = None) -> int:
             p, s = score(seq, truth, factor, peak)
             label = f"auto (= {concrete})" if method == "auto" else method
             print(f"{label:24} {p:8.2f} {s:7.4f} {seconds / n_new:8.3f}", flush=True)
-            rows.append({"dataset": ds["name"], "method": method, "resolved": concrete, "psnr": p, "ssim": s,
-                         "seconds_per_frame": seconds / n_new, "frames": n_new})
+            rows.append(
+                {
+                    "dataset": ds["name"],
+                    "method": method,
+                    "resolved": concrete,
+                    "psnr": p,
+                    "ssim": s,
+                    "seconds_per_frame": seconds / n_new,
+                    "frames": n_new,
+                }
+            )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=1)

@@ -2,7 +2,8 @@
 
 A real ``BatchQueue`` on a LocalCluster of worker processes (with nannies). One job in
 ``1/fail-rate`` has a corrupt input (a deterministic, known set), so it must end FAILED — at its first
-attempt, since a corrupt file is not retried; every other job must end COMPLETED with its frames on disk, decodable, and no temporaries.
+attempt, since a corrupt file is not retried; every other job must end COMPLETED with its
+frames on disk, decodable, and no temporaries.
 When ``--kill-at`` of the jobs are finished, one worker process is SIGKILLed (its nanny starts a new
 one). At the end every job is accounted for:
 
@@ -41,7 +42,7 @@ def make_inputs(root: str, pairs: int, size: int) -> tuple[list[tuple[str, str]]
     good = []
     for k in range(pairs):
         a, b = (os.path.join(root, f"pair{k:03d}", f"f{i}.png") for i in range(2))
-        for i, p in enumerate((a, b)):
+        for p in (a, b):
             write_png(p, rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
         good.append((a, b))
     bad_a = os.path.join(root, "bad", "f0.png")
@@ -97,8 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     from goesvfi_lab.queue import BatchQueue
 
     work = tempfile.mkdtemp(prefix="goesvfi-soak-")
-    config = {"goesvfi.queue.circuit-breaker": 0, "goesvfi.retry.base": 0.2, "goesvfi.retry.cap": 2.0,
-              "goesvfi.queue.metrics-interval": 0.5, "distributed.scheduler.worker-saturation": "inf"}  # fmt: skip
+    config = {
+        "goesvfi.queue.circuit-breaker": 0,
+        "goesvfi.retry.base": 0.2,
+        "goesvfi.retry.cap": 2.0,
+        "goesvfi.queue.metrics-interval": 0.5,
+        "distributed.scheduler.worker-saturation": "inf",
+    }
     try:
         good, bad = make_inputs(os.path.join(work, "in"), 50, args.size)
         every = max(round(1 / args.fail_rate), 1) if args.fail_rate > 0 else 0
@@ -106,14 +112,20 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.jobs):
             broken = every and i % every == every - 1
             inputs = bad if broken else good[i % len(good)]
-            job = BatchJob(name=f"soak-{i:05d}", inputs=list(inputs), output_dir=os.path.join(work, "out", f"{i:05d}"),
-                           factor=args.factor, method="linear")  # fmt: skip
+            job = BatchJob(
+                name=f"soak-{i:05d}",
+                inputs=list(inputs),
+                output_dir=os.path.join(work, "out", f"{i:05d}"),
+                factor=args.factor,
+                method="linear",
+            )
             jobs.append(job)
             if broken:
                 injected.add(job.id)
         dask.config.set(config)  # for the whole run: retries read it when they happen
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               dashboard_address="127.0.0.1:0")
+        cluster = LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
+        )
         client = Client(cluster)
         try:
             q = BatchQueue(cluster=client, store=os.path.join(work, "queue.sqlite3"))
@@ -135,18 +147,26 @@ def main(argv: list[str] | None = None) -> int:
                 s = q.stats()
                 if time.monotonic() - shown > 15:
                     shown = time.monotonic()
-                    print(f"  {time.perf_counter() - t0:6.0f} s: {s.completed} completed, {s.failed} failed, "
-                          f"{s.pending} pending, {s.queued + s.running} running", flush=True)  # fmt: skip
+                    print(
+                        f"  {time.perf_counter() - t0:6.0f} s: {s.completed} completed, {s.failed} failed, "
+                        f"{s.pending} pending, {s.queued + s.running} running",
+                        flush=True,
+                    )
                 if killed is None and s.completed + s.failed >= args.kill_at * args.jobs:
                     pids = client.run(os.getpid)
                     worker, killed = min(pids.items())
                     os.kill(killed, signal.SIGKILL)
-                    print(f"  SIGKILLed worker {worker} (pid {killed}) at {s.completed + s.failed} jobs done", flush=True)
+                    print(
+                        f"  SIGKILLed worker {worker} (pid {killed}) at {s.completed + s.failed} jobs done", flush=True
+                    )
                 if s.pending + s.queued + s.running == 0:
                     break
                 if time.monotonic() > deadline:
-                    print(f"  timed out after {args.timeout:g} s: {s.pending} pending, {s.queued + s.running} running; "
-                          f"loop error: {q.loop_error!r}", flush=True)  # fmt: skip
+                    print(
+                        f"  timed out after {args.timeout:g} s: {s.pending} pending, {s.queued + s.running} running; "
+                        f"loop error: {q.loop_error!r}",
+                        flush=True,
+                    )
                     break
                 time.sleep(0.2)
             elapsed = time.perf_counter() - t0
@@ -172,11 +192,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  lost {got.name}: {got.status.value} {got.error or ''}", flush=True)
         frames = sum(f.frames_total for f in finished.values() if f.status == JobStatus.COMPLETED)
         figures = {
-            "jobs": args.jobs, "injected_failures": len(injected), "completed": completed, "failed": failed,
-            "retried": retried[0], "unexpected_failures": unexpected, "lost": lost, "worker_killed": killed is not None,
-            "seconds": round(elapsed, 1), "jobs_per_s": round(args.jobs / elapsed, 1), "frames": frames,
-            "workers": args.workers, "frame_size": args.size, "factor": args.factor,
-        }  # fmt: skip
+            "jobs": args.jobs,
+            "injected_failures": len(injected),
+            "completed": completed,
+            "failed": failed,
+            "retried": retried[0],
+            "unexpected_failures": unexpected,
+            "lost": lost,
+            "worker_killed": killed is not None,
+            "seconds": round(elapsed, 1),
+            "jobs_per_s": round(args.jobs / elapsed, 1),
+            "frames": frames,
+            "workers": args.workers,
+            "frame_size": args.size,
+            "factor": args.factor,
+        }
         width = max(len(k) for k in figures)
         for key, value in figures.items():
             print(f"{key:>{width}}  {value}")

@@ -33,8 +33,10 @@ def _pair(size: int, kind: str):
     a, b = scene.field(0.0), scene.field(minutes)
     if kind == "video":
         lo, hi = 190.0, 310.0
-        a, b = (np.repeat(np.clip(np.nan_to_num((hi - f) / (hi - lo) * 255), 0, 255).astype(np.uint8)[..., None],
-                          3, -1) for f in (a, b))
+        a, b = (
+            np.repeat(np.clip(np.nan_to_num((hi - f) / (hi - lo) * 255), 0, 255).astype(np.uint8)[..., None], 3, -1)
+            for f in (a, b)
+        )
     return a, b
 
 
@@ -53,8 +55,9 @@ def measure(method: str, size: int, device: str, kind: str, repeats: int) -> dic
         torch.cuda.reset_peak_memory_stats()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     c, r = size // 2, min(128, size // 2)  # centre crop: the corners of a full disk are space (all NaN)
-    interp.interpolate(a[c - r:c + r, c - r:c + r], b[c - r:c + r, c - r:c + r], 0.5, method=method,
-                       device=dev)  # model load + warm-up
+    interp.interpolate(
+        a[c - r : c + r, c - r : c + r], b[c - r : c + r, c - r : c + r], 0.5, method=method, device=dev
+    )  # model load + warm-up
     times = []
     for _ in range(repeats):
         if dev.type == "cuda":
@@ -64,9 +67,16 @@ def measure(method: str, size: int, device: str, kind: str, repeats: int) -> dic
         if dev.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    out = {"method": method, "kind": kind, "device": str(dev), "size": size, "seconds": min(times),
-           "threads": torch.get_num_threads(),
-           "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "input_rss_mb": base_rss}
+    out = {
+        "method": method,
+        "kind": kind,
+        "device": str(dev),
+        "size": size,
+        "seconds": min(times),
+        "threads": torch.get_num_threads(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "input_rss_mb": base_rss,
+    }
     if dev.type == "cuda":
         out["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return out
@@ -102,30 +112,44 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods or [m for m in METHODS if m in interp.available_methods()]
     sizes = [s for s in args.sizes if s <= 1024] if args.quick else args.sizes
     rows = []
-    print(f"{'method':9} {'kind':6} {'device':7} {'size':>6} {'s/frame':>9} {'frames/s':>9} {'peak RSS MB':>12}"
-          f" {'GPU MB':>8}", flush=True)
+    print(
+        f"{'method':9} {'kind':6} {'device':7} {'size':>6} {'s/frame':>9} {'frames/s':>9} {'peak RSS MB':>12}"
+        f" {'GPU MB':>8}",
+        flush=True,
+    )
     for device in args.devices or _devices():
         for kind in args.kinds:
             for method in methods:
                 too_slow = False
                 for size in sizes:
                     if too_slow:
-                        print(f"{method:9} {kind:6} {device:7} {size:6}   skipped (smaller size exceeded "
-                              f"--max-seconds)", flush=True)
+                        print(
+                            f"{method:9} {kind:6} {device:7} {size:6}   skipped (smaller size exceeded --max-seconds)",
+                            flush=True,
+                        )
                         continue
                     repeats = 1 if size >= 2048 else args.repeats
                     job = json.dumps([method, size, device, kind, repeats])
-                    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--_one", job],
-                                          capture_output=True, text=True, check=False)
+                    proc = subprocess.run(
+                        [sys.executable, os.path.abspath(__file__), "--_one", job],
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
                     if proc.returncode != 0:
-                        print(f"{method:9} {kind:6} {device:7} {size:6}   FAILED: {proc.stderr.strip()[-300:]}",
-                              flush=True)
+                        print(
+                            f"{method:9} {kind:6} {device:7} {size:6}   FAILED: {proc.stderr.strip()[-300:]}",
+                            flush=True,
+                        )
                         continue
                     r = json.loads(proc.stdout.strip().splitlines()[-1])
                     rows.append(r)
                     gpu = f"{r['peak_gpu_mb']:8.0f}" if "peak_gpu_mb" in r else f"{'-':>8}"
-                    print(f"{method:9} {kind:6} {r['device']:7} {size:6} {r['seconds']:9.3f} {1 / r['seconds']:9.2f}"
-                          f" {r['peak_rss_mb']:12.0f} {gpu}", flush=True)
+                    print(
+                        f"{method:9} {kind:6} {r['device']:7} {size:6} {r['seconds']:9.3f} {1 / r['seconds']:9.2f}"
+                        f" {r['peak_rss_mb']:12.0f} {gpu}",
+                        flush=True,
+                    )
                     too_slow = r["seconds"] > args.max_seconds
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -158,9 +158,11 @@ def render() -> str:
     lines = [
         "# API reference",
         "",
-        f"goesvfi-lab {gl.__version__}. Generated from the code's signatures and docstrings by `python docs/make_api.py`",
+        f"goesvfi-lab {gl.__version__}. Generated from the code's signatures and docstrings by "
+        "`python docs/make_api.py`",
         "(do not edit by hand). `gl` is `import goesvfi_lab as gl`; other names give their module. Defaults of",
-        "every setting are in [`goesvfi_lab/goesvfi.yaml`](../goesvfi_lab/goesvfi.yaml) (Dask config namespace `goesvfi`).",
+        "every setting are in [`goesvfi_lab/goesvfi.yaml`](../goesvfi_lab/goesvfi.yaml) "
+        "(Dask config namespace `goesvfi`).",
         "",
     ]
     documented: set[str] = set()

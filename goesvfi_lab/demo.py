@@ -52,8 +52,15 @@ def discovery_table(root: Path) -> list:
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for s in seqs:
         d = s.describe()
-        table.add_row(d["name"], str(d["frames"]), d["start"] or "-", d["span"] or "-", d["cadence"] or "-",
-                      str(d["missing"]), _size(d["size_bytes"]))
+        table.add_row(
+            d["name"],
+            str(d["frames"]),
+            d["start"] or "-",
+            d["span"] or "-",
+            d["cadence"] or "-",
+            str(d["missing"]),
+            _size(d["size_bytes"]),
+        )
     console.print(table)
     return seqs
 
@@ -67,9 +74,17 @@ def run_batch(root: Path, seqs: list, method: str) -> int:
     q = gl.BatchQueue(cluster=None, store=root / "queue.sqlite")
     for seq in seqs:
         folder = Path(seq.paths[0]).parent.name
-        q.add_job(gl.BatchJob(name=folder, inputs=seq, output_dir=root / "out" / folder, factor=4, method=method,
-                              priority=priority_of[folder],
-                              settings={"fps": 24, "video": True, "cmap": auto_cmap(seq.paths[0], default="ir")}))
+        q.add_job(
+            gl.BatchJob(
+                name=folder,
+                inputs=seq,
+                output_dir=root / "out" / folder,
+                factor=4,
+                method=method,
+                priority=priority_of[folder],
+                settings={"fps": 24, "video": True, "cmap": auto_cmap(seq.paths[0], default="ir")},
+            )
+        )
     order: list[str] = []
     q.on("job_completed", lambda event: order.append(event["job"].name))
     q.on("job_failed", lambda event: console.print(f"[red]failed[/] {event['job'].name}: {event['job'].error}"))
@@ -87,13 +102,22 @@ def run_batch(root: Path, seqs: list, method: str) -> int:
         table.add_column(col)
     for job in jobs:
         video = Path(job.output_dir) / "video.mp4"
-        table.add_row(job.name, job.priority.name, job.status.value, f"{job.frames_done}/{job.frames_total}",
-                      f"{job.duration or 0:.1f}", _methods_used(job.output_dir), str(video) if video.exists() else "-")
+        table.add_row(
+            job.name,
+            job.priority.name,
+            job.status.value,
+            f"{job.frames_done}/{job.frames_total}",
+            f"{job.duration or 0:.1f}",
+            _methods_used(job.output_dir),
+            str(video) if video.exists() else "-",
+        )
     console.print(table)
     rate = "-" if stats.success_rate is None else f"{100 * stats.success_rate:.0f} %"
-    console.print(f"[bold]summary[/] jobs {stats.total}, completed {stats.completed}, failed {stats.failed}; "
-                  f"frames {stats.frames_done}/{stats.frames_total}; {stats.frames_done / wall:.2f} frames/s over "
-                  f"{wall:.1f} s; success rate {rate}; completion order {', '.join(order)}")
+    console.print(
+        f"[bold]summary[/] jobs {stats.total}, completed {stats.completed}, failed {stats.failed}; "
+        f"frames {stats.frames_done}/{stats.frames_total}; {stats.frames_done / wall:.2f} frames/s over "
+        f"{wall:.1f} s; success rate {rate}; completion order {', '.join(order)}"
+    )
     return 0 if stats.failed == 0 and stats.completed == len(seqs) else 1
 
 

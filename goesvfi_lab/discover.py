@@ -11,10 +11,11 @@ import os
 import re
 import stat
 from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from statistics import median
-from typing import Any, Collection, Iterable, Iterator, Union
+from typing import Any
 
 from .errors import FrameError
 
@@ -101,8 +102,16 @@ class GoesName:
     def filename(self) -> str:
         """The file name these fields spell (``format_goes_name`` round-trips ``parse_goes_name``)."""
         return format_goes_name(
-            self.satellite, self.product, self.sector, self.band, self.start, self.end, self.created,
-            level=self.level, mode=self.mode, ext=self.ext,
+            self.satellite,
+            self.product,
+            self.sector,
+            self.band,
+            self.start,
+            self.end,
+            self.created,
+            level=self.level,
+            mode=self.mode,
+            ext=self.ext,
         )
 
 
@@ -171,7 +180,7 @@ def natural_sort_key(s: str) -> tuple:
     return (tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), s)
 
 
-DateLike = Union[datetime, date, str, int, float]
+DateLike = datetime | date | str | int | float
 
 
 def _to_datetime(value: DateLike, *, naive_tz: timezone | None, end_of_day: bool) -> datetime:
@@ -260,18 +269,17 @@ class FileFilter:
 
     def __post_init__(self) -> None:
         # normalise once so a bad value fails here, at construction, with the field named
-        self._exts = tuple(
-            (e if e.startswith(".") else "." + e).lower() for e in (self.extensions or ()) if e
-        )
+        self._exts = tuple((e if e.startswith(".") else "." + e).lower() for e in (self.extensions or ()) if e)
         self._name_re = re.compile(self.name_pattern) if self.name_pattern else None
         self._exclude_res = tuple(re.compile(p) for p in self.exclude_patterns)
         self._exclude_dirs = tuple(os.path.realpath(os.fspath(p)) for p in self.exclude_paths)
-        self._mtime_min = None if self.min_date is None else _to_datetime(
-            self.min_date, naive_tz=None, end_of_day=False).timestamp()
-        self._mtime_max = None if self.max_date is None else _to_datetime(
-            self.max_date, naive_tz=None, end_of_day=True).timestamp()
-        self._start = None if self.start is None else _to_datetime(
-            self.start, naive_tz=timezone.utc, end_of_day=False)
+        self._mtime_min = (
+            None if self.min_date is None else _to_datetime(self.min_date, naive_tz=None, end_of_day=False).timestamp()
+        )
+        self._mtime_max = (
+            None if self.max_date is None else _to_datetime(self.max_date, naive_tz=None, end_of_day=True).timestamp()
+        )
+        self._start = None if self.start is None else _to_datetime(self.start, naive_tz=timezone.utc, end_of_day=False)
         self._end = None if self.end is None else _to_datetime(self.end, naive_tz=timezone.utc, end_of_day=True)
         sats, bands, sectors = _as_set(self.satellite), _as_set(self.band), _as_set(self.sector)
         products, modes, levels = _as_set(self.product), _as_set(self.mode), _as_set(self.level)
@@ -285,8 +293,16 @@ class FileFilter:
         self._levels = None if levels is None else {lv.casefold() for lv in levels}
         self._uses_goes = any(
             v is not None
-            for v in (self._sats, self._bands, self._sectors, self._products, self._modes, self._levels,
-                      self._start, self._end)
+            for v in (
+                self._sats,
+                self._bands,
+                self._sectors,
+                self._products,
+                self._modes,
+                self._levels,
+                self._start,
+                self._end,
+            )
         )
 
     # -- public ---------------------------------------------------------------------------------
@@ -489,9 +505,7 @@ def _sequence_name(g: GoesName, start: datetime) -> str:
     return name if ext == ".nc" else f"{name}-{ext.lstrip('.').replace('.', '-') or 'noext'}"
 
 
-def _abi_sequences(
-    named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int
-) -> list[Sequence]:
+def _abi_sequences(named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int) -> list[Sequence]:
     named.sort(key=lambda item: (item[0].start, natural_sort_key(item[1])))
     cadence = _sequence_cadence([g for g, _ in named])
     runs: list[Sequence] = []
@@ -617,7 +631,9 @@ def find_duplicates(paths: Iterable[str | os.PathLike[str]], full: bool = False)
     candidates = _split_by_hash(candidates, full=False)
     if full:
         candidates = _split_by_hash([g for g in candidates if _file_size(g[0]) > HASH_BYTES], full=True) + [
-            g for g in candidates if _file_size(g[0]) <= HASH_BYTES  # the first MiB was all of it
+            g
+            for g in candidates
+            if _file_size(g[0]) <= HASH_BYTES  # the first MiB was all of it
         ]
     position = {p: i for i, p in enumerate(ordered)}
     groups = [sorted(g, key=position.__getitem__) for g in candidates]
@@ -664,8 +680,11 @@ def check_job_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str]
     reference = next(g for g in names if g.key == main)  # type: ignore[union-attr]
     for path, g in zip(paths, names):
         if g.key != main:  # type: ignore[union-attr]
-            raise FrameError(path, f"is {_key_text(g)}, in a sequence of {_key_text(reference)}: "  # type: ignore[arg-type]
-                                   "inputs of one job must be one satellite, product, sector and band")
+            raise FrameError(
+                path,
+                f"is {_key_text(g)}, in a sequence of {_key_text(reference)}: "  # type: ignore[arg-type]
+                "inputs of one job must be one satellite, product, sector and band",
+            )
     notes = []
     order = sorted(range(len(paths)), key=lambda i: names[i].start)  # type: ignore[union-attr]
     if order != list(range(len(paths))):

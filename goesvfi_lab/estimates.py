@@ -243,8 +243,9 @@ def batches(history: Iterable[Finished], gap: float = BATCH_GAP) -> list[Batch]:
     return [Batch(tuple(g)) for g in groups]
 
 
-def cold_methods(methods: Iterable[str], history: Iterable[Finished], at: float,
-                 warm_for: float = WARM_FOR) -> tuple[tuple[str, ...], bool]:
+def cold_methods(
+    methods: Iterable[str], history: Iterable[Finished], at: float, warm_for: float = WARM_FOR
+) -> tuple[tuple[str, ...], bool]:
     """Methods no job finished with in the ``warm_for`` seconds before ``at``; and whether any did.
 
     A LocalCluster's workers keep imports and models between batches; after a while (or a restart)
@@ -281,8 +282,9 @@ def calibration(
         works = [j.work for j in b.jobs]
         if any(w.key not in interp for w in works):
             continue
-        cold, any_warm = cold_methods({w.method for w in works}, [j for j in history if j.finished_at < b.started],
-                                      b.started)
+        cold, any_warm = cold_methods(
+            {w.method for w in works}, [j for j in history if j.finished_at < b.started], b.started
+        )
         predicted = predict(works, interp, slots, costs, cold, any_warm).uncalibrated
         if predicted > 0 and b.seconds > 0:
             ratios.append(b.seconds / predicted)
@@ -292,9 +294,11 @@ def calibration(
     return min(max(median(ratios), lo), hi)
 
 
-def scaled_interp(keys: Iterable[tuple[str, str, int]],
-                  measured: Mapping[tuple[str, str, int], float] | None = None,
-                  device: str = "cpu") -> dict[tuple[str, str, int], float]:
+def scaled_interp(
+    keys: Iterable[tuple[str, str, int]],
+    measured: Mapping[tuple[str, str, int], float] | None = None,
+    device: str = "cpu",
+) -> dict[tuple[str, str, int], float]:
     """Seconds per MP per frame for each cost key: what was timed here, else the table figure times
     the median measured/table ratio (a fast or slow host is fast or slow for every method)."""
     measured = dict(measured or {})

@@ -15,8 +15,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .estimates import (COSTS, Costs, Finished, JobWork, Prediction, batches, calibration, cold_methods, predict,
-                        scaled_interp)
+from .estimates import (
+    COSTS,
+    Costs,
+    Finished,
+    JobWork,
+    Prediction,
+    batches,
+    calibration,
+    cold_methods,
+    predict,
+    scaled_interp,
+)
 from .model import BatchJob, JobStatus
 
 _info_cache: dict[tuple[str, int, int], tuple[int, int, str]] = {}
@@ -34,8 +44,7 @@ def frame_info(path: str, read: Callable[[str], Any] | None = None) -> tuple[int
     if read is None:
         from .frames import read_frame as read
     array = read(path)
-    info = (int(array.shape[0]) * int(array.shape[1]), int(array.shape[2]) if array.ndim == 3 else 1,
-            str(array.dtype))
+    info = (int(array.shape[0]) * int(array.shape[1]), int(array.shape[2]) if array.ndim == 3 else 1, str(array.dtype))
     with _lock:
         if len(_info_cache) > 4096:
             _info_cache.clear()
@@ -43,8 +52,14 @@ def frame_info(path: str, read: Callable[[str], Any] | None = None) -> tuple[int
     return info
 
 
-def work_of(paths: Sequence[str], factor: int, method: str, settings: dict[str, Any] | None = None,
-            device: str = "cpu", read: Callable[[str], Any] | None = None) -> JobWork:
+def work_of(
+    paths: Sequence[str],
+    factor: int,
+    method: str,
+    settings: dict[str, Any] | None = None,
+    device: str = "cpu",
+    read: Callable[[str], Any] | None = None,
+) -> JobWork:
     """What a job over ``paths`` will do: ``auto`` resolved for this device and the frames' kind."""
     from .interp import resolve_method
     from .interp.kind import input_kind
@@ -53,21 +68,35 @@ def work_of(paths: Sequence[str], factor: int, method: str, settings: dict[str, 
     pixels, channels, dtype = frame_info(paths[0], read)
     kind = input_kind(dtype, paths[:2], settings.get("kind", "auto"))
     return JobWork(
-        inputs=len(paths), factor=int(factor), pixels=pixels, method=resolve_method(method, device, kind),
-        ext=os.path.splitext(paths[0])[1].lower(), video=bool(settings.get("video", False)),
-        cube=bool(settings.get("cube", False)), kind=kind, channels=channels,
-    )  # fmt: skip
+        inputs=len(paths),
+        factor=int(factor),
+        pixels=pixels,
+        method=resolve_method(method, device, kind),
+        ext=os.path.splitext(paths[0])[1].lower(),
+        video=bool(settings.get("video", False)),
+        cube=bool(settings.get("cube", False)),
+        kind=kind,
+        channels=channels,
+    )
 
 
-def finished_records(jobs: Iterable[BatchJob], device: str = "cpu", limit: int = 50,
-                     read: Callable[[str], Any] | None = None) -> list[Finished]:
+def finished_records(
+    jobs: Iterable[BatchJob], device: str = "cpu", limit: int = 50, read: Callable[[str], Any] | None = None
+) -> list[Finished]:
     """The latest ``limit`` completed jobs whose inputs are still readable, as calibration records.
 
     A job that found all its frames on disk did no work: it is left out (no ``started_at``, or it
     wrote nothing: ``frames_done`` 0).
     """
-    done = [j for j in jobs if JobStatus(j.status) == JobStatus.COMPLETED and j.started_at and j.finished_at
-            and j.frames_done > 0 and len(j.inputs) >= 2]
+    done = [
+        j
+        for j in jobs
+        if JobStatus(j.status) == JobStatus.COMPLETED
+        and j.started_at
+        and j.finished_at
+        and j.frames_done > 0
+        and len(j.inputs) >= 2
+    ]
     done.sort(key=lambda j: j.created_at)
     out = []
     for job in done[-limit:]:
@@ -89,8 +118,17 @@ def _method_used(job: BatchJob) -> str:
     return used[0] if len(used) == 1 else job.method
 
 
-def time_interp(path0: str, path1: str, method: str, factor: int, kind: str = "auto", crop: int = 512,
-                threads: int | None = None, read: Callable[[str], Any] | None = None, concurrent: int = 1) -> float:
+def time_interp(
+    path0: str,
+    path1: str,
+    method: str,
+    factor: int,
+    kind: str = "auto",
+    crop: int = 512,
+    threads: int | None = None,
+    read: Callable[[str], Any] | None = None,
+    concurrent: int = 1,
+) -> float:
     """Seconds per megapixel per interpolated frame of one real pair, timed in this process.
 
     Large frames are timed on a centred ``crop``² window (the backends cost about the same per pixel).
@@ -188,8 +226,9 @@ def estimate_jobs(
     if measure:
         for paths, work in zip(usable, works):
             if work.key not in measured and work.frames_new:
-                measured[work.key] = time_interp(paths[0], paths[1], work.method, factor, work.kind, threads=threads,
-                                                 read=read)  # fmt: skip
+                measured[work.key] = time_interp(
+                    paths[0], paths[1], work.method, factor, work.kind, threads=threads, read=read
+                )
     history = finished_records(finished, device, read=read)
     keys = {w.key for w in works} | {f.work.key for f in history}
     interp = scaled_interp(keys, measured, device)

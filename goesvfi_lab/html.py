@@ -265,9 +265,7 @@ def job_row(job: BatchJob, now: float | None = None) -> str:
         f"<span>{esc(fmt_duration(job.duration))}</span>",
     ]
     return (
-        f'<div class="gvl-jobrow" data-job-id="{esc(job.id)}" data-status="{status.value}">'
-        + "".join(cells)
-        + "</div>"
+        f'<div class="gvl-jobrow" data-job-id="{esc(job.id)}" data-status="{status.value}">' + "".join(cells) + "</div>"
     )
 
 
@@ -312,8 +310,10 @@ def note_detail(kind: str, full: str) -> str:
 
 _ACTIONS = {  # what a global button did, when the queue says how many jobs it touched
     "retry_failed": ("Nothing to retry: no job has failed.", "{n} failed job{s} queued again."),
-    "clear_completed": ("Nothing to clear: no job has completed.",
-                        "{n} completed job{s} cleared from the table ({its} outputs stay on disk)."),
+    "clear_completed": (
+        "Nothing to clear: no job has completed.",
+        "{n} completed job{s} cleared from the table ({its} outputs stay on disk).",
+    ),
     "cancel_all": ("Nothing to cancel: every job has finished.", "{n} job{s} cancelled."),
 }
 

@@ -52,10 +52,12 @@ h1{font-size:18px;margin:0 0 8px} h2{font-size:15px;margin:18px 0 6px} .muted{co
 .tiles{display:flex;flex-wrap:wrap;gap:8px;margin:6px 0}
 .tile{border:1px solid #ddd;border-radius:4px;padding:4px 10px;min-width:84px}
 .tile b{display:block;font-size:16px}
-table{border-collapse:collapse;width:100%;margin-top:6px} th,td{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
+table{border-collapse:collapse;width:100%;margin-top:6px}
+th,td{padding:3px 6px;border-bottom:1px solid #eee;text-align:left}
 th{font-weight:600;background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{position:relative;width:140px;height:14px;background:#eee;border-radius:3px;overflow:hidden}
-.fill{height:100%;background:#3c8dbc} .status-completed .fill{background:#2e7d32} .status-failed .fill{background:#c62828}
+.fill{height:100%;background:#3c8dbc}
+.status-completed .fill{background:#2e7d32} .status-failed .fill{background:#c62828}
 .status{font-weight:600} .status-failed .status{color:#c62828} .status-completed .status{color:#2e7d32}
 .error{color:#c62828;max-width:40em;overflow-wrap:anywhere} .warn{color:#b26a00}
 @media (prefers-color-scheme: dark){body{color:#ddd;background:#111} th{background:#222} .tile{border-color:#444}
@@ -65,14 +67,23 @@ th{font-weight:600;background:#f6f6f6} td.num{text-align:right;font-variant-nume
 
 def stats_tiles(stats: Mapping[str, Any]) -> str:
     """The counts and headline numbers of one queue (a :class:`~goesvfi_lab.model.Stats` dict)."""
-    tiles = [("jobs", stats.get("total")), ("pending", stats.get("pending")), ("running", stats.get("running")),
-             ("completed", stats.get("completed")), ("failed", stats.get("failed")),
-             ("cancelled", stats.get("cancelled")), ("progress", fmt_percent(display_progress(stats))),
-             ("throughput", fmt_rate(stats.get("throughput"))),
-             ("success rate", fmt_percent(stats.get("success_rate"))), ("ETA", fmt_eta(stats)),
-             ("frames", f"{stats.get('frames_done', 0)} / {stats.get('frames_total', 0)}")]  # fmt: skip
-    cells = "".join(f'<div class="tile" data-key="{esc(k)}"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>'
-                    for k, v in tiles)  # fmt: skip
+    tiles = [
+        ("jobs", stats.get("total")),
+        ("pending", stats.get("pending")),
+        ("running", stats.get("running")),
+        ("completed", stats.get("completed")),
+        ("failed", stats.get("failed")),
+        ("cancelled", stats.get("cancelled")),
+        ("progress", fmt_percent(display_progress(stats))),
+        ("throughput", fmt_rate(stats.get("throughput"))),
+        ("success rate", fmt_percent(stats.get("success_rate"))),
+        ("ETA", fmt_eta(stats)),
+        ("frames", f"{stats.get('frames_done', 0)} / {stats.get('frames_total', 0)}"),
+    ]
+    cells = "".join(
+        f'<div class="tile" data-key="{esc(k)}"><span class="muted">{esc(k)}</span><b>{esc(v)}</b></div>'
+        for k, v in tiles
+    )
     return f'<div class="tiles">{cells}</div>'
 
 
@@ -90,14 +101,16 @@ def job_table(jobs: list[Mapping[str, Any]]) -> str:
             f'<td class="num">{esc(j.get("frames_done"))} / {esc(j.get("frames_total"))}</td>'
             f'<td class="error">{esc(j.get("error") or "")}</td></tr>'
         )
-    head = ("<tr><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th>"
-            "<th>error</th></tr>")  # fmt: skip
+    head = "<tr><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th><th>error</th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _meta(info: Mapping[str, Any], age: Any) -> str:
-    parts = [f"{label} {esc(info[key])}" for key, label in (("host", "host"), ("policy", "policy"), ("store", "store"))
-             if info.get(key)]  # fmt: skip
+    parts = [
+        f"{label} {esc(info[key])}"
+        for key, label in (("host", "host"), ("policy", "policy"), ("store", "store"))
+        if info.get(key)
+    ]
     if age is not None:
         parts.append(f"updated {esc(fmt_duration(age))} ago")
     return " · ".join(parts)

@@ -149,7 +149,7 @@ class OutputLock:
         if self.held:
             self._lock.release(force=True)
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> OutputLock:
         if not self.acquire():
             info = self.holder()
             raise filelock.Timeout(f"{self.path}: {info.reason if info else 'locked'}")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 
 class JobPriority(enum.IntEnum):
@@ -23,7 +24,7 @@ class JobPriority(enum.IntEnum):
     URGENT = 4
 
     @classmethod
-    def parse(cls, value: "JobPriority | int | str") -> "JobPriority":
+    def parse(cls, value: JobPriority | int | str) -> JobPriority:
         """Accept an enum, its int value or its (case-insensitive) name, e.g. from a CLI flag."""
         if isinstance(value, cls):
             return value
@@ -147,7 +148,7 @@ class BatchJob:
         return d
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "BatchJob":
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchJob:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -181,6 +182,6 @@ class Stats:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Stats":
+    def from_dict(cls, data: Mapping[str, Any]) -> Stats:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 __all__ = ["current_cell", "lab", "panel"]
 
 
-def lab(root: str | None = None, output_dir: str | None = None, cluster: Any = None, *,
-        queue: Any = None, **queue_options: Any) -> Lab:
+def lab(
+    root: str | None = None,
+    output_dir: str | None = None,
+    cluster: Any = None,
+    *,
+    queue: Any = None,
+    **queue_options: Any,
+) -> Lab:
     """Create (or reuse ``queue``) a :class:`~goesvfi_lab.BatchQueue` and return the composed app.
 
     ``cluster`` is passed to the queue: None starts a LocalCluster, or give a Cluster, a Client or a
@@ -46,8 +52,7 @@ def lab(root: str | None = None, output_dir: str | None = None, cluster: Any = N
     if share is not None:
         share.join(app)
     app.cell = cell
-    replaced = [a for a in _apps
-                if a.comm is not None and a.cell and cell and a.cell[0] == cell[0] and a.cell != cell]
+    replaced = [a for a in _apps if a.comm is not None and a.cell and cell and a.cell[0] == cell[0] and a.cell != cell]
     _apps.add(app)
     for old in replaced:  # after the new app joined: a shared queue is not stopped on the way
         old.close()

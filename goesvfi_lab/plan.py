@@ -54,8 +54,9 @@ def job_folder(sequence: Any, root: str) -> str:
 
 def _common_root(sequences: Iterable[Any]) -> str:
     """The folder holding every non-ABI sequence: the scan root's best stand-in when none is given."""
-    folders = [os.path.dirname(os.path.abspath(s.paths[0])) for s in sequences
-               if getattr(s, "key", None) is None and s.paths]  # fmt: skip
+    folders = [
+        os.path.dirname(os.path.abspath(s.paths[0])) for s in sequences if getattr(s, "key", None) is None and s.paths
+    ]
     return os.path.commonpath(folders) if folders else os.getcwd()
 
 
@@ -86,6 +87,13 @@ def jobs_for(
             folder, name = f"{job_folder(seq, base)}-{n}", f"{label}-{n}"
             n += 1
         used.add(folder)
-        jobs.append(BatchJob(name=name, inputs=list(seq.paths), output_dir=job_output_dir(output_dir, folder),
-                             settings=dict(settings), **fields))  # fmt: skip
+        jobs.append(
+            BatchJob(
+                name=name,
+                inputs=list(seq.paths),
+                output_dir=job_output_dir(output_dir, folder),
+                settings=dict(settings),
+                **fields,
+            )
+        )
     return jobs

@@ -15,8 +15,9 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 POLICIES = ("priority", "fifo", "sjf", "fair")
 
@@ -159,8 +160,9 @@ def pairs_per_task(pair_seconds: float | None, target: float = 0.05, most: int =
     return max(1, min(most, int(target / pair_seconds)))
 
 
-def window_size(slots: int, factor: float = 2.0, task_seconds: float | None = None,
-                seconds: float = 0.0, max_per_slot: float = 64.0) -> int:
+def window_size(
+    slots: int, factor: float = 2.0, task_seconds: float | None = None, seconds: float = 0.0, max_per_slot: float = 64.0
+) -> int:
     """How many tasks to keep submitted: enough to keep every slot busy, few enough to reorder cheaply.
 
     ``factor`` tasks per slot, or — when tasks are short (``task_seconds``, a recent mean) — enough

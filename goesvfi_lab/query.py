@@ -15,7 +15,8 @@ Pure Python and sqlite3: no Dask, widgets, arrays or torch are imported.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from . import policy as _policy
 from .model import BatchJob, JobStatus, Stats
@@ -40,22 +41,22 @@ def statuses(status: StatusArg) -> set[JobStatus] | None:
     return {JobStatus(s) for s in status}
 
 
-def count(store: "Store", status: StatusArg = None) -> int:
+def count(store: Store, status: StatusArg = None) -> int:
     """How many jobs (with ``status``) the store holds now — for paging through :func:`jobs`."""
     return store.count(statuses(status))
 
 
-def counts(store: "Store") -> Counts:
+def counts(store: Store) -> Counts:
     """Jobs and frames per status, recounted from the table (another process may have written)."""
     return store.refresh_counts()
 
 
-def pending_order(store: "Store", policy: str) -> list[_policy.Entry]:
+def pending_order(store: Store, policy: str) -> list[_policy.Entry]:
     """Pending jobs in the order ``policy`` starts them (``fair`` interleaves owners)."""
     return _policy.order(store.entries(policy), policy, store.active_by_owner())
 
 
-def positions(store: "Store", policy: str, job_ids: Iterable[str]) -> dict[str, int]:
+def positions(store: Store, policy: str, job_ids: Iterable[str]) -> dict[str, int]:
     """1-based queue places of these pending jobs under ``policy`` (jobs not pending are left out)."""
     ids = list(job_ids)
     if policy != "fair":
@@ -64,7 +65,7 @@ def positions(store: "Store", policy: str, job_ids: Iterable[str]) -> dict[str, 
     return {k: v for k, v in _policy.positions(pending_order(store, policy)).items() if k in wanted}
 
 
-def annotate(store: "Store", policy: str, jobs: list[BatchJob], places: dict[str, int] | None = None) -> list[BatchJob]:
+def annotate(store: Store, policy: str, jobs: list[BatchJob], places: dict[str, int] | None = None) -> list[BatchJob]:
     """Set ``position``: 0 for queued / running jobs, the queue place for pending ones (``places``
     where already known, else from the store)."""
     places = dict(places or {})
@@ -79,8 +80,15 @@ def annotate(store: "Store", policy: str, jobs: list[BatchJob], places: dict[str
     return jobs
 
 
-def jobs(store: "Store", status: StatusArg = None, *, policy: str = "priority", order: str = "queue",
-         limit: int | None = None, offset: int = 0) -> list[BatchJob]:
+def jobs(
+    store: Store,
+    status: StatusArg = None,
+    *,
+    policy: str = "priority",
+    order: str = "queue",
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[BatchJob]:
     """Jobs (or those with ``status``), ``position`` set (0 running, 1… waiting, in ``policy`` order).
 
     ``order="queue"``: running first, then waiting in the order they will start, then finished
@@ -130,21 +138,30 @@ def make_stats(c: Counts, state: str, pace: _policy.Pace) -> Stats:
     frames_total = sum(v for s, v in c.frames_total.items() if s != "cancelled")
     frames_done = sum(v for s, v in c.frames_done.items() if s != "cancelled")
     return Stats(
-        total=sum(c.jobs.values()), pending=c.jobs["pending"], queued=c.jobs["queued"],
-        running=c.jobs["running"], completed=c.jobs["completed"], failed=c.jobs["failed"],
-        cancelled=c.jobs["cancelled"], frames_done=frames_done, frames_total=frames_total,
-        success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]), throughput=pace.throughput,
-        eta_seconds=pace.eta_seconds, progress=_policy.progress(frames_done, frames_total), state=state,
-    )  # fmt: skip
+        total=sum(c.jobs.values()),
+        pending=c.jobs["pending"],
+        queued=c.jobs["queued"],
+        running=c.jobs["running"],
+        completed=c.jobs["completed"],
+        failed=c.jobs["failed"],
+        cancelled=c.jobs["cancelled"],
+        frames_done=frames_done,
+        frames_total=frames_total,
+        success_rate=_policy.success_rate(c.jobs["completed"], c.jobs["failed"]),
+        throughput=pace.throughput,
+        eta_seconds=pace.eta_seconds,
+        progress=_policy.progress(frames_done, frames_total),
+        state=state,
+    )
 
 
-def stale(store: "Store") -> set[str]:
+def stale(store: Store) -> set[str]:
     """Ids of queued / running jobs whose queue is gone (killed): the next queue to open the store
     returns them to pending. Read only: nothing is changed here."""
     return set(store.stale_claims())
 
 
-def stats(store: "Store", *, now: float | None = None, window: float = 60.0, paused: bool = False) -> Stats:
+def stats(store: Store, *, now: float | None = None, window: float = 60.0, paused: bool = False) -> Stats:
     """Stats of a store some other process may be running, from the table alone.
 
     Counts are recounted; the state word is ``running`` while a live queue holds jobs (claims of a
@@ -162,6 +179,7 @@ def stats(store: "Store", *, now: float | None = None, window: float = 60.0, pau
     started = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED, JobStatus.FAILED)
     recent = [j for j in store.iter_jobs(started) if j.finished_at is None or j.finished_at > now - window]
     remaining = sum(max(c.frames_total[k] - c.frames_done[k], 0) for k in _UNFINISHED)
-    pace = _policy.pace(_policy.job_work(recent, now), now, window, remaining, sum(c.jobs.values()),
-                        busy=state == "running")  # fmt: skip
+    pace = _policy.pace(
+        _policy.job_work(recent, now), now, window, remaining, sum(c.jobs.values()), busy=state == "running"
+    )
     return make_stats(c, state, pace)

@@ -16,7 +16,8 @@ import fnmatch
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import config
 from . import policy as _policy
@@ -47,7 +48,9 @@ class BatchQueue:
         policy: str | None = None,
         on_locked: str = "wait",
     ) -> None:
-        self.store = store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout"))
+        self.store = (
+            store if isinstance(store, Store) else Store(store, claim_timeout=config.get("queue.claim-timeout"))
+        )
         self.policy = _policy.check_policy(policy or config.get("queue.policy"))
         self._submitter = None
         self.max_concurrent = max_concurrent
@@ -96,8 +99,10 @@ class BatchQueue:
         """Connect to (or start) the cluster now; :meth:`start` does this for you."""
         if self._conn is not None and self._conn.client.status in ("closing", "closed"):
             if not self._conn.owns_client:  # the scheduler went away and the user's client gave up
-                raise RuntimeError("the Dask client this queue was given is closed (its scheduler went away?); "
-                                   "open a queue with a new one: BatchQueue(cluster=Client(...), store=...)")  # fmt: skip
+                raise RuntimeError(
+                    "the Dask client this queue was given is closed (its scheduler went away?); "
+                    "open a queue with a new one: BatchQueue(cluster=Client(...), store=...)"
+                )
             if self._dashboard is not None:
                 self._dashboard.stop()
                 self._dashboard = None
@@ -170,13 +175,21 @@ class BatchQueue:
             extensions=None, name_pattern=fnmatch.translate(pattern), exclude_paths=[output_dir]
         )
         paths = [p for p in flt.scan(root, recursive=recursive) if not p.startswith(output_dir + os.sep)]
-        jobs = jobs_for(group_sequences(paths), output_dir, root=root, factor=factor, method=method,
-                        priority=priority, settings=settings, owner=owner)  # fmt: skip
+        jobs = jobs_for(
+            group_sequences(paths),
+            output_dir,
+            root=root,
+            factor=factor,
+            method=method,
+            priority=priority,
+            settings=settings,
+            owner=owner,
+        )
         return self.add_jobs(jobs)
 
     # --- running ----------------------------------------------------------------------------
 
-    def start(self, preload: Iterable[str] | None = None) -> "BatchQueue":
+    def start(self, preload: Iterable[str] | None = None) -> BatchQueue:
         """Connect, then run jobs in the background (returns at once). Resumes after :meth:`pause`.
 
         ``preload``: interpolation methods each worker loads at start-up (default: those of the
@@ -191,11 +204,18 @@ class BatchQueue:
         if self._submitter is None or not self._submitter.alive:
             if preload is None:
                 preload = sorted({j.method for j in self.store.iter_jobs(UNFINISHED.values)}) or ["auto"]
-            self._submitter = Submitter(client, self.store, self.events, claimer=self.claimer,
-                                        policy_name=self.policy, max_concurrent=self.max_concurrent,
-                                        meter=self.meter, frames_computed=self._frames_computed,
-                                        on_locked=self.on_locked,  # goesvfi.* read now, for this run
-                                        settings=EngineSettings.from_config())  # fmt: skip
+            self._submitter = Submitter(
+                client,
+                self.store,
+                self.events,
+                claimer=self.claimer,
+                policy_name=self.policy,
+                max_concurrent=self.max_concurrent,
+                meter=self.meter,
+                frames_computed=self._frames_computed,
+                on_locked=self.on_locked,  # goesvfi.* read now, for this run
+                settings=EngineSettings.from_config(),
+            )
             self._submitter.start(tuple(preload))
         elif self._submitter.paused_reason is not None:
             self._submitter.resume()
@@ -231,7 +251,7 @@ class BatchQueue:
 
     close = stop
 
-    def __enter__(self) -> "BatchQueue":
+    def __enter__(self) -> BatchQueue:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -282,7 +302,9 @@ class BatchQueue:
         self._require(job_id)
         if self._submitter is not None:
             return self._submitter.cancel(job_id)
-        changed = self.store.update(job_id, expect=UNFINISHED.values, status=JobStatus.CANCELLED, finished_at=time.time())
+        changed = self.store.update(
+            job_id, expect=UNFINISHED.values, status=JobStatus.CANCELLED, finished_at=time.time()
+        )
         if changed:
             self.events.fire("job_cancelled", job_id=job_id, was="pending")
         return changed
@@ -295,9 +317,16 @@ class BatchQueue:
         """Put a FAILED or CANCELLED job back in the queue (attempts reset)."""
         self._require(job_id)
         changed = self.store.update(
-            job_id, expect=(JobStatus.FAILED, JobStatus.CANCELLED), status=JobStatus.PENDING, attempts=0,
-            error=None, next_retry_at=None, finished_at=None, started_at=None, frames_done=0,
-        )  # fmt: skip
+            job_id,
+            expect=(JobStatus.FAILED, JobStatus.CANCELLED),
+            status=JobStatus.PENDING,
+            attempts=0,
+            error=None,
+            next_retry_at=None,
+            finished_at=None,
+            started_at=None,
+            frames_done=0,
+        )
         self._wake()
         return changed
 
@@ -348,8 +377,14 @@ class BatchQueue:
     def _pending_order(self) -> list:
         return _query.pending_order(self.store, self.policy)
 
-    def jobs(self, status: JobStatus | str | Iterable[JobStatus | str] | None = None, *, order: str = "queue",
-             limit: int | None = None, offset: int = 0) -> list[BatchJob]:
+    def jobs(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        order: str = "queue",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[BatchJob]:
         """Jobs (or those with ``status``); ``position`` is 0 for running ones, 1… for waiting ones.
 
         ``order="queue"``: running first, then waiting in the order they will start, then finished
@@ -395,8 +430,9 @@ class BatchQueue:
         state = _policy.queue_state(self.running, self.paused, sum(c.jobs[s] for s in unfinished))
         self.meter.observe(state == "running")  # idle → running starts a new stretch of measured work
         now = self.meter.clock()
-        pace = _policy.pace(self.meter.work(now), now, self.meter.window, remaining, sum(c.jobs.values()),
-                            busy=state == "running")  # fmt: skip
+        pace = _policy.pace(
+            self.meter.work(now), now, self.meter.window, remaining, sum(c.jobs.values()), busy=state == "running"
+        )
         return _query.make_stats(c, state, pace)
 
     def _job_began(self, message: dict[str, Any]) -> None:
@@ -447,6 +483,7 @@ class BatchQueue:
     def __repr__(self) -> str:
         s = self.stats()
         state = "paused" if self.paused else "running" if self.running else "stopped"
-        return (f"<BatchQueue {state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
-                f" completed={s.completed} failed={s.failed} store={self.store.path!r}>")  # fmt: skip
-
+        return (
+            f"<BatchQueue {state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
+            f" completed={s.completed} failed={s.failed} store={self.store.path!r}>"
+        )

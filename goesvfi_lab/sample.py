@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
 
 import numpy as np
 
@@ -43,21 +43,45 @@ _PLANE_KM = PERSPECTIVE_HEIGHT_M / 1000.0  # scan angle (rad) -> km on the plane
 
 SUB_LONGITUDE = {"G16": -75.0, "G17": -137.2, "G18": -137.0, "G19": -75.2}
 ORBITAL_SLOT = {"G16": "GOES-East", "G17": "GOES-West", "G18": "GOES-West", "G19": "GOES-East"}
-CADENCE = {"F": timedelta(minutes=10), "C": timedelta(minutes=5), "M1": timedelta(minutes=1), "M2": timedelta(minutes=1)}
+CADENCE = {
+    "F": timedelta(minutes=10),
+    "C": timedelta(minutes=5),
+    "M1": timedelta(minutes=1),
+    "M2": timedelta(minutes=1),
+}
 SCENE_ID = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale", "M2": "Mesoscale"}
 # window centres (scan angle rad) of the sectors that are not the full disk; mesoscale ones are movable
 # Windows are placed on weather, as forecasters place mesoscale sectors: inside these boxes (x0, x1,
 # y0, y1 in rad; CONUS for C, its western / eastern half for M1 / M2) the generator picks the spot
 # whose cloud cover at minute 0 is closest to _TARGET_COVER.
-_WINDOW_BOX = {"C": (-0.1013, 0.0386, 0.0443, 0.1282), "M1": (-0.1013, -0.0314, 0.0443, 0.1282),
-               "M2": (-0.0314, 0.0386, 0.0443, 0.1282)}
+_WINDOW_BOX = {
+    "C": (-0.1013, 0.0386, 0.0443, 0.1282),
+    "M1": (-0.1013, -0.0314, 0.0443, 0.1282),
+    "M2": (-0.0314, 0.0386, 0.0443, 0.1282),
+}
 _TARGET_COVER = 0.45
 # seconds after the minute a mode-6 scan starts, how long it lasts, and when the file is created
 _SCAN_TIMING = {"F": (20.6, 579.7, 38.0), "C": (77.1, 157.3, 25.4), "M1": (24.6, 28.0, 6.3), "M2": (54.6, 28.0, 6.3)}
 
 # ABI band central wavelengths (um); bands 1-6 are reflective, 7-16 emissive
-BAND_WAVELENGTH = {1: 0.47, 2: 0.64, 3: 0.865, 4: 1.378, 5: 1.61, 6: 2.25, 7: 3.90, 8: 6.19, 9: 6.93,
-                   10: 7.34, 11: 8.44, 12: 9.61, 13: 10.33, 14: 11.21, 15: 12.29, 16: 13.28}
+BAND_WAVELENGTH = {
+    1: 0.47,
+    2: 0.64,
+    3: 0.865,
+    4: 1.378,
+    5: 1.61,
+    6: 2.25,
+    7: 3.90,
+    8: 6.19,
+    9: 6.93,
+    10: 7.34,
+    11: 8.44,
+    12: 9.61,
+    13: 10.33,
+    14: 11.21,
+    15: 12.29,
+    16: 13.28,
+}
 # GOES-16 band 13 Planck constants as its L1b files carry them; other emissive bands use the
 # monochromatic values at the central wavenumber (bc1 = 0, bc2 = 1)
 _PLANCK_G16_C13 = (10803.3, 1392.74, 0.07550, 0.99975)
@@ -161,7 +185,13 @@ class Scene:
         rows, cols = (int(s) for s in size)
         if not (1 <= rows <= 32767 and 1 <= cols <= 32767):
             raise ValueError(f"size must be 1..32767 pixels per side, not {size!r}")
-        self.seed, self.size, self.sector, self.band, self.satellite = int(seed), (rows, cols), sector, int(band), satellite
+        self.seed, self.size, self.sector, self.band, self.satellite = (
+            int(seed),
+            (rows, cols),
+            sector,
+            int(band),
+            satellite,
+        )
         start = start or _default_start(sector)
         self.start = start.replace(tzinfo=timezone.utc) if start.tzinfo is None else start.astimezone(timezone.utc)
         self.wind_scale = float(wind_scale)
@@ -184,8 +214,10 @@ class Scene:
         self._growth = _Waves(rng, 4, (400.0, 1500.0))
         self._growth_omega = 2 * np.pi / rng.uniform(120.0, 300.0, 4)  # rad/min: periods of 2-5 h
         self._growth_phase = rng.uniform(0, 2 * np.pi, 4)
-        self._terrain = [self._make_octave(np.random.default_rng([self.seed, 3, k]), lam, 1.0)
-                         for k, lam in enumerate((1600.0, 500.0))]
+        self._terrain = [
+            self._make_octave(np.random.default_rng([self.seed, 3, k]), lam, 1.0)
+            for k, lam in enumerate((1600.0, 500.0))
+        ]
         self._mean_wind = np.array([rng.uniform(0.5, 1.1), rng.uniform(-0.25, 0.25)])  # km/min (8-18 m/s)
         # perturbation wind ~ 0.6 km/min (10 m/s) rms; acceleration changes it by ~0.4 km/min per 3 h
         self._wind_gain = 0.6 / np.sqrt(np.mean(self._wind.kx**2 + self._wind.ky**2) / len(self._wind.kx))
@@ -225,8 +257,10 @@ class Scene:
         }
 
     def __repr__(self) -> str:
-        return (f"Scene(seed={self.seed}, size={self.size}, sector={self.sector!r}, band={self.band}, "
-                f"satellite={self.satellite!r}, start={self.start.isoformat()})")
+        return (
+            f"Scene(seed={self.seed}, size={self.size}, sector={self.sector!r}, band={self.band}, "
+            f"satellite={self.satellite!r}, start={self.start.isoformat()})"
+        )
 
     # --- time --------------------------------------------------------------------------------
     @property
@@ -353,8 +387,11 @@ class Scene:
     def _climate(lat: np.ndarray) -> np.ndarray:
         """Cloudiness bias by latitude: the ITCZ near 7 N, clear subtropics, mid-latitude storm tracks."""
         deg = np.degrees(np.nan_to_num(lat))
-        return (0.7 * np.exp(-(((deg - 7.0) / 7.0) ** 2)) - 0.6 * np.exp(-(((np.abs(deg) - 24.0) / 8.0) ** 2))
-                + 0.4 * np.exp(-(((np.abs(deg) - 50.0) / 12.0) ** 2)))
+        return (
+            0.7 * np.exp(-(((deg - 7.0) / 7.0) ** 2))
+            - 0.6 * np.exp(-(((np.abs(deg) - 24.0) / 8.0) ** 2))
+            + 0.4 * np.exp(-(((np.abs(deg) - 50.0) / 12.0) ** 2))
+        )
 
     def _growing(self, xs: np.ndarray, ys: np.ndarray, t: float) -> np.ndarray:
         """Growth/decay pattern: standing waves whose sign flips over a few hours, fixed in space."""
@@ -438,23 +475,35 @@ def scan_name(scene: Scene, k: int, product: str = "CMIP", ext: str = ".nc", mod
 
     start, end, created = _scan_times(scene, k)
     level = "L2" if product == "CMIP" else "L1b"
-    return format_goes_name(scene.satellite, product, scene.sector, scene.band, start, end, created,
-                            level=level, mode=mode, ext=ext)
+    return format_goes_name(
+        scene.satellite, product, scene.sector, scene.band, start, end, created, level=level, mode=mode, ext=ext
+    )
 
 
 def _data_attrs(product: str, emissive: bool) -> dict:
     if product == "CMIP" and emissive:
-        return {"long_name": "ABI L2+ Cloud and Moisture Imagery brightness temperature",
-                "standard_name": "toa_brightness_temperature", "units": "K"}
+        return {
+            "long_name": "ABI L2+ Cloud and Moisture Imagery brightness temperature",
+            "standard_name": "toa_brightness_temperature",
+            "units": "K",
+        }
     if product == "CMIP":
-        return {"long_name": "ABI L2+ Cloud and Moisture Imagery reflectance factor",
-                "standard_name": "toa_lambertian_equivalent_albedo_multiplied_by_cosine_solar_zenith_angle",
-                "units": "1"}
+        return {
+            "long_name": "ABI L2+ Cloud and Moisture Imagery reflectance factor",
+            "standard_name": "toa_lambertian_equivalent_albedo_multiplied_by_cosine_solar_zenith_angle",
+            "units": "1",
+        }
     if emissive:
-        return {"long_name": "ABI L1b Radiances", "standard_name": "toa_outgoing_radiance_per_unit_wavenumber",
-                "units": "mW m-2 sr-1 (cm-1)-1"}
-    return {"long_name": "ABI L1b Radiances", "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
-            "units": "W m-2 sr-1 um-1"}
+        return {
+            "long_name": "ABI L1b Radiances",
+            "standard_name": "toa_outgoing_radiance_per_unit_wavenumber",
+            "units": "mW m-2 sr-1 (cm-1)-1",
+        }
+    return {
+        "long_name": "ABI L1b Radiances",
+        "standard_name": "toa_outgoing_radiance_per_unit_wavelength",
+        "units": "W m-2 sr-1 um-1",
+    }
 
 
 def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mode: int = 6) -> str:
@@ -465,8 +514,7 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
     import netCDF4
 
     from .frames.atomic import atomic_path
-    from .frames.netcdf import NETCDF_LOCK
-    from .frames.netcdf import bt_to_radiance
+    from .frames.netcdf import NETCDF_LOCK, bt_to_radiance
 
     if product not in ("CMIP", "Rad"):
         raise ValueError(f"product must be 'CMIP' or 'Rad', not {product!r}")
@@ -487,21 +535,37 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
             nc.createDimension("number_of_time_bounds", 2)
             nc.createDimension("band", 1)
             chunks = (min(rows, 226), min(cols, 226))
-            var = nc.createVariable(name, "i2", ("y", "x"), zlib=True, complevel=1, shuffle=True,
-                                    chunksizes=chunks, fill_value=np.int16(-1))
+            var = nc.createVariable(
+                name, "i2", ("y", "x"), zlib=True, complevel=1, shuffle=True, chunksizes=chunks, fill_value=np.int16(-1)
+            )
             var.set_auto_maskandscale(False)
-            var.setncatts({**_data_attrs(product, emissive), "_Unsigned": "true",
-                           "scale_factor": np.float32(scale), "add_offset": np.float32(offset),
-                           "grid_mapping": "goes_imager_projection",
-                           "coordinates": "band_id band_wavelength t y x", "cell_methods": "t: point area: point",
-                           "ancillary_variables": "DQF"})
-            dqf = nc.createVariable("DQF", "i1", ("y", "x"), zlib=True, complevel=1, chunksizes=chunks,
-                                    fill_value=np.int8(-1))
+            var.setncatts(
+                {
+                    **_data_attrs(product, emissive),
+                    "_Unsigned": "true",
+                    "scale_factor": np.float32(scale),
+                    "add_offset": np.float32(offset),
+                    "grid_mapping": "goes_imager_projection",
+                    "coordinates": "band_id band_wavelength t y x",
+                    "cell_methods": "t: point area: point",
+                    "ancillary_variables": "DQF",
+                }
+            )
+            dqf = nc.createVariable(
+                "DQF", "i1", ("y", "x"), zlib=True, complevel=1, chunksizes=chunks, fill_value=np.int8(-1)
+            )
             dqf.set_auto_maskandscale(False)
-            dqf.setncatts({"long_name": "data quality flags", "_Unsigned": "true", "units": "1",
-                           "flag_values": np.array([0, 1, 2, 3], np.int8),
-                           "flag_meanings": "good_pixel_qf conditionally_usable_pixel_qf out_of_range_pixel_qf "
-                                            "no_value_pixel_qf", "grid_mapping": "goes_imager_projection"})
+            dqf.setncatts(
+                {
+                    "long_name": "data quality flags",
+                    "_Unsigned": "true",
+                    "units": "1",
+                    "flag_values": np.array([0, 1, 2, 3], np.int8),
+                    "flag_meanings": "good_pixel_qf conditionally_usable_pixel_qf out_of_range_pixel_qf "
+                    "no_value_pixel_qf",
+                    "grid_mapping": "goes_imager_projection",
+                }
+            )
             for r0, block in scene.blocks(scene.minutes(start)):
                 if product == "Rad":
                     block = bt_to_radiance(block, *planck) if emissive else block / _kappa0(band)
@@ -519,8 +583,9 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
 
 def _write_calibration(nc, band: int, planck: tuple[float, ...] | None) -> None:
     if planck is not None:
-        for cname, value, units in zip(("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2"), planck,
-                                       ("mW m-2 sr-1 (cm-1)-1", "K", "K", "1")):
+        for cname, value, units in zip(
+            ("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2"), planck, ("mW m-2 sr-1 (cm-1)-1", "K", "K", "1")
+        ):
             v = nc.createVariable(cname, "f4")
             v.assignValue(np.float32(value))
             v.setncatts({"long_name": f"Planck constant {cname[7:]}", "units": units})
@@ -536,40 +601,69 @@ def _write_coordinates(nc, scene: Scene, start: datetime, end: datetime) -> None
         v = nc.createVariable(axis, "i2", (axis,))
         v.set_auto_maskandscale(False)
         step = scene.step if axis == "x" else -scene.step
-        v.setncatts({"scale_factor": np.float64(step), "add_offset": np.float64(values[0]), "units": "rad",
-                     "axis": axis.upper(), "long_name": f"GOES fixed grid projection {axis}-coordinate",
-                     "standard_name": f"projection_{axis}_coordinate"})
+        v.setncatts(
+            {
+                "scale_factor": np.float64(step),
+                "add_offset": np.float64(values[0]),
+                "units": "rad",
+                "axis": axis.upper(),
+                "long_name": f"GOES fixed grid projection {axis}-coordinate",
+                "standard_name": f"projection_{axis}_coordinate",
+            }
+        )
         v[:] = np.arange(n, dtype=np.int16)
     mid = start + (end - start) / 2
     t = nc.createVariable("t", "f8")
-    t.setncatts({"long_name": "J2000 epoch mid-point between the start and end image scan in seconds",
-                 "standard_name": "time", "units": "seconds since 2000-01-01 12:00:00", "axis": "T",
-                 "bounds": "time_bounds"})
+    t.setncatts(
+        {
+            "long_name": "J2000 epoch mid-point between the start and end image scan in seconds",
+            "standard_name": "time",
+            "units": "seconds since 2000-01-01 12:00:00",
+            "axis": "T",
+            "bounds": "time_bounds",
+        }
+    )
     t.assignValue((mid - J2000).total_seconds())
     tb = nc.createVariable("time_bounds", "f8", ("number_of_time_bounds",))
-    tb.setncatts({"long_name": "Scan start and end times in seconds since epoch (2000-01-01 12:00:00)",
-                  "units": "seconds since 2000-01-01 12:00:00"})
+    tb.setncatts(
+        {
+            "long_name": "Scan start and end times in seconds since epoch (2000-01-01 12:00:00)",
+            "units": "seconds since 2000-01-01 12:00:00",
+        }
+    )
     tb[:] = [(start - J2000).total_seconds(), (end - J2000).total_seconds()]
     band_id = nc.createVariable("band_id", "i1", ("band",))
     band_id.setncatts({"long_name": "ABI band number", "standard_name": "sensor_band_identifier", "units": "1"})
     band_id[:] = [scene.band]
     wavelength = nc.createVariable("band_wavelength", "f4", ("band",))
-    wavelength.setncatts({"long_name": "ABI band central wavelength",
-                          "standard_name": "sensor_band_central_radiation_wavelength", "units": "um"})
+    wavelength.setncatts(
+        {
+            "long_name": "ABI band central wavelength",
+            "standard_name": "sensor_band_central_radiation_wavelength",
+            "units": "um",
+        }
+    )
     wavelength[:] = [BAND_WAVELENGTH[scene.band]]
     proj = nc.createVariable("goes_imager_projection", "i4")
-    proj.setncatts({
-        "long_name": "GOES-R ABI fixed grid projection", "grid_mapping_name": "geostationary",
-        "perspective_point_height": PERSPECTIVE_HEIGHT_M, "semi_major_axis": SEMI_MAJOR_M,
-        "semi_minor_axis": SEMI_MINOR_M, "inverse_flattening": 298.2572221,
-        "latitude_of_projection_origin": 0.0, "longitude_of_projection_origin": SUB_LONGITUDE[scene.satellite],
-        "sweep_angle_axis": "x",
-    })
+    proj.setncatts(
+        {
+            "long_name": "GOES-R ABI fixed grid projection",
+            "grid_mapping_name": "geostationary",
+            "perspective_point_height": PERSPECTIVE_HEIGHT_M,
+            "semi_major_axis": SEMI_MAJOR_M,
+            "semi_minor_axis": SEMI_MINOR_M,
+            "inverse_flattening": 298.2572221,
+            "latitude_of_projection_origin": 0.0,
+            "longitude_of_projection_origin": SUB_LONGITUDE[scene.satellite],
+            "sweep_angle_axis": "x",
+        }
+    )
     proj.assignValue(-2147483647)
 
 
-def _global_attrs(scene: Scene, name: str, start: datetime, end: datetime, created: datetime,
-                  product: str, mode: int) -> dict:
+def _global_attrs(
+    scene: Scene, name: str, start: datetime, end: datetime, created: datetime, product: str, mode: int
+) -> dict:
     level = "L2" if product == "CMIP" else "L1b"
     return {
         "naming_authority": "gov.nesdis.noaa",
@@ -586,9 +680,9 @@ def _global_attrs(scene: Scene, name: str, start: datetime, end: datetime, creat
         "spatial_resolution": f"{scene.pixel_km:.1f}km at nadir",
         "title": "ABI L2 Cloud and Moisture Imagery" if product == "CMIP" else "ABI L1b Radiances",
         "summary": "Synthetic ABI-like scan: multi-scale cloud texture advected by a smooth, slowly changing wind "
-                   "field; the field is analytic in time (goesvfi_lab.sample.Scene.field gives the truth).",
+        "field; the field is analytic in time (goesvfi_lab.sample.Scene.field gives the truth).",
         "comment": f"NOT real observations. goesvfi_lab.sample seed={scene.seed} size={scene.size[0]}x{scene.size[1]} "
-                   f"wind_scale={scene.wind_scale:g}",
+        f"wind_scale={scene.wind_scale:g}",
         "processing_level": f"National Aeronautics and Space Administration (NASA) {level}",
         "dataset_name": name,
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"goesvfi-lab:{scene.seed}:{name}")),
@@ -642,8 +736,9 @@ def write_sample(
         raise ValueError(f"product must be 'CMIP' or 'Rad', not {product!r}")
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, not {bit_depth!r}")
-    scene = Scene(seed=seed, size=size, sector=sector, band=band, satellite=satellite, start=start,
-                  wind_scale=wind_scale)
+    scene = Scene(
+        seed=seed, size=size, sector=sector, band=band, satellite=satellite, start=start, wind_scale=wind_scale
+    )
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     paths = []

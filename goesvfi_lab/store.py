@@ -26,8 +26,9 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .model import CLAIMED, UNFINISHED, BatchJob, JobPriority, JobStatus
 from .policy import Entry, check_policy
@@ -102,9 +103,22 @@ _COLUMNS = (
 # BatchJob fields kept in the JSON ``spec`` column rather than in their own column
 _SPEC_FIELDS = ("inputs", "factor", "method", "settings", "notes")
 _UPDATABLE = {
-    "name", "status", "priority", "owner", "output_dir", "frames_done", "started_at", "finished_at",
-    "attempts", "next_retry_at", "error", "claimed_by", "heartbeat", "seq", "frames_total",
-}  # fmt: skip
+    "name",
+    "status",
+    "priority",
+    "owner",
+    "output_dir",
+    "frames_done",
+    "started_at",
+    "finished_at",
+    "attempts",
+    "next_retry_at",
+    "error",
+    "claimed_by",
+    "heartbeat",
+    "seq",
+    "frames_total",
+}
 
 
 class StoreError(RuntimeError):
@@ -114,10 +128,14 @@ class StoreError(RuntimeError):
 def _open_error(path: str, exc: sqlite3.DatabaseError, busy_timeout: float) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return (f"{path}: the store is locked by another process (still busy after {busy_timeout:g} s: {text}); "
-                f"wait for it to finish, or stop the process that holds it")  # fmt: skip
-    return (f"{path}: not a usable goesvfi-lab store ({text}): the file is corrupted or is not SQLite; "
-            f"move it aside and start a fresh store (jobs whose outputs are complete on disk are found and skipped)")  # fmt: skip
+        return (
+            f"{path}: the store is locked by another process (still busy after {busy_timeout:g} s: {text}); "
+            f"wait for it to finish, or stop the process that holds it"
+        )
+    return (
+        f"{path}: not a usable goesvfi-lab store ({text}): the file is corrupted or is not SQLite; "
+        f"move it aside and start a fresh store (jobs whose outputs are complete on disk are found and skipped)"
+    )
 
 
 def default_store_path() -> str:
@@ -168,7 +186,7 @@ class Counts:
     frames_done: dict[str, int]
 
     @classmethod
-    def empty(cls) -> "Counts":
+    def empty(cls) -> Counts:
         return cls({s: 0 for s in STATUSES}, {s: 0 for s in STATUSES}, {s: 0 for s in STATUSES})
 
     def adjust(self, status: str, jobs: int, frames_total: int, frames_done: int) -> None:
@@ -199,7 +217,11 @@ class Store:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, claim_timeout: float = 120.0, busy_timeout: float = 30.0,
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        claim_timeout: float = 120.0,
+        busy_timeout: float = 30.0,
         readonly: bool = False,
     ) -> None:
         self.path = os.fspath(path) if path is not None else default_store_path()
@@ -240,8 +262,9 @@ class Store:
         if self.path == ":memory:":
             raise StoreError(":memory: cannot be opened read-only (it would be a new, empty store)")
         if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"{self.path}: no such store" if not os.path.exists(self.path)
-                                    else f"{self.path}: not a store file")  # fmt: skip
+            raise FileNotFoundError(
+                f"{self.path}: no such store" if not os.path.exists(self.path) else f"{self.path}: not a store file"
+            )
         uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
         try:
             return sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -254,12 +277,16 @@ class Store:
         if version == 0:
             raise StoreError(f"{self.path}: not a goesvfi-lab store (no schema version)")
         if version > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema version {version} is newer than this goesvfi-lab "
-                             f"understands ({SCHEMA_VERSION}); upgrade goesvfi-lab")  # fmt: skip
+            raise StoreError(
+                f"{self.path}: store schema version {version} is newer than this goesvfi-lab "
+                f"understands ({SCHEMA_VERSION}); upgrade goesvfi-lab"
+            )
         if version < SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: store schema version {version} is older than this goesvfi-lab's "
-                             f"({SCHEMA_VERSION}); open it once read-write (any goesvfi-lab run or BatchQueue) "
-                             f"to migrate it")  # fmt: skip
+            raise StoreError(
+                f"{self.path}: store schema version {version} is older than this goesvfi-lab's "
+                f"({SCHEMA_VERSION}); open it once read-write (any goesvfi-lab run or BatchQueue) "
+                f"to migrate it"
+            )
 
     def _writable(self) -> None:
         if self.readonly:
@@ -293,7 +320,7 @@ class Store:
         def __exit__(self, exc_type, exc, tb) -> None:
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
-    def _transaction(self) -> "Store._Tx":
+    def _transaction(self) -> Store._Tx:
         self._writable()
         return Store._Tx(self._db)
 
@@ -301,7 +328,7 @@ class Store:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -313,23 +340,72 @@ class Store:
     def _row(job: BatchJob, seq: float) -> tuple:
         spec = json.dumps({k: getattr(job, k) for k in _SPEC_FIELDS}, separators=(",", ":"))
         return (
-            job.id, seq, job.name, job.status.value, int(job.priority), job.owner, job.output_dir,
-            job.frames_total, job.frames_done, job.created_at, job.started_at, job.finished_at,
-            job.attempts, job.next_retry_at, job.error, None, None, spec, job.runs,
-        )  # fmt: skip
+            job.id,
+            seq,
+            job.name,
+            job.status.value,
+            int(job.priority),
+            job.owner,
+            job.output_dir,
+            job.frames_total,
+            job.frames_done,
+            job.created_at,
+            job.started_at,
+            job.finished_at,
+            job.attempts,
+            job.next_retry_at,
+            job.error,
+            None,
+            None,
+            spec,
+            job.runs,
+        )
 
     @staticmethod
     def _job(row: tuple) -> BatchJob:
-        (jid, _seq, name, status, priority, owner, output_dir, _ftotal, fdone, created, started, finished,
-         attempts, next_retry, error, _claimed, _hb, spec, runs) = row  # fmt: skip
+        (
+            jid,
+            _seq,
+            name,
+            status,
+            priority,
+            owner,
+            output_dir,
+            _ftotal,
+            fdone,
+            created,
+            started,
+            finished,
+            attempts,
+            next_retry,
+            error,
+            _claimed,
+            _hb,
+            spec,
+            runs,
+        ) = row
         data = json.loads(spec)
         return BatchJob(
-            name=name, inputs=data["inputs"], output_dir=output_dir, factor=data["factor"],
-            method=data["method"], priority=JobPriority(priority), settings=data["settings"], owner=owner,
-            id=jid, status=JobStatus(status), created_at=created, started_at=started, finished_at=finished,
-            attempts=attempts, next_retry_at=next_retry, error=error, notes=data["notes"], frames_done=fdone,
+            name=name,
+            inputs=data["inputs"],
+            output_dir=output_dir,
+            factor=data["factor"],
+            method=data["method"],
+            priority=JobPriority(priority),
+            settings=data["settings"],
+            owner=owner,
+            id=jid,
+            status=JobStatus(status),
+            created_at=created,
+            started_at=started,
+            finished_at=finished,
+            attempts=attempts,
+            next_retry_at=next_retry,
+            error=error,
+            notes=data["notes"],
+            frames_done=fdone,
             runs=runs,
-        )  # fmt: skip
+        )
 
     # --- writes -----------------------------------------------------------------------------
 
@@ -458,14 +534,26 @@ class Store:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
         return None if row is None else self._job(row)
 
-    def jobs(self, statuses: Iterable[str | JobStatus] | None = None, *, order: str = "seq",
-             limit: int | None = None, offset: int = 0) -> list[BatchJob]:
+    def jobs(
+        self,
+        statuses: Iterable[str | JobStatus] | None = None,
+        *,
+        order: str = "seq",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[BatchJob]:
         """Jobs (optionally only those with the given statuses) in ``order`` (a key of ``ORDERS``:
         arrival ``seq`` by default), optionally only ``limit`` of them after skipping ``offset``."""
         return list(self.iter_jobs(statuses, order=order, limit=limit, offset=offset))
 
-    def iter_jobs(self, statuses: Iterable[str | JobStatus] | None = None, *, order: str = "seq",
-                  limit: int | None = None, offset: int = 0) -> Iterator[BatchJob]:
+    def iter_jobs(
+        self,
+        statuses: Iterable[str | JobStatus] | None = None,
+        *,
+        order: str = "seq",
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> Iterator[BatchJob]:
         if order not in ORDERS:
             raise ValueError(f"unknown job order {order!r}; choose one of {', '.join(ORDERS)}")
         where, args = self._status_filter(statuses)
@@ -474,8 +562,9 @@ class Store:
             page = " LIMIT ? OFFSET ?"
             args = [*args, -1 if limit is None else max(int(limit), 0), max(int(offset), 0)]
         with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY {ORDERS[order]}{page}",
-                                    args).fetchall()
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY {ORDERS[order]}{page}", args
+            ).fetchall()
         return (self._job(r) for r in rows)
 
     def get_many(self, job_ids: Iterable[str]) -> list[BatchJob]:
@@ -570,7 +659,9 @@ class Store:
 
     def active_by_owner(self) -> dict[str, int]:
         with self._lock:
-            rows = self._db.execute("SELECT owner, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY owner", CLAIMED.values)
+            rows = self._db.execute(
+                "SELECT owner, COUNT(*) FROM jobs WHERE status IN (?, ?) GROUP BY owner", CLAIMED.values
+            )
             return dict(rows.fetchall())
 
     def next_retry_at(self) -> float | None:

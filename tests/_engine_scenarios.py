@@ -37,9 +37,11 @@ def queued_on_workers(client) -> int:
     """Our pair tasks that workers hold, waiting for a thread (or a resource) to run them."""
 
     def count(dask_worker) -> int:
-        return sum(1 for ts in dask_worker.state.tasks.values()
-                   if str(ts.key).startswith("vfi-") and "-asm-" not in str(ts.key)
-                   and ts.state in ("ready", "constrained"))  # fmt: skip
+        return sum(
+            1
+            for ts in dask_worker.state.tasks.values()
+            if str(ts.key).startswith("vfi-") and "-asm-" not in str(ts.key) and ts.state in ("ready", "constrained")
+        )
 
     return sum(client.run(count).values())
 
@@ -67,7 +69,10 @@ def _pause_holds_and_resume_continues(client, tmp_path, settings=None) -> None:
         assert held.pending >= 1  # nothing lost: the rest waits
         time.sleep(1.0)
         now = q.stats()
-        assert (now.completed, now.pending, now.frames_done) == (held.completed, held.pending, held.frames_done), (now, held)
+        assert (now.completed, now.pending, now.frames_done) == (held.completed, held.pending, held.frames_done), (
+            now,
+            held,
+        )
         q.resume()
         assert q.wait(120)
         assert [q.job(j).status for j in ids] == [JobStatus.COMPLETED] * 6
@@ -108,8 +113,11 @@ def failures_retry_with_growing_backoff(client, tmp_path, settings=None) -> None
     inputs = make_frames(tmp_path / "in", 3, 32)
     os.remove(inputs[1])
     q = queue(client, tmp_path)
-    jid = q.add_job(BatchJob(name="bad", inputs=inputs, output_dir=str(tmp_path / "out"), method="linear",
-                             settings=dict(settings or {})))  # fmt: skip
+    jid = q.add_job(
+        BatchJob(
+            name="bad", inputs=inputs, output_dir=str(tmp_path / "out"), method="linear", settings=dict(settings or {})
+        )
+    )
     with dask.config.set({"goesvfi.retry.base": 0.3, "goesvfi.retry.cap": 5.0, "goesvfi.retry.max-attempts": 4}):
         q.start(preload=["linear"])
         try:
@@ -150,9 +158,15 @@ def timeout_stops_and_fails(client, tmp_path, settings=None) -> None:
 
 
 PRIORITY_PLAN = [
-    ("l1", JobPriority.LOW), ("n1", JobPriority.NORMAL), ("u1", JobPriority.URGENT), ("n2", JobPriority.NORMAL),
-    ("b1", JobPriority.BACKGROUND), ("u2", JobPriority.URGENT), ("h1", JobPriority.HIGH), ("n3", JobPriority.NORMAL),
-]  # fmt: skip
+    ("l1", JobPriority.LOW),
+    ("n1", JobPriority.NORMAL),
+    ("u1", JobPriority.URGENT),
+    ("n2", JobPriority.NORMAL),
+    ("b1", JobPriority.BACKGROUND),
+    ("u2", JobPriority.URGENT),
+    ("h1", JobPriority.HIGH),
+    ("n3", JobPriority.NORMAL),
+]
 PRIORITY_EXPECTED = ["u1", "u2", "h1", "n1", "n2", "n3", "l1", "b1"]
 
 
@@ -182,9 +196,13 @@ def backlog_follows_priority_then_fifo(client, tmp_path, settings=None, gate_res
             # the futures exist on the client at once; the tasks reach the scheduler and the worker a little
             # later, and the gate opening must not overtake them (it did on a loaded CI machine)
             wait_for(lambda: queued_on_workers(client) == 8, 30, what="every pair waiting on the worker")
-            held = client.run(lambda dask_worker: sorted(  # for the failure message: what the worker will pick from
-                (ts.priority, ts.key, ts.state) for ts in dask_worker.state.tasks.values()
-                if str(ts.key).startswith("vfi-")))  # fmt: skip
+            held = client.run(
+                lambda dask_worker: sorted(  # for the failure message: what the worker will pick from
+                    (ts.priority, ts.key, ts.state)
+                    for ts in dask_worker.state.tasks.values()
+                    if str(ts.key).startswith("vfi-")
+                )
+            )
             gate.set()
             assert blocker.result(30) == "gate"
             assert q.wait(60)

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -79,8 +79,12 @@ class SubprocessCluster:
         self.tmpdir = os.fspath(tmpdir)
         self.spec = workers
         self.nanny = nanny
-        self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf", **(env or {}),
-                    "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf",
+            **(env or {}),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.scheduler: subprocess.Popen | None = None
         self.workers: dict[str, subprocess.Popen] = {}
         self.address = ""
@@ -89,23 +93,41 @@ class SubprocessCluster:
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         log = open(os.path.join(self.tmpdir, log_name), "wb")
         self._logs.append(log)
-        return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log, stderr=subprocess.STDOUT,
-                                env=self.env, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
 
     port = 0  # a free port each start; a subclass fixes it so a restarted scheduler keeps its address
 
-    def start(self, timeout: float = 120.0) -> "SubprocessCluster":
+    def start(self, timeout: float = 120.0) -> SubprocessCluster:
         os.makedirs(self.tmpdir, exist_ok=True)
         sched_file = os.path.join(self.tmpdir, "scheduler.json")
         if os.path.exists(sched_file):  # left by a previous start: wait for the new scheduler's own
             os.remove(sched_file)
         try:
             self.scheduler = self._spawn(
-                ["scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard",
-                 "--scheduler-file", sched_file], "scheduler.log",
-            )  # fmt: skip
-            wait_for(lambda: os.path.exists(sched_file) and os.path.getsize(sched_file) > 0, timeout, 0.1,
-                     "the scheduler file")  # fmt: skip
+                [
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    sched_file,
+                ],
+                "scheduler.log",
+            )
+            wait_for(
+                lambda: os.path.exists(sched_file) and os.path.getsize(sched_file) > 0,
+                timeout,
+                0.1,
+                "the scheduler file",
+            )
             self.address = json.load(open(sched_file))["address"]
             for name in self.spec:
                 self.start_worker(name)
@@ -116,8 +138,20 @@ class SubprocessCluster:
         return self
 
     def start_worker(self, name: str) -> subprocess.Popen:
-        args = ["worker", self.address, "--name", name, "--nthreads", "1", "--no-dashboard",
-                "--host", "127.0.0.1", "--memory-limit", "0", *self.spec[name]]  # fmt: skip
+        args = [
+            "worker",
+            self.address,
+            "--name",
+            name,
+            "--nthreads",
+            "1",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+            "--memory-limit",
+            "0",
+            *self.spec[name],
+        ]
         if not self.nanny:
             args.append("--no-nanny")
         proc = self._spawn(args, f"worker-{name}.log")
@@ -169,7 +203,7 @@ class SubprocessCluster:
             log.close()
         self._logs.clear()
 
-    def __enter__(self) -> "SubprocessCluster":
+    def __enter__(self) -> SubprocessCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def waves(h: int, w: int, shift=(0.0, 0.0), angle: float = 0.0, seed: int = 1, n: int = 30,
-          max_freq: float = 0.25) -> np.ndarray:
+def waves(
+    h: int, w: int, shift=(0.0, 0.0), angle: float = 0.0, seed: int = 1, n: int = 30, max_freq: float = 0.25
+) -> np.ndarray:
     """Sum of random plane waves, translated by ``shift`` (rows, cols) and rotated by ``angle`` (radians)
     about the image centre; values roughly in [-n/3, n/3], float64."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)

@@ -60,11 +60,17 @@ class LabServer:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                         ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
-                         ("JUPYTERLAB_SETTINGS_DIR", "user-settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                         ("MPLCONFIGDIR", "mpl"), ("XDG_DATA_HOME", "xdg-data"),
-                         ("DASK_TEMPORARY_DIRECTORY", "dask-tmp")):
+        for var, sub in (
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_DATA_DIR", "data"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("IPYTHONDIR", "ipython"),
+            ("JUPYTERLAB_SETTINGS_DIR", "user-settings"),
+            ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+            ("MPLCONFIGDIR", "mpl"),
+            ("XDG_DATA_HOME", "xdg-data"),
+            ("DASK_TEMPORARY_DIRECTORY", "dask-tmp"),
+        ):
             path = self.base / sub
             path.mkdir(parents=True, exist_ok=True)
             env[var] = str(path)
@@ -79,20 +85,28 @@ class LabServer:
         app_settings.mkdir(parents=True, exist_ok=True)
         (app_settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1))
         cmd = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.notebook_dir}",
             f"--LabApp.app_settings_dir={app_settings}",
             f"--LabApp.user_settings_dir={self.base / 'user-settings'}",
             f"--LabApp.workspaces_dir={self.base / 'workspaces'}",
-            "--LabApp.news_url=", "--ServerApp.open_browser=False",
+            "--LabApp.news_url=",
+            "--ServerApp.open_browser=False",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers often run as root
             cmd.append("--allow-root")
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, cwd=self.notebook_dir, env=self.env(), stdout=self._log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.notebook_dir, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -34,9 +34,11 @@ class Wire:
 
     def updates(self, widget: Any) -> list[dict]:
         """State dicts sent to the browser for ``widget`` since the last :meth:`clear`."""
-        return [m["data"]["state"] for m in self.log
-                if m["comm_id"] == widget.model_id and m["type"] == "comm_msg"
-                and m["data"].get("method") == "update"]
+        return [
+            m["data"]["state"]
+            for m in self.log
+            if m["comm_id"] == widget.model_id and m["type"] == "comm_msg" and m["data"].get("method") == "update"
+        ]
 
     def sent(self, widget: Any, key: str) -> list[Any]:
         """Values of one trait sent for ``widget``, in order."""

@@ -16,4 +16,3 @@ def sample_nc(tmp_path):
     from goesvfi_lab.sample import write_sample
 
     return write_sample(tmp_path / "nc", frames=12, size=(64, 64), fmt="nc", seed=1)
-

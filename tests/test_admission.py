@@ -19,14 +19,17 @@ def _job(tmp_path, **kw) -> BatchJob:
     return BatchJob(name="j", inputs=inputs, output_dir=str(tmp_path / "out"), method="linear", **kw)
 
 
-@pytest.mark.parametrize("settings, method, gpus, expected", [
-    ({}, "flow", 0, (False, "cpu")),
-    ({}, "flow", 2, (True, "auto")),
-    ({}, "linear", 2, (False, "cpu")),  # linear never takes a GPU slot by itself
-    ({"device": "cpu"}, "flow", 2, (False, "cpu")),
-    ({"device": "gpu"}, "flow", 1, (True, "auto")),
-    ({"device": "gpu", "fallback_cpu": True}, "flow", 0, (False, "cpu")),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "settings, method, gpus, expected",
+    [
+        ({}, "flow", 0, (False, "cpu")),
+        ({}, "flow", 2, (True, "auto")),
+        ({}, "linear", 2, (False, "cpu")),  # linear never takes a GPU slot by itself
+        ({"device": "cpu"}, "flow", 2, (False, "cpu")),
+        ({"device": "gpu"}, "flow", 1, (True, "auto")),
+        ({"device": "gpu", "fallback_cpu": True}, "flow", 0, (False, "cpu")),
+    ],
+)
 def test_placement(tmp_path, settings, method, gpus, expected):
     job = BatchJob(name="j", inputs=["a", "b"], output_dir=str(tmp_path), method=method, settings=settings)
     assert admission.placement(job, gpus) == expected
@@ -47,8 +50,13 @@ def test_prepare_records_the_result_spec_then_skips_or_refuses(tmp_path):
     again = _job(tmp_path, inputs=job.inputs)  # same result, unfinished: resumed
     assert admission.prepare(again, gpu=False).skip is None
 
-    manifest = {"format": layout.MANIFEST_FORMAT, "job_id": job.id, "frames": 5, "methods_used": ["linear"],
-                **layout.result_spec(job.inputs, 2, "linear", {})}  # fmt: skip
+    manifest = {
+        "format": layout.MANIFEST_FORMAT,
+        "job_id": job.id,
+        "frames": 5,
+        "methods_used": ["linear"],
+        **layout.result_spec(job.inputs, 2, "linear", {}),
+    }
     json.dump(manifest, open(os.path.join(job.output_dir, layout.MANIFEST), "w"))
     for i in range(5):
         open(layout.frame_path(job.output_dir, i), "wb").close()
@@ -84,10 +92,17 @@ def test_scheduler_summaries_count_frames_of_known_attempts_only():
     m = SchedulerMetrics(history=2)
     m.remember("a", 3, factor=4, last_pair=1)
     m.remember("b", 1, factor=2, last_pair=0)
-    out = m.read({"type": "summary", "cluster": {"workers": 2, "threads": 4, "gpus": 1, "task_seconds": 0.2},
-                  "jobs": {"a": {"attempt": 3, "started": [0], "done": [0, 1]},
-                           "b": {"attempt": 0, "done": [0]},  # an older attempt: not counted
-                           "zzz": {"attempt": 1, "done": [0]}}})  # fmt: skip
+    out = m.read(
+        {
+            "type": "summary",
+            "cluster": {"workers": 2, "threads": 4, "gpus": 1, "task_seconds": 0.2},
+            "jobs": {
+                "a": {"attempt": 3, "started": [0], "done": [0, 1]},
+                "b": {"attempt": 0, "done": [0]},  # an older attempt: not counted
+                "zzz": {"attempt": 1, "done": [0]},
+            },
+        }
+    )
     assert out.frames == 4 + 5 and out.started == [("a", 3)]
     assert (out.slots.threads, out.slots.gpus, out.task_seconds) == (4, 1, 0.2)
     m.remember("c", 1, 2, 0)

@@ -29,8 +29,10 @@ def test_band_types_cover_the_sixteen_abi_bands():
     assert band_type(None) is None and band_type(17) is None
 
 
-@pytest.mark.parametrize(("band", "cmap"), [(2, "grey"), (7, "enhanced"), (8, "wv"), (9, "wv"), (10, "wv"),
-                                            (13, "enhanced"), (16, "enhanced")])
+@pytest.mark.parametrize(
+    ("band", "cmap"),
+    [(2, "grey"), (7, "enhanced"), (8, "wv"), (9, "wv"), (10, "wv"), (13, "enhanced"), (16, "enhanced")],
+)
 def test_auto_cmap_by_band_from_names_and_numbers(band, cmap):
     assert auto_cmap(_name(band)) == auto_cmap(_name(band, ".png")) == auto_cmap(band) == cmap
     assert S.auto_cmap("/data/goes/" + _name(band)) == cmap  # the notebook's jobs and thumbnails use the rule
@@ -43,8 +45,10 @@ def test_files_without_a_band_take_the_callers_default():
 
 
 def test_band_rule_is_pure_python():
-    code = ("import json, sys, goesvfi_lab.bands\n"
-            "print(json.dumps([m for m in ('numpy', 'torch', 'dask', 'ipywidgets') if m in sys.modules]))")
+    code = (
+        "import json, sys, goesvfi_lab.bands\n"
+        "print(json.dumps([m for m in ('numpy', 'torch', 'dask', 'ipywidgets') if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout) == []
 
@@ -67,8 +71,9 @@ def test_water_vapour_table_dry_brown_orange_moist_white_cold_blue_green():
 
 def test_cli_interpolate_colours_water_vapour_with_the_wv_table(tmp_path, capsys):
     paths = write_sample(tmp_path / "in", frames=2, size=(24, 32), fmt="nc", band=8)
-    assert main(["interpolate", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--factor", "2",
-                 "--method", "linear"]) == 0
+    assert (
+        main(["interpolate", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--factor", "2", "--method", "linear"])
+        == 0
+    )
     written = read_frame(tmp_path / "out" / "000000.png")
     np.testing.assert_array_equal(written, render(read_frame(paths[0]), "wv"))
-

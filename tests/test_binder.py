@@ -96,9 +96,14 @@ def test_workspace_opens_the_quickstart_beside_dask_panes():
 
 def jupyter_env(base: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for var, sub in (("HOME", "home"), ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
-                     ("JUPYTERLAB_SETTINGS_DIR", "user-settings")):  # fmt: skip
+    for var, sub in (
+        ("HOME", "home"),
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("JUPYTERLAB_SETTINGS_DIR", "user-settings"),
+    ):
         (base / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(base / sub)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
@@ -107,9 +112,20 @@ def jupyter_env(base: Path) -> dict[str, str]:
 
 def test_start_runs_imports_the_workspace_and_execs(tmp_path):
     env = {**jupyter_env(tmp_path), "JUPYTERHUB_SERVICE_PREFIX": "/user/ada/"}
-    out = subprocess.run(["bash", str(BINDER / "start"), sys.executable, "-c",
-                          "import os; print(os.environ['DASK_DISTRIBUTED__DASHBOARD__LINK'])"],
-                         env=env, capture_output=True, text=True, timeout=120, check=True)  # fmt: skip
+    out = subprocess.run(
+        [
+            "bash",
+            str(BINDER / "start"),
+            sys.executable,
+            "-c",
+            "import os; print(os.environ['DASK_DISTRIBUTED__DASHBOARD__LINK'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert out.stdout.strip() == "/user/ada/proxy/{port}/status"
     imported = list((tmp_path / "workspaces").glob("*.jupyterlab-workspace"))
     assert len(imported) == 1
@@ -147,12 +163,30 @@ def test_binder_workspace_in_a_real_jupyterlab(tmp_path, monkeypatch):
     server = harness.LabServer(tmp_path / "jupyter", root)
     workspace = tmp_path / "workspace.json"
     workspace.write_text((BINDER / "workspace.json").read_text().replace("DASK_DASHBOARD_URL", f"/proxy/{port}"))
-    subprocess.run([sys.executable, "-m", "jupyter", "lab", "workspaces", "import", str(workspace),
-                    f"--LabApp.workspaces_dir={tmp_path / 'jupyter' / 'workspaces'}"],
-                   env=server.env(), check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "workspaces",
+            "import",
+            str(workspace),
+            f"--LabApp.workspaces_dir={tmp_path / 'jupyter' / 'workspaces'}",
+        ],
+        env=server.env(),
+        check=True,
+        capture_output=True,
+    )
     shots = Path(os.environ.get("GOESVFI_SCREENSHOTS", tmp_path))
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=f"127.0.0.1:{port}") as cluster, \
-            Client(cluster) as client, server, sync_playwright() as pw:  # fmt: skip
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=f"127.0.0.1:{port}"
+        ) as cluster,
+        Client(cluster) as client,
+        server,
+        sync_playwright() as pw,
+    ):
         attach_dashboard(client)
         job = BatchJob(name="conus-0101", inputs=["a.nc", "b.nc", "c.nc"], output_dir="out", frames_done=3)
         assert publish_snapshot(client, [job], Stats(total=1, running=1, frames_done=3, frames_total=5), queue_id="q")
@@ -167,9 +201,10 @@ def test_binder_workspace_in_a_real_jupyterlab(tmp_path, monkeypatch):
             # the panes are live: the proxied Bokeh documents load inside their iframes
             page.wait_for_function(
                 """() => [...document.querySelectorAll('iframe')].filter(f => {
-                       try { return f.contentDocument && f.contentDocument.querySelector('.bk-Figure, .bk-root, [class*=bk]'); }
+                       try { return f.contentDocument
+                                    && f.contentDocument.querySelector('.bk-Figure, .bk-root, [class*=bk]'); }
                        catch (e) { return false; } }).length >= 2"""
-            )  # fmt: skip
+            )
             page.locator(".jp-SideBar [data-id='dask-dashboard-launcher']").first.click()
             page.locator("button", has_text=PAGE_TITLE).first.click()  # listed through /individual-plots.json
             page.wait_for_function(
@@ -178,7 +213,7 @@ def test_binder_workspace_in_a_real_jupyterlab(tmp_path, monkeypatch):
                                     && f.contentDocument.title === title; }
                        catch (e) { return false; } })""",
                 arg=PAGE_TITLE,
-            )  # fmt: skip
+            )
             assert PAGE_TITLE in tabs.all_inner_texts()
             shots.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(shots / "07-binder-workspace.png"))

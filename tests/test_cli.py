@@ -21,8 +21,12 @@ def test_sample_command_writes_an_abi_sequence(tmp_path):
     # the console script itself, as a user runs it
     exe = shutil.which("goesvfi-lab", path=os.path.dirname(sys.executable))
     assert exe, "console script not installed next to the interpreter"
-    subprocess.run([exe, "sample", str(out), "--frames", "12", "--size", "256", "256", "--format", "nc"],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [exe, "sample", str(out), "--frames", "12", "--size", "256", "256", "--format", "nc"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     files = sorted(os.listdir(out))
     assert len(files) == 12 and all(parse_goes_name(f) for f in files)
     with xr.open_dataset(out / files[0]) as ds:
@@ -43,11 +47,14 @@ def _write_frames(folder, n=4, size=(24, 32)):
     return frames
 
 
-@pytest.mark.parametrize("fmt, named, expected", [
-    ("nc", True, "flow, field"),  # brightness temperatures
-    ("png", True, "flow, field"),  # 8-bit renders with ABI names: satellite imagery
-    ("png", False, "video"),  # the same pixels under camera-like names
-])
+@pytest.mark.parametrize(
+    "fmt, named, expected",
+    [
+        ("nc", True, "flow, field"),  # brightness temperatures
+        ("png", True, "flow, field"),  # 8-bit renders with ABI names: satellite imagery
+        ("png", False, "video"),  # the same pixels under camera-like names
+    ],
+)
 def test_auto_follows_what_the_frames_show(tmp_path, capsys, fmt, named, expected):
     from goesvfi_lab.sample import write_sample
 
@@ -64,8 +71,22 @@ def test_interpolate_names_frames_in_time_order(tmp_path, capsys):
     frames = _write_frames(tmp_path / "in")
     out = tmp_path / "out"
     video = tmp_path / "clip.mp4"
-    rc = main(["interpolate", str(tmp_path / "in"), "-o", str(out), "--factor", "3", "--method", "linear",
-               "--video", str(video), "--fps", "12"])
+    rc = main(
+        [
+            "interpolate",
+            str(tmp_path / "in"),
+            "-o",
+            str(out),
+            "--factor",
+            "3",
+            "--method",
+            "linear",
+            "--video",
+            str(video),
+            "--fps",
+            "12",
+        ]
+    )
     assert rc == 0
     names = sorted(os.listdir(out))
     assert names == [f"{i:06d}.png" for i in range(10)]  # (4-1)*3+1
@@ -84,16 +105,21 @@ def test_interpolate_refuses_to_mix_with_existing_frames(tmp_path, capsys):
     assert len(os.listdir(out)) == 9
     assert main(["interpolate", str(tmp_path / "in"), "-o", str(out), "--factor", "2", "--method", "linear"]) == 1
     assert "--overwrite" in capsys.readouterr().err
-    assert main(["interpolate", str(tmp_path / "in"), "-o", str(out), "--factor", "2", "--method", "linear",
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            ["interpolate", str(tmp_path / "in"), "-o", str(out), "--factor", "2", "--method", "linear", "--overwrite"]
+        )
+        == 0
+    )
     assert sorted(os.listdir(out)) == [f"{i:06d}.png" for i in range(5)]  # stale frames 5..8 removed
 
 
 def test_interpolate_netcdf_to_cube(tmp_path, sample_nc):
     folder = os.path.dirname(sample_nc[0])
     cube = tmp_path / "cube.nc"
-    rc = main(["interpolate", folder, "-o", str(tmp_path / "out"), "--factor", "2", "--method", "linear",
-               "--cube", str(cube)])
+    rc = main(
+        ["interpolate", folder, "-o", str(tmp_path / "out"), "--factor", "2", "--method", "linear", "--cube", str(cube)]
+    )
     assert rc == 0
     with xr.open_dataset(cube) as ds:
         assert ds.sizes["time"] == 23

@@ -40,8 +40,22 @@ def _jobs(out):
 @pytest.mark.slow
 def test_run_then_run_again_resumes_and_skips(data, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["run", str(data), "-o", str(out), "--factor", "3", "--method", "linear", "--video",
-            "--workers", "1", "--threads", "2", "--quiet"]  # fmt: skip
+    args = [
+        "run",
+        str(data),
+        "-o",
+        str(out),
+        "--factor",
+        "3",
+        "--method",
+        "linear",
+        "--video",
+        "--workers",
+        "1",
+        "--threads",
+        "2",
+        "--quiet",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     jobs = _jobs(out)
@@ -66,8 +80,19 @@ def test_status_check_and_failures_are_reported(data, tmp_path, capsys):
         import dask
 
         with dask.config.set({"goesvfi.retry.max-attempts": 1}):
-            rc = main(["run", str(data), "-o", str(out), "--method", "linear", "--scheduler",
-                       cluster.scheduler_address, "--quiet"])  # fmt: skip
+            rc = main(
+                [
+                    "run",
+                    str(data),
+                    "-o",
+                    str(out),
+                    "--method",
+                    "linear",
+                    "--scheduler",
+                    cluster.scheduler_address,
+                    "--quiet",
+                ]
+            )
         Client  # noqa: B018  (the CLI makes its own client from the address)
     text = capsys.readouterr().out
     assert rc == 1
@@ -108,9 +133,17 @@ def test_missing_lists_absent_scans(tmp_path, capsys):
 def test_locks_list_and_cleanup(tmp_path, capsys):
     live = OutputLock(tmp_path / "out" / "live")
     assert live.acquire()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
-                               "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\ntime.sleep(60)",
-                               str(tmp_path / "out" / "dead")], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
+            "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\ntime.sleep(60)",
+            str(tmp_path / "out" / "dead"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     holder.kill()
     holder.wait(30)
@@ -127,15 +160,25 @@ def test_locks_list_and_cleanup(tmp_path, capsys):
 @pytest.mark.slow
 def test_run_on_a_scheduler_skips_folders_locked_by_another_process(data, tmp_path, capsys):
     out = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
-                               "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\n"
-                               "sys.stdin.readline()", str(out / "cam-a")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom goesvfi_lab.locks import OutputLock\n"
+            "lock = OutputLock(sys.argv[1])\nassert lock.acquire()\nprint('held', flush=True)\n"
+            "sys.stdin.readline()",
+            str(out / "cam-a"),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with SubprocessCluster(tmp_path / "cluster", {"w1": [], "w2": []}) as cluster:
-            rc = main(["run", str(data), "-o", str(out), "--method", "linear", "--scheduler", cluster.address,
-                       "--quiet"])  # fmt: skip
+            rc = main(
+                ["run", str(data), "-o", str(out), "--method", "linear", "--scheduler", cluster.address, "--quiet"]
+            )
     finally:
         holder.stdin.close()
         holder.wait(30)

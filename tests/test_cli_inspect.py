@@ -59,16 +59,22 @@ def killed_run(tmp_path):
         make_frames(data / name, 3 + i, 16, seed=i)
     out.mkdir()
     store = out / STORE_NAME
-    proc = subprocess.run([sys.executable, "-c", _KILLED_RUN, str(data), str(out), str(store)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_RUN, str(data), str(out), str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -9 and "ready" in proc.stdout, proc.stderr
     return data, out, store
 
 
 def _files(store) -> dict[str, tuple[str, int]]:
     """sha256 and mtime of the store and every side file SQLite keeps beside it."""
-    return {os.path.basename(p): (hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mtime_ns)
-            for p in sorted(glob.glob(f"{store}*"))}  # fmt: skip
+    return {
+        os.path.basename(p): (hashlib.sha256(open(p, "rb").read()).hexdigest(), os.stat(p).st_mtime_ns)
+        for p in sorted(glob.glob(f"{store}*"))
+    }
 
 
 def _tidy(store) -> None:

@@ -18,23 +18,51 @@ from goesvfi_lab.sample import write_sample
 def test_engine_and_cli_write_the_same_cf_cube(tmp_path):
     inputs = sorted(str(p) for p in write_sample(tmp_path / "in", frames=3, size=(40, 48), fmt="nc", seed=5))
     cli_cube = tmp_path / "cli.nc"
-    assert main(["interpolate", str(tmp_path / "in"), "-o", str(tmp_path / "cli"), "--factor", "3",
-                 "--method", "linear", "--cube", str(cli_cube)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "interpolate",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "cli"),
+                "--factor",
+                "3",
+                "--method",
+                "linear",
+                "--cube",
+                str(cli_cube),
+            ]
+        )
+        == 0
+    )
 
-    with dask.config.set({"distributed.scheduler.worker-saturation": "inf"}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster, \
-            Client(cluster) as client:  # fmt: skip
+    with (
+        dask.config.set({"distributed.scheduler.worker-saturation": "inf"}),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster,
+        Client(cluster) as client,
+    ):
         q = BatchQueue(cluster=client, store=tmp_path / "q.sqlite3")
-        jid = q.add_job(BatchJob(name="c", inputs=inputs, output_dir=str(tmp_path / "engine"), factor=3,
-                                 method="linear", settings={"cube": True}))  # fmt: skip
+        jid = q.add_job(
+            BatchJob(
+                name="c",
+                inputs=inputs,
+                output_dir=str(tmp_path / "engine"),
+                factor=3,
+                method="linear",
+                settings={"cube": True},
+            )
+        )
         q.start(preload=["linear"])
         try:
             assert q.wait(60) and q.job(jid).status == JobStatus.COMPLETED, q.job(jid)
         finally:
             q.stop()
 
-    with xr.open_dataset(tmp_path / "engine" / "cube.nc") as eng, xr.open_dataset(cli_cube) as cli, \
-            xr.open_dataset(inputs[0]) as src:  # fmt: skip
+    with (
+        xr.open_dataset(tmp_path / "engine" / "cube.nc") as eng,
+        xr.open_dataset(cli_cube) as cli,
+        xr.open_dataset(inputs[0]) as src,
+    ):
         for ds in (eng, cli):
             cmi = ds["CMI"]
             assert cmi.dims == ("time", "y", "x") and ds.sizes["time"] == 7

@@ -44,8 +44,15 @@ def get_json(url: str) -> dict:
 
 
 def test_job_rows_are_plain_json_values():
-    job = BatchJob(name="a", inputs=["x.png", "y.png", "z.png"], output_dir="out", factor=4,
-                   priority=JobPriority.URGENT, status=JobStatus.FAILED, error=ValueError("boom"))  # fmt: skip
+    job = BatchJob(
+        name="a",
+        inputs=["x.png", "y.png", "z.png"],
+        output_dir="out",
+        factor=4,
+        priority=JobPriority.URGENT,
+        status=JobStatus.FAILED,
+        error=ValueError("boom"),
+    )
     row = dash.job_row(job)
     assert row["status"] == "failed" and row["priority"] == "URGENT"
     assert row["frames_total"] == 9 and row["progress"] == 0.0 and row["error"] == "boom"
@@ -70,9 +77,12 @@ def test_view_sums_queues_and_flags_silent_ones():
 def test_page_escapes_every_job_value_and_reloads_itself():
     plugin = dash.DashboardPlugin()
     job = dash.job_row(BatchJob(name=HOSTILE, inputs=["a", "b"], output_dir="o", error=HOSTILE))
-    plugin.receive(HOSTILE, jobs=[job], stats=Stats(total=2, failed=1, running=1, throughput=2.5,
-                                                    eta_seconds=125).to_dict(),
-                   info={"state": "running", "paused_reason": HOSTILE, "store": HOSTILE, "host": HOSTILE})  # fmt: skip
+    plugin.receive(
+        HOSTILE,
+        jobs=[job],
+        stats=Stats(total=2, failed=1, running=1, throughput=2.5, eta_seconds=125).to_dict(),
+        info={"state": "running", "paused_reason": HOSTILE, "store": HOSTILE, "host": HOSTILE},
+    )
     page = dash.render_page(plugin.view(), refresh=3)
     assert "<script>" not in page and "alert('x')" not in page and '"quoted"' not in page
     assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;quoted&quot;") >= 5
@@ -85,8 +95,16 @@ def _tile(page: str, key: str) -> str:
 
 
 def test_a_failed_job_reads_failed_with_its_frames_on_the_page():
-    job = BatchJob(name="j", inputs=[f"{i}.png" for i in range(12)], output_dir="o", factor=4,
-                   status=JobStatus.FAILED, frames_done=8, attempts=3, error="FrameError: f003.png: truncated")  # fmt: skip
+    job = BatchJob(
+        name="j",
+        inputs=[f"{i}.png" for i in range(12)],
+        output_dir="o",
+        factor=4,
+        status=JobStatus.FAILED,
+        frames_done=8,
+        attempts=3,
+        error="FrameError: f003.png: truncated",
+    )
     stats = Stats(total=1, failed=1, frames_done=8, frames_total=45, progress=8 / 45, eta_seconds=0.0, state="ready")
     plugin = dash.DashboardPlugin()
     plugin.receive("q", jobs=[dash.job_row(job)], stats=stats.to_dict(), info={"state": stats.state})
@@ -110,12 +128,17 @@ def test_page_numbers_read_as_the_notebook_panel_reads_them():
     # one printing: the page, the panels and the CLI format with goesvfi_lab.html
     for name in ("fmt_rate", "fmt_percent", "fmt_duration", "fmt_eta"):
         assert getattr(dash, name) is getattr(html, name) and getattr(html_page, name) is getattr(html, name)
-    for st in (Stats(), Stats(state="ready"), Stats(total=2, completed=2, state="ready"),
-               Stats(total=2, completed=1, failed=1, state="ready"), Stats(total=2, pending=2, state="paused"),
-               Stats(total=3, running=1, completed=2, eta_seconds=75.0, progress=1.0, state="running")):  # fmt: skip
+    for st in (
+        Stats(),
+        Stats(state="ready"),
+        Stats(total=2, completed=2, state="ready"),
+        Stats(total=2, completed=1, failed=1, state="ready"),
+        Stats(total=2, pending=2, state="paused"),
+        Stats(total=3, running=1, completed=2, eta_seconds=75.0, progress=1.0, state="running"),
+    ):
         page = html_page.stats_tiles(st.to_dict())
         panel = html.stats_summary(st)
-        shown = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', panel).group(1)  # noqa: E731
+        shown = lambda key, panel=panel: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', panel).group(1)
         assert _tile(page, "ETA") == shown("eta") and _tile(page, "progress") == shown("progress"), st
 
 
@@ -134,7 +157,10 @@ def test_page_url_sits_next_to_the_dashboard_link():
     C.dashboard_link = None
     assert dash.page_url(C()) is None
     # the notebook's links come from the same function
-    assert html_page.dashboard_urls("http://host:8787/status/") == ("http://host:8787/status/", "http://host:8787/goesvfi")
+    assert html_page.dashboard_urls("http://host:8787/status/") == (
+        "http://host:8787/status/",
+        "http://host:8787/goesvfi",
+    )
     assert html_page.dashboard_urls("/user/me/proxy/8787/status?token=x")[1] == "/user/me/proxy/8787/goesvfi"
     proxied = "/user/me/proxy/8787/status"
     assert html_page.dashboard_urls(proxied) == (proxied, "/user/me/proxy/8787/goesvfi")
@@ -165,8 +191,9 @@ def test_live_counts_on_the_dashboard_port_follow_a_real_queue(cluster_client, t
     url = local_page(client)
     assert dash.attach_dashboard(client) == dash.page_url(client)
     assert dash.attach_dashboard(client) == dash.page_url(client)  # idempotent: one plugin, one set of routes
-    assert list(client.run_on_scheduler(lambda dask_scheduler: [
-        n for n in dask_scheduler.plugins if n == dash.PLUGIN_NAME])) == [dash.PLUGIN_NAME]  # fmt: skip
+    assert list(
+        client.run_on_scheduler(lambda dask_scheduler: [n for n in dask_scheduler.plugins if n == dash.PLUGIN_NAME])
+    ) == [dash.PLUGIN_NAME]
     view = get_json(url + ".json")
     assert view["attached"] is True and view["queues"] == []
 
@@ -174,8 +201,16 @@ def test_live_counts_on_the_dashboard_port_follow_a_real_queue(cluster_client, t
     names = [f"job-{i}" for i in range(5)] + [HOSTILE]
     for i, name in enumerate(names):
         frames = make_frames(tmp_path / "in" / str(i), 3, 128, seed=i)
-        q.add_job(BatchJob(name=name, inputs=frames, output_dir=str(tmp_path / "out" / str(i)), factor=8,
-                           method="linear", priority=JobPriority.LOW if i == 0 else JobPriority.NORMAL))  # fmt: skip
+        q.add_job(
+            BatchJob(
+                name=name,
+                inputs=frames,
+                output_dir=str(tmp_path / "out" / str(i)),
+                factor=8,
+                method="linear",
+                priority=JobPriority.LOW if i == 0 else JobPriority.NORMAL,
+            )
+        )
     with dask.config.set({"goesvfi.dashboard.interval": 0.1}):
         q.connect()  # a queue publishes to the page by itself once attached to a cluster
     pub = q._dashboard
@@ -195,8 +230,16 @@ def test_live_counts_on_the_dashboard_port_follow_a_real_queue(cluster_client, t
         q.start(preload=["linear"])
         wait_for(lambda: poll()["totals"]["completed"] >= 1, 60, 0.02, "a first job done")
         q.pause()  # one job at a time: the page settles on a partial count, however fast the machine
-        wait_for(lambda: (v := poll())["queues"][0]["info"]["state"] == "paused" and v["totals"]["running"] == 0
-                 and q.inflight == 0, 60, 0.02, "the page to show the paused queue")  # fmt: skip
+        wait_for(
+            lambda: (
+                (v := poll())["queues"][0]["info"]["state"] == "paused"
+                and v["totals"]["running"] == 0
+                and q.inflight == 0
+            ),
+            60,
+            0.02,
+            "the page to show the paused queue",
+        )
         time.sleep(0.5)
         held = poll()["totals"]
         assert 1 <= held["completed"] < 6 and held["completed"] + held["pending"] == 6
@@ -250,10 +293,25 @@ def start_scheduler(tmp_path, extra_args=(), env=None) -> tuple[subprocess.Popen
     sched_file = tmp_path / "scheduler.json"
     with open(tmp_path / "scheduler.log", "wb") as log:  # the child keeps its own handle
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file), *extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "dask",
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--scheduler-file",
+                str(sched_file),
+                *extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     try:
         wait_for(lambda: sched_file.exists() and sched_file.stat().st_size > 0, 60, 0.1, "the scheduler file")
         identity = json.loads(sched_file.read_text())

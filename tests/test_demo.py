@@ -16,8 +16,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 def test_demo_runs_the_sample_batch(tmp_path):
     out = tmp_path / "demo"
     env = {**os.environ, "COLUMNS": "200", "DASK_TEMPORARY_DIRECTORY": str(tmp_path / "dask")}
-    proc = subprocess.run([sys.executable, "-m", "goesvfi_lab.demo", "--out", str(out)], capture_output=True,
-                          text=True, timeout=500, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "goesvfi_lab.demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=500,
+        env=env,
+        check=False,
+    )
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-3000:]
     assert re.search(r"frames 91/91; .* success rate 100 %", text), text[-2000:]

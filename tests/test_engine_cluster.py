@@ -68,8 +68,9 @@ def test_gpu_annotated_tasks_run_only_on_the_gpu_worker(client, tmp_path):
 
 
 def test_backlog_on_the_gpu_worker_follows_priority_then_fifo(client, tmp_path):
-    scenarios.backlog_follows_priority_then_fifo(client, tmp_path, settings={"device": "gpu"},
-                                                 gate_resources={"GPU": 1})  # fmt: skip
+    scenarios.backlog_follows_priority_then_fifo(
+        client, tmp_path, settings={"device": "gpu"}, gate_resources={"GPU": 1}
+    )
 
 
 def test_pause_holds_and_resume_continues(client, tmp_path):
@@ -92,8 +93,10 @@ def test_two_queues_on_one_tree_do_each_job_once(client, cluster, tmp_path):
     inputs = {f"s{i}": make_frames(tmp_path / "in" / f"s{i}", 5, 64, seed=i) for i in range(6)}
 
     def jobs():
-        return [BatchJob(name=n, inputs=p, output_dir=str(tmp_path / "out" / n), factor=4, method="linear")
-                for n, p in inputs.items()]  # fmt: skip
+        return [
+            BatchJob(name=n, inputs=p, output_dir=str(tmp_path / "out" / n), factor=4, method="linear")
+            for n, p in inputs.items()
+        ]
 
     with Client(cluster.address, timeout=60) as other:
         qa = BatchQueue(cluster=client, store=tmp_path / "a.sqlite3")
@@ -121,8 +124,10 @@ def test_two_queues_on_one_tree_do_each_job_once(client, cluster, tmp_path):
 def test_worker_killed_mid_batch_costs_only_its_pairs(tmp_path):
     with SubprocessCluster(tmp_path / "cluster", WORKERS) as cluster, Client(cluster.address, timeout=60) as client:
         q = scenarios.queue(client, tmp_path)
-        ids = [q.add_job(scenarios.job(tmp_path, f"k{i}", n=6, size=160, factor=8, settings={"device": "cpu"}))
-               for i in range(6)]  # fmt: skip
+        ids = [
+            q.add_job(scenarios.job(tmp_path, f"k{i}", n=6, size=160, factor=8, settings={"device": "cpu"}))
+            for i in range(6)
+        ]
         q.start(preload=["linear"])
         try:
             wait_for(lambda: q.stats().frames_done > 40, 120, what="work under way")
@@ -162,8 +167,9 @@ def test_new_process_reopening_the_store_finishes_without_redoing(cluster, tmp_p
     ids = seed.add_jobs([scenarios.job(tmp_path, f"r{i}", n=4, size=160, factor=8) for i in range(8)])
     seed.store.close()
     here = os.path.dirname(__file__)
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, cluster.address, str(store_path), here],
-                             stdout=subprocess.PIPE, text=True)  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, cluster.address, str(store_path), here], stdout=subprocess.PIPE, text=True
+    )
     done = []
     try:
         deadline = time.monotonic() + 180
@@ -209,11 +215,14 @@ def test_job_whose_worker_is_killed_for_memory_fails_with_that_reason(tmp_path):
         inputs.append(write_png(tmp_path / f"big{i}.png", a))
     env = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}  # Dask's own re-runs are spent at once
     with SubprocessCluster(tmp_path / "cl", {"small": ["--memory-limit", "1GB"]}, env=env) as cluster:
-        with Client(cluster.address, timeout=60) as client, dask.config.set({"goesvfi.retry.max-attempts": 2,
-                                                                              "goesvfi.retry.base": 0.1}):
+        with (
+            Client(cluster.address, timeout=60) as client,
+            dask.config.set({"goesvfi.retry.max-attempts": 2, "goesvfi.retry.base": 0.1}),
+        ):
             q = scenarios.queue(client, tmp_path)
-            jid = q.add_job(BatchJob(name="big", inputs=inputs, output_dir=str(tmp_path / "out"), factor=4,
-                                     method="linear"))  # fmt: skip
+            jid = q.add_job(
+                BatchJob(name="big", inputs=inputs, output_dir=str(tmp_path / "out"), factor=4, method="linear")
+            )
             q.start(preload=["linear"])
             try:
                 assert q.wait(240)

@@ -48,7 +48,10 @@ NO_QUEUING = {"distributed.scheduler.worker-saturation": "inf"}  # as the embedd
 
 @pytest.fixture
 def client():
-    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=2, processes=False, **NO_DASHBOARD) as cluster:
+    with (
+        dask.config.set(NO_QUEUING),
+        LocalCluster(n_workers=1, threads_per_worker=2, processes=False, **NO_DASHBOARD) as cluster,
+    ):
         with Client(cluster) as c:
             yield c
 
@@ -56,7 +59,10 @@ def client():
 @pytest.fixture
 def client1():
     """One worker, one thread: work queues up behind whatever runs."""
-    with dask.config.set(NO_QUEUING), LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster:
+    with (
+        dask.config.set(NO_QUEUING),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster,
+    ):
         with Client(cluster) as c:
             yield c
 
@@ -104,8 +110,16 @@ def test_netcdf_job_writes_video_and_cube_at_interpolated_times(client, tmp_path
 
     inputs = write_sample(tmp_path / "nc", frames=3, size=(32, 48), fmt="nc", seed=2)
     q = _queue(client, tmp_path)
-    jid = q.add_job(BatchJob(name="nc", inputs=inputs, output_dir=str(tmp_path / "out"), factor=4, method="linear",
-                             settings={"video": True, "cube": True}))  # fmt: skip
+    jid = q.add_job(
+        BatchJob(
+            name="nc",
+            inputs=inputs,
+            output_dir=str(tmp_path / "out"),
+            factor=4,
+            method="linear",
+            settings={"video": True, "cube": True},
+        )
+    )
     q.start(preload=["linear"])
     try:
         assert q.wait(120)
@@ -137,10 +151,16 @@ def test_auto_resolves_per_what_the_frames_show(client, tmp_path):
         os.makedirs(tmp_path / "plain", exist_ok=True)
         plain.append(shutil.copy(p, tmp_path / "plain" / f"frame{i + 1}.png"))
     q = _queue(client, tmp_path)
-    ids = {name: q.add_job(BatchJob(name=name, inputs=inputs, output_dir=str(tmp_path / "out" / name), factor=2,
-                                    settings=settings))
-           for name, inputs, settings in (("abi", named, {}), ("plain", plain, {}),
-                                          ("plain-field", plain, {"kind": "field"}))}  # fmt: skip
+    ids = {
+        name: q.add_job(
+            BatchJob(name=name, inputs=inputs, output_dir=str(tmp_path / "out" / name), factor=2, settings=settings)
+        )
+        for name, inputs, settings in (
+            ("abi", named, {}),
+            ("plain", plain, {}),
+            ("plain-field", plain, {"kind": "field"}),
+        )
+    }
     q.start()
     try:
         assert q.wait(120)
@@ -197,8 +217,16 @@ def test_complete_job_is_skipped_unless_overwrite(client, tmp_path):
         assert skipped.status == JobStatus.COMPLETED and any(n.startswith("skipped: complete") for n in skipped.notes)
         assert os.stat(out / "000001.png").st_mtime_ns == stamp
         assert [e[3]["skipped"] for e in q.events_seen if e[1] == "job_completed" and e[2] == same] == [True]
-        redo = q.add_job(BatchJob(name="s-redo", inputs=job.inputs, output_dir=str(out), factor=2, method="linear",
-                                  settings={"overwrite": True}))  # fmt: skip
+        redo = q.add_job(
+            BatchJob(
+                name="s-redo",
+                inputs=job.inputs,
+                output_dir=str(out),
+                factor=2,
+                method="linear",
+                settings={"overwrite": True},
+            )
+        )
         assert q.wait(60)
         assert q.job(redo).status == JobStatus.COMPLETED
         assert os.stat(out / "000001.png").st_mtime_ns != stamp
@@ -212,8 +240,15 @@ def test_duplicate_inputs_are_skipped_with_a_note(client, tmp_path):
     dup = tmp_path / "in" / "copy-of-f001.png"
     dup.write_bytes(open(inputs[1], "rb").read())
     q = _queue(client, tmp_path)
-    jid = q.add_job(BatchJob(name="d", inputs=[inputs[0], inputs[1], str(dup), inputs[2], inputs[3]],
-                             output_dir=str(tmp_path / "out"), factor=2, method="linear"))  # fmt: skip
+    jid = q.add_job(
+        BatchJob(
+            name="d",
+            inputs=[inputs[0], inputs[1], str(dup), inputs[2], inputs[3]],
+            output_dir=str(tmp_path / "out"),
+            factor=2,
+            method="linear",
+        )
+    )
     q.start(preload=["linear"])
     try:
         assert q.wait(60)
@@ -408,6 +443,7 @@ def test_scheduler_plugin_publishes_summaries_and_terminal_events(client, tmp_pa
     try:
         assert q.wait(60)
         assert q._submitter.metrics_from_scheduler
+
         def done_pairs():
             msgs = [m for _, m in client.get_events("goesvfi")]
             return sorted(p for m in msgs if m["type"] == "summary" for p in m["jobs"].get(jid, {}).get("done", []))

@@ -74,7 +74,10 @@ def test_throughput_and_eta_follow_steady_work_after_an_idle_start(client, tmp_p
         assert 0.5 * speed <= s.throughput <= 2.0 * speed, (s.throughput, speed)
         wait_for(lambda: frames() == total, 120, 0.01, "every frame")
         took = time.monotonic() - t2
-        assert s.eta_seconds is not None and 0.4 * took - 0.3 <= s.eta_seconds <= 2.5 * took + 0.3, (s.eta_seconds, took)
+        assert s.eta_seconds is not None and 0.4 * took - 0.3 <= s.eta_seconds <= 2.5 * took + 0.3, (
+            s.eta_seconds,
+            took,
+        )
         assert q.wait(60)
     finally:
         q.stop()
@@ -105,8 +108,11 @@ def test_panel_page_and_status_agree_and_idle_throughput_decays_to_zero(client, 
         assert panel_tile(panel, "eta") == "done" and panel_tile(panel, "progress") == "100 %"
         # idle: the throughput decays to 0 within the window, on the panel and on the page alike
         wait_for(lambda: q.stats().throughput == 0.0, 10, what="the throughput to decay")
-        view, page, panel = wait_for(lambda: (b := both()) and page_tile(b[1], "throughput") == "0.0 frames/s" and b,
-                                     5, what="the page to follow the decay")  # fmt: skip
+        view, page, panel = wait_for(
+            lambda: (b := both()) and page_tile(b[1], "throughput") == "0.0 frames/s" and b,
+            5,
+            what="the page to follow the decay",
+        )
         assert panel_tile(panel, "throughput") == page_tile(page, "throughput") == "0.0 frames/s"
         assert panel_tile(panel, "eta") == page_tile(page, "ETA") == "done"
         assert panel_tile(panel, "progress") == page_tile(page, "progress") == "100 %"
@@ -144,16 +150,27 @@ def test_a_failed_job_shows_its_frames_and_failed_everywhere(client, tmp_path, m
         app.refresh()
         panel = app.stats_panel.summary.value
         assert (panel_tile(panel, "progress"), panel_tile(panel, "eta"), panel_tile(panel, "frames")) == (
-            pct, "1 failed", f"{done} / {wanted}")  # not "100 %" and "done"
+            pct,
+            "1 failed",
+            f"{done} / {wanted}",
+        )  # not "100 %" and "done"
         bar = app.stats_panel.progress
         assert bar.value == pytest.approx(done / wanted) and bar.bar_style == "danger"
         row = next(r.info.value for r in app.queue_panel.rows if f'data-job-id="{jid}"' in r.info.value)
-        assert 'data-status="failed"' in row and f"{done}/{wanted}" in row and f"width:{100 * done / wanted:.1f}%" in row
-        view = wait_for(lambda: (v := page_view(client))["queues"] and v["queues"][0]["stats"]["failed"] == 1 and v,
-                        10, what="the page to show the failure")  # fmt: skip
+        assert (
+            'data-status="failed"' in row and f"{done}/{wanted}" in row and f"width:{100 * done / wanted:.1f}%" in row
+        )
+        view = wait_for(
+            lambda: (v := page_view(client))["queues"] and v["queues"][0]["stats"]["failed"] == 1 and v,
+            10,
+            what="the page to show the failure",
+        )
         page = dash.render_page(view)
         assert (page_tile(page, "progress"), page_tile(page, "ETA"), page_tile(page, "frames")) == (
-            pct, "1 failed", f"{done} / {wanted}")
+            pct,
+            "1 failed",
+            f"{done} / {wanted}",
+        )
         prow = re.search(r'<tr class="status-failed".*?</tr>', page).group(0)
         assert '<td class="status">failed</td>' in prow and f"width:{100 * done / wanted:.1f}%" in prow
     finally:

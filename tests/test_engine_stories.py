@@ -119,8 +119,16 @@ def test_resubmit_with_another_method_and_factor_is_refused_then_overwritten(cli
         assert q.wait(60)
         stamp = os.stat(out / "000001.png").st_mtime_ns
 
-        same = q.add_job(BatchJob(name="s-same", inputs=first.inputs, output_dir=str(out), factor=2, method="linear",
-                                  settings={"timeout": 100}))  # how it runs, not what it writes  # fmt: skip
+        same = q.add_job(
+            BatchJob(
+                name="s-same",
+                inputs=first.inputs,
+                output_dir=str(out),
+                factor=2,
+                method="linear",
+                settings={"timeout": 100},
+            )
+        )  # how it runs, not what it writes
         other = q.add_job(BatchJob(name="s-flow", inputs=first.inputs, output_dir=str(out), factor=4, method="flow"))
         assert q.wait(60)
         assert q.job(same).status == JobStatus.COMPLETED
@@ -132,8 +140,16 @@ def test_resubmit_with_another_method_and_factor_is_refused_then_overwritten(cli
         assert "overwrite=True" in refused.error
         assert _manifest(out)["job_id"] == first_id and os.stat(out / "000001.png").st_mtime_ns == stamp
 
-        redo = q.add_job(BatchJob(name="s-flow2", inputs=first.inputs, output_dir=str(out), factor=4, method="flow",
-                                  settings={"overwrite": True}))  # fmt: skip
+        redo = q.add_job(
+            BatchJob(
+                name="s-flow2",
+                inputs=first.inputs,
+                output_dir=str(out),
+                factor=4,
+                method="flow",
+                settings={"overwrite": True},
+            )
+        )
         assert q.wait(60)
         assert q.job(redo).status == JobStatus.COMPLETED
         check_outputs(str(out), 3, 4)

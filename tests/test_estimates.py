@@ -27,21 +27,36 @@ def test_job_work_counts_frames_and_pairs():
 
 
 def test_job_seconds_adds_every_part_of_the_job():
-    costs = E.Costs(job=0.1, pair=0.01, read_nc=0.01, read_nc_mp=0.1, write_png=0.002, write_png_mp=0.2,
-                    field_mp=0.01, video=0.05, video_frame=0.001, video_mp=0.1, cube=0.05, cube_mp=0.1,
-                    interp_in_worker=1.5)
+    costs = E.Costs(
+        job=0.1,
+        pair=0.01,
+        read_nc=0.01,
+        read_nc_mp=0.1,
+        write_png=0.002,
+        write_png_mp=0.2,
+        field_mp=0.01,
+        video=0.05,
+        video_frame=0.001,
+        video_mp=0.1,
+        cube=0.05,
+        cube_mp=0.1,
+        interp_in_worker=1.5,
+    )
     job = E.JobWork(inputs=3, factor=2, pixels=500_000, method="flow", ext=".nc", video=True, cube=True)
     parts = E.job_seconds(job, interp_s_mp=1.0, costs=costs)
-    assert parts == pytest.approx({
-        "start-up": 0.1 + 2 * 0.01,
-        "read": 4 * (0.01 + 0.1 * 0.5),  # two pairs, each reads both inputs
-        "interpolate": 2 * 1.0 * 0.5 * 1.5,  # two new frames, at a worker's speed
-        "write": 5 * (0.002 + 0.2 * 0.5 + 0.01 * 0.5),  # five frames, plus the cube's float fields
-        "video": 0.05 + 5 * (0.001 + 0.1 * 0.5),
-        "cube": 0.05 + 5 * 0.1 * 0.5,
-    })
-    png = E.job_seconds(E.JobWork(inputs=3, factor=2, pixels=500_000, method="flow", ext=".png", video=False),
-                        1.0, costs)
+    assert parts == pytest.approx(
+        {
+            "start-up": 0.1 + 2 * 0.01,
+            "read": 4 * (0.01 + 0.1 * 0.5),  # two pairs, each reads both inputs
+            "interpolate": 2 * 1.0 * 0.5 * 1.5,  # two new frames, at a worker's speed
+            "write": 5 * (0.002 + 0.2 * 0.5 + 0.01 * 0.5),  # five frames, plus the cube's float fields
+            "video": 0.05 + 5 * (0.001 + 0.1 * 0.5),
+            "cube": 0.05 + 5 * 0.1 * 0.5,
+        }
+    )
+    png = E.job_seconds(
+        E.JobWork(inputs=3, factor=2, pixels=500_000, method="flow", ext=".png", video=False), 1.0, costs
+    )
     assert png["video"] == png["cube"] == 0.0 and png["read"] == pytest.approx(4 * (0.001 + 0.02 * 0.5))
 
 
@@ -105,8 +120,12 @@ def test_calibration_prefers_batches_of_the_same_methods_and_takes_the_median():
     # batches 700 s apart: each finds its workers cold again (WARM_FOR), and is predicted so
     p_flow = E.predict(DEMO, interp, 2, cold=["flow"]).uncalibrated
     p_rife = E.predict(rife, interp, 2, cold=["rife"]).uncalibrated
-    history = (_finished(DEMO, 0.0, 0.0, 2 * p_flow) + _finished(rife, 700.0, 700.0, 3 * p_rife)
-               + _finished(DEMO, 1400.0, 1400.0, 4 * p_flow) + _finished(DEMO, 2100.0, 2100.0, 9 * p_flow))
+    history = (
+        _finished(DEMO, 0.0, 0.0, 2 * p_flow)
+        + _finished(rife, 700.0, 700.0, 3 * p_rife)
+        + _finished(DEMO, 1400.0, 1400.0, 4 * p_flow)
+        + _finished(DEMO, 2100.0, 2100.0, 9 * p_flow)
+    )
     assert E.calibration(history, interp, 2, methods={"rife"}) == pytest.approx(3.0)
     assert E.calibration(history, interp, 2, methods={"flow"}) == pytest.approx(4.0)  # median of 2, 4, 9
     assert E.calibration(history, interp, 2, methods={"linear"}) == pytest.approx(4.0)  # any: 3, 4, 9
@@ -134,7 +153,9 @@ def test_scaled_interp_carries_this_hosts_speed_to_methods_not_timed():
 
 
 def test_the_model_is_pure_python():
-    code = ("import json, sys, goesvfi_lab.estimates\n"
-            "print(json.dumps([m for m in ('numpy', 'torch', 'dask', 'ipywidgets') if m in sys.modules]))")
+    code = (
+        "import json, sys, goesvfi_lab.estimates\n"
+        "print(json.dumps([m for m in ('numpy', 'torch', 'dask', 'ipywidgets') if m in sys.modules]))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout) == []

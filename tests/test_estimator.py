@@ -22,16 +22,25 @@ SETTINGS = {"video": True, "fps": 12}
 
 
 def _sequences(root, n=2, frames=4, size=(48, 64)):
-    return [write_sample(root / f"s{k}", frames=frames, size=size, fmt="nc", seed=k, satellite=f"G1{6 + k}")
-            for k in range(n)]
+    return [
+        write_sample(root / f"s{k}", frames=frames, size=size, fmt="nc", seed=k, satellite=f"G1{6 + k}")
+        for k in range(n)
+    ]
 
 
 def test_work_of_resolves_auto_and_reads_the_frame_size(tmp_path):
     nc = write_sample(tmp_path / "nc", frames=3, size=(48, 64), fmt="nc")
     png = write_sample(tmp_path / "png", frames=3, size=(40, 50), fmt="png", cmap="enhanced")
     w = work_of(nc, 4, "auto", {"video": True})
-    assert (w.pixels, w.channels, w.kind, w.method, w.ext, w.video, w.cube) == (3072, 1, "field", "flow", ".nc",
-                                                                                 True, False)
+    assert (w.pixels, w.channels, w.kind, w.method, w.ext, w.video, w.cube) == (
+        3072,
+        1,
+        "field",
+        "flow",
+        ".nc",
+        True,
+        False,
+    )
     p = work_of(png, 2, "linear", {})
     assert (p.pixels, p.channels, p.kind, p.method, p.ext, p.video) == (2000, 3, "field", "linear", ".png", False)
 
@@ -39,8 +48,11 @@ def test_work_of_resolves_auto_and_reads_the_frame_size(tmp_path):
 def test_a_finished_batch_calibrates_the_next_estimate(tmp_path):
     seqs = _sequences(tmp_path / "in")
     no_queuing = {"distributed.scheduler.worker-saturation": float("inf")}
-    with dask.config.set(no_queuing), LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                                   dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        dask.config.set(no_queuing),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         q = BatchQueue(cluster=client, store=tmp_path / "q.sqlite3")
         before = estimate_jobs(seqs, 3, "flow", SETTINGS, slots=1, finished=q.jobs("completed"))
         assert before.prediction.factor is None and before.batches_used == 0
@@ -48,8 +60,16 @@ def test_a_finished_batch_calibrates_the_next_estimate(tmp_path):
         assert set(before.prediction.parts) >= {"read", "interpolate", "write", "video", "start-up"}
         q.start()  # a running, idle queue: as when the preview's Confirm submits
         for k, paths in enumerate(seqs):
-            q.add_job(BatchJob(name=f"s{k}", inputs=paths, output_dir=tmp_path / "out" / f"s{k}", factor=3,
-                               method="flow", settings=SETTINGS))
+            q.add_job(
+                BatchJob(
+                    name=f"s{k}",
+                    inputs=paths,
+                    output_dir=tmp_path / "out" / f"s{k}",
+                    factor=3,
+                    method="flow",
+                    settings=SETTINGS,
+                )
+            )
         assert q.wait(timeout=120)
         done = q.jobs("completed")
         latest = recent_completed(q, limit=1)  # what the notebook app hands the preview: one page
@@ -61,24 +81,49 @@ def test_a_finished_batch_calibrates_the_next_estimate(tmp_path):
     assert first_start - submitted < PICKUP_CAP  # an idle queue picks the batch up at once
     span = max(j.finished_at for j in done) - submitted  # what the user waited
 
-    after = estimate_jobs(seqs, 3, "flow", SETTINGS, slots=1, finished=done, measured=dict(before.measured),
-                          now=max(j.finished_at for j in done) + 1)  # fmt: skip
+    after = estimate_jobs(
+        seqs,
+        3,
+        "flow",
+        SETTINGS,
+        slots=1,
+        finished=done,
+        measured=dict(before.measured),
+        now=max(j.finished_at for j in done) + 1,
+    )
     p = after.prediction
     assert after.batches_used == 1 and p.cold == ()  # the workers have flow loaded now
     # the finished batch, predicted the way it was before it ran, times the calibration = its real time
     assert p.factor * before.prediction.uncalibrated == pytest.approx(span, rel=1e-6)
     assert p.seconds == pytest.approx(p.factor * p.uncalibrated)
-    later = estimate_jobs(seqs, 3, "flow", SETTINGS, slots=1, finished=done, measured=dict(before.measured),
-                          now=time.time() + 3600)  # an hour on: the workers may have restarted
+    later = estimate_jobs(
+        seqs, 3, "flow", SETTINGS, slots=1, finished=done, measured=dict(before.measured), now=time.time() + 3600
+    )  # an hour on: the workers may have restarted
     assert later.prediction.cold == ("flow",) and later.prediction.seconds > p.seconds
 
 
 def test_jobs_that_did_no_work_do_not_calibrate(tmp_path):
     seqs = _sequences(tmp_path / "in", n=1)
-    skipped = BatchJob(name="s", inputs=seqs[0], output_dir=str(tmp_path / "o"), method="flow",
-                       status=JobStatus.COMPLETED, started_at=10.0, finished_at=10.2, frames_done=0)
-    failed = BatchJob(name="f", inputs=seqs[0], output_dir=str(tmp_path / "f"), method="flow",
-                      status=JobStatus.FAILED, started_at=10.0, finished_at=30.0, frames_done=3)
+    skipped = BatchJob(
+        name="s",
+        inputs=seqs[0],
+        output_dir=str(tmp_path / "o"),
+        method="flow",
+        status=JobStatus.COMPLETED,
+        started_at=10.0,
+        finished_at=10.2,
+        frames_done=0,
+    )
+    failed = BatchJob(
+        name="f",
+        inputs=seqs[0],
+        output_dir=str(tmp_path / "f"),
+        method="flow",
+        status=JobStatus.FAILED,
+        started_at=10.0,
+        finished_at=30.0,
+        frames_done=3,
+    )
     assert finished_records([skipped, failed]) == []
 
 
@@ -98,11 +143,22 @@ def test_preview_shows_the_batch_estimate_and_its_calibration(monkeypatch, tmp_p
     assert 0 < cold < 5
 
     now = time.time()
-    took = BatchJob(name="s", inputs=seqs[0], output_dir=str(tmp_path / "o"), method="flow", factor=4,
-                    settings={"video": True}, status=JobStatus.COMPLETED, created_at=now - 40,
-                    started_at=now - 40, finished_at=now - 40 + 3 * cold, frames_done=17)  # 3× the model
-    calibrated = PreviewPanel(output_dir=str(tmp_path / "out"), methods=["flow"], measure=lambda *a: 0.002,
-                              history=lambda: [took])
+    took = BatchJob(
+        name="s",
+        inputs=seqs[0],
+        output_dir=str(tmp_path / "o"),
+        method="flow",
+        factor=4,
+        settings={"video": True},
+        status=JobStatus.COMPLETED,
+        created_at=now - 40,
+        started_at=now - 40,
+        finished_at=now - 40 + 3 * cold,
+        frames_done=17,
+    )  # 3× the model
+    calibrated = PreviewPanel(
+        output_dir=str(tmp_path / "out"), methods=["flow"], measure=lambda *a: 0.002, history=lambda: [took]
+    )
     calibrated.show(result)
     assert calibrated.wait(60)
     text = calibrated.estimate.value

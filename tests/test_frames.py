@@ -189,10 +189,20 @@ def test_netcdf_fill_becomes_nan_and_explicit_planck_formula(tmp_path):
     counts = np.array([[0, 1000, 20000], [40000, 65534, 65535]], dtype=np.uint16).view(np.int16)
     ds = xr.Dataset(
         {
-            "Rad": (("y", "x"), counts, {"scale_factor": np.float32(0.003), "add_offset": np.float32(-0.5),
-                                          "_FillValue": np.int16(-1), "_Unsigned": "true"}),
-            "planck_fk1": ((), np.float32(fk1)), "planck_fk2": ((), np.float32(fk2)),
-            "planck_bc1": ((), np.float32(bc1)), "planck_bc2": ((), np.float32(bc2)),
+            "Rad": (
+                ("y", "x"),
+                counts,
+                {
+                    "scale_factor": np.float32(0.003),
+                    "add_offset": np.float32(-0.5),
+                    "_FillValue": np.int16(-1),
+                    "_Unsigned": "true",
+                },
+            ),
+            "planck_fk1": ((), np.float32(fk1)),
+            "planck_fk2": ((), np.float32(fk2)),
+            "planck_bc1": ((), np.float32(bc1)),
+            "planck_bc2": ((), np.float32(bc2)),
         }
     )
     path = tmp_path / "rad.nc"

@@ -121,8 +121,9 @@ def test_bad_arguments():
 def test_sequence_length_order_and_passthrough(factor):
     frames = [np.full((12, 10), v, np.uint8) for v in (0, 60, 120, 240)]
     seen = []
-    out = interp.interpolate_sequence(frames, factor=factor, method="linear", device="cpu",
-                                      progress=lambda done, total: seen.append((done, total)))
+    out = interp.interpolate_sequence(
+        frames, factor=factor, method="linear", device="cpu", progress=lambda done, total: seen.append((done, total))
+    )
     assert len(out) == (len(frames) - 1) * factor + 1
     for k, f in enumerate(frames):
         assert out[k * factor] is f
@@ -189,8 +190,10 @@ def test_select_device_and_auto():
 def test_input_kind_from_dtype_names_and_setting():
     from goesvfi_lab.interp.kind import input_kind
 
-    abi = ["OR_ABI-L2-CMIPC-M6C13_G16_s20241531801171_e20241531803544_c20241531804012.png",
-           "/data/OR_ABI-L2-CMIPC-M6C13_G16_s20241531806171_e20241531808544_c20241531809012.png"]
+    abi = [
+        "OR_ABI-L2-CMIPC-M6C13_G16_s20241531801171_e20241531803544_c20241531804012.png",
+        "/data/OR_ABI-L2-CMIPC-M6C13_G16_s20241531806171_e20241531808544_c20241531809012.png",
+    ]
     assert input_kind(np.float32) == input_kind("uint16") == "field"
     assert input_kind(np.uint8) == input_kind(np.uint8, ["a/frame1.png", "a/frame2.png"]) == "video"
     assert input_kind(np.uint8, abi) == "field"
@@ -222,8 +225,10 @@ def test_threads_follow_dask_worker():
 
     before = torch.get_num_threads()
     assert configure_threads() == before  # outside a worker: left alone
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         assert client.submit(configure_threads, pure=False).result(timeout=60) == 1
 
 

@@ -84,7 +84,7 @@ def test_occlusion_uses_the_frame_that_sees_the_pixel():
 
     def frame(x0: int) -> np.ndarray:  # 8-bit video: the case with hard motion boundaries
         f = bg.copy()
-        f[30:60, x0:x0 + 30] = hi
+        f[30:60, x0 : x0 + 30] = hi
         return to_uint8(f, lo, hi)
 
     a, b, truth = frame(30), frame(46), frame(38)

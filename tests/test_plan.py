@@ -61,8 +61,27 @@ def _run_notebook(client, root, out, store):
 
 
 def _run_cli(root, out) -> str:
-    cmd = [sys.executable, "-m", "goesvfi_lab", "run", str(root), "-o", str(out), "--factor", "2", "--method",
-           "linear", "--video", "--fps", str(FPS), "--workers", "1", "--threads", "1", "--quiet"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "goesvfi_lab",
+        "run",
+        str(root),
+        "-o",
+        str(out),
+        "--factor",
+        "2",
+        "--method",
+        "linear",
+        "--video",
+        "--fps",
+        str(FPS),
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "220"})
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

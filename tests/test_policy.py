@@ -266,9 +266,12 @@ def test_eta_label_for_finished_and_paused_queues():
 def test_job_work_from_store_rows():
     from types import SimpleNamespace as J
 
-    jobs = [J(started_at=0.0, finished_at=10.0, frames_done=20), J(started_at=5.0, finished_at=None, frames_done=10),
-            J(started_at=None, finished_at=3.0, frames_done=9),  # found complete on disk: nothing computed
-            J(started_at=None, finished_at=None, frames_done=0)]  # fmt: skip
+    jobs = [
+        J(started_at=0.0, finished_at=10.0, frames_done=20),
+        J(started_at=5.0, finished_at=None, frames_done=10),
+        J(started_at=None, finished_at=3.0, frames_done=9),  # found complete on disk: nothing computed
+        J(started_at=None, finished_at=None, frames_done=0),
+    ]
     work = policy.job_work(jobs, now=15.0)
     assert work == [(0.0, 10.0, 20.0), (5.0, 15.0, 10.0)]
     assert policy.pace(work, now=15.0, window=60, remaining=10, jobs=4, busy=True).throughput == pytest.approx(2.0)

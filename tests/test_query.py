@@ -16,12 +16,25 @@ from goesvfi_lab.store import Store
 def _make(path, pol: str) -> BatchQueue:
     rng = random.Random(7)
     q = BatchQueue(store=path, policy=pol)
-    jobs = [BatchJob(name=f"j{i:02d}", inputs=[f"/in/{i}/{k}.png" for k in range(2 + rng.randrange(6))],
-                     output_dir=f"/out/j{i:02d}", priority=JobPriority(rng.randrange(5)),
-                     owner=rng.choice(["ann", "bob", "cat"])) for i in range(40)]  # fmt: skip
+    jobs = [
+        BatchJob(
+            name=f"j{i:02d}",
+            inputs=[f"/in/{i}/{k}.png" for k in range(2 + rng.randrange(6))],
+            output_dir=f"/out/j{i:02d}",
+            priority=JobPriority(rng.randrange(5)),
+            owner=rng.choice(["ann", "bob", "cat"]),
+        )
+        for i in range(40)
+    ]
     q.add_jobs(jobs)
-    for job, status in zip(rng.sample(jobs, 12), [JobStatus.RUNNING] * 2 + [JobStatus.QUEUED] * 2
-                           + [JobStatus.COMPLETED] * 4 + [JobStatus.FAILED] * 2 + [JobStatus.CANCELLED] * 2):  # fmt: skip
+    for job, status in zip(
+        rng.sample(jobs, 12),
+        [JobStatus.RUNNING] * 2
+        + [JobStatus.QUEUED] * 2
+        + [JobStatus.COMPLETED] * 4
+        + [JobStatus.FAILED] * 2
+        + [JobStatus.CANCELLED] * 2,
+    ):
         claim = {"claimed_by": q.claimer, "heartbeat": time.time()} if status in CLAIMED else {}
         q.store.update(job.id, status=status, **claim)
     for job in rng.sample(q.store.jobs([JobStatus.PENDING]), 3):
@@ -60,8 +73,19 @@ def test_counts_and_stats_match_the_queue(tmp_path):
         c = query.counts(store)
         assert c.jobs == q.store.counts.jobs and c.frames_total == q.store.counts.frames_total
         s, expected = query.stats(store), q.stats()
-        for field in ("total", "pending", "queued", "running", "completed", "failed", "cancelled",
-                      "frames_done", "frames_total", "success_rate", "progress"):  # fmt: skip
+        for field in (
+            "total",
+            "pending",
+            "queued",
+            "running",
+            "completed",
+            "failed",
+            "cancelled",
+            "frames_done",
+            "frames_total",
+            "success_rate",
+            "progress",
+        ):
             assert getattr(s, field) == getattr(expected, field), field
         assert s.state == "running"  # this process's queue holds the queued / running jobs: a live claim
         assert query.stale(store) == set()

@@ -17,8 +17,12 @@ def _q(tmp_path, **kw) -> BatchQueue:
 
 
 def _jobs(specs):
-    return [BatchJob(name=n, inputs=[f"/in/{n}/{k}.png" for k in range(frames)], output_dir=f"/out/{n}",
-                     priority=p, owner=o) for n, p, frames, o in specs]  # fmt: skip
+    return [
+        BatchJob(
+            name=n, inputs=[f"/in/{n}/{k}.png" for k in range(frames)], output_dir=f"/out/{n}", priority=p, owner=o
+        )
+        for n, p, frames, o in specs
+    ]
 
 
 SPECS = [
@@ -184,8 +188,7 @@ def test_add_directory_makes_one_job_per_sequence(tmp_path):
     make_frames(root / "single", 1, 16, seed=3)  # one frame: nothing to interpolate, no job
     write_sample(root / "goes", frames=3, size=(16, 16), fmt="png", seed=4)
     q = _q(tmp_path)
-    ids = q.add_directory(root, tmp_path / "out", pattern="*.png", factor=3, priority="high",
-                          settings={"video": True})  # fmt: skip
+    ids = q.add_directory(root, tmp_path / "out", pattern="*.png", factor=3, priority="high", settings={"video": True})
     jobs = {j.name: j for j in (q.job(i) for i in ids)}
     assert set(jobs) == {"cam-a", "cam-b", next(n for n in jobs if n.startswith("G16-"))}
     assert len(jobs["cam-a"].inputs) == 4 and jobs["cam-a"].factor == 3

@@ -24,8 +24,9 @@ def test_same_seed_same_field_other_seed_other_field():
 
 
 def test_values_look_like_band_13():
-    values = np.concatenate([Scene(seed=s, size=(96, 96), sector=sec).field(0.0).ravel()
-                             for s in range(3) for sec in ("C", "F", "M1")])
+    values = np.concatenate(
+        [Scene(seed=s, size=(96, 96), sector=sec).field(0.0).ravel() for s in range(3) for sec in ("C", "F", "M1")]
+    )
     finite = values[np.isfinite(values)]
     assert finite.dtype == np.float32
     assert 190.0 <= finite.min() and finite.max() <= 312.0
@@ -90,7 +91,8 @@ def test_sample_files_have_abi_names_cadence_and_metadata(tmp_path):
     names = [parse_goes_name(p) for p in paths]
     assert all(n is not None for n in names)
     assert {(n.satellite, n.level, n.product, n.sector, n.mode, n.band) for n in names} == {
-        ("G16", "L2", "CMIP", "C", 6, 13)}
+        ("G16", "L2", "CMIP", "C", 6, 13)
+    }
     starts = [n.start for n in names]
     assert {b - a for a, b in zip(starts, starts[1:])} == {timedelta(minutes=5)}
     assert all(n.start < n.end < n.created for n in names)

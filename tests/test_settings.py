@@ -53,8 +53,10 @@ def test_a_key_missing_from_the_yaml_is_an_error_not_a_silent_none():
 @pytest.fixture
 def client():
     config = {"distributed.scheduler.worker-saturation": "inf", "goesvfi.queue.metrics-interval": 0.1}
-    with dask.config.set(config), LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                               **NO_DASHBOARD) as cluster:  # fmt: skip
+    with (
+        dask.config.set(config),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster,
+    ):
         with Client(cluster) as c:
             yield c
 
@@ -64,8 +66,9 @@ def test_a_config_change_after_start_does_not_reach_the_running_queue(client, tm
     inputs = make_frames(tmp_path / "in", 3, 32)
     missing = inputs[1] + ".gone"  # an input that is not there: a failure that may go away, so retried
     q = BatchQueue(cluster=client, store=tmp_path / "queue.sqlite3")
-    jid = q.add_job(BatchJob(name="late", inputs=[inputs[0], missing, inputs[2]], output_dir=str(tmp_path / "out"),
-                             method="linear"))  # fmt: skip
+    jid = q.add_job(
+        BatchJob(name="late", inputs=[inputs[0], missing, inputs[2]], output_dir=str(tmp_path / "out"), method="linear")
+    )
     with dask.config.set({"goesvfi.retry.max-attempts": 3, "goesvfi.retry.base": 0.2, "goesvfi.retry.cap": 0.2}):
         q.start(preload=["linear"])
     try:

@@ -63,8 +63,10 @@ def test_version_1_store_is_upgraded_in_place(tmp_path):
         assert [j.id for j in store.jobs(order="submitted")] == ids
         assert [j.runs for j in store.jobs()] == [0, 0]
         assert store.claim(ids[0], "me") and store.get(ids[0]).runs == 1
-        plan = " ".join(r[-1] for r in store._db.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM jobs ORDER BY created_at, rowid LIMIT 10"))
+        plan = " ".join(
+            r[-1]
+            for r in store._db.execute("EXPLAIN QUERY PLAN SELECT id FROM jobs ORDER BY created_at, rowid LIMIT 10")
+        )
         assert "jobs_by_created" in plan and "TEMP B-TREE" not in plan
 
 
@@ -118,8 +120,11 @@ def test_reopen_returns_dead_queues_active_jobs_to_pending(tmp_path):
     # another process claims two jobs and exits without releasing them
     out = subprocess.run(
         [sys.executable, "-c", _CLAIM_AND_DIE, str(path), jobs[3].id, jobs[4].id],
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert "claimed" in out.stdout
     # a live queue in this process holds job 5
     live = new_claimer("live")
@@ -251,9 +256,14 @@ def test_readonly_open_reads_and_never_writes(tmp_path):
     writer.update(jobs[0].id, status=JobStatus.RUNNING, claimed_by="elsewhere:1:q", heartbeat=1.0)
     assert look.get(jobs[0].id).status == JobStatus.RUNNING  # sees a live writer's commits (WAL)
     assert look.stale_claims() == [jobs[0].id]
-    for write in (lambda: look.add([_job(9)]), lambda: look.update(jobs[1].id, priority=4),
-                  lambda: look.claim(jobs[1].id, "me:1:q"), lambda: look.recover(), lambda: look.heartbeat("me:1:q"),
-                  lambda: look.delete([JobStatus.PENDING])):  # fmt: skip
+    for write in (
+        lambda: look.add([_job(9)]),
+        lambda: look.update(jobs[1].id, priority=4),
+        lambda: look.claim(jobs[1].id, "me:1:q"),
+        lambda: look.recover(),
+        lambda: look.heartbeat("me:1:q"),
+        lambda: look.delete([JobStatus.PENDING]),
+    ):
         with pytest.raises(StoreError, match="read-only"):
             write()
     assert look.get(jobs[0].id).status == JobStatus.RUNNING and look.count() == 4

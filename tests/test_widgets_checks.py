@@ -62,9 +62,15 @@ def test_bad_inputs_are_left_out_with_a_note_and_cached(tmp_path):
 def test_check_html_says_what_it_found():
     busy = check_html(BatchCheck(total=200, checked=50))
     assert "checking files 50/200" in busy
-    html_ = check_html(BatchCheck(total=3, checked=3, bad_files={"/d/a<b>.png": "truncated PNG"},
-                                  conflicts=[("/o/seq-1", "finished linear ×2 from job x: factor 2 → 4")],
-                                  complete=["/o/seq-2"]))  # fmt: skip
+    html_ = check_html(
+        BatchCheck(
+            total=3,
+            checked=3,
+            bad_files={"/d/a<b>.png": "truncated PNG"},
+            conflicts=[("/o/seq-1", "finished linear ×2 from job x: factor 2 → 4")],
+            complete=["/o/seq-2"],
+        )
+    )
     assert "checking" not in html_
     assert "1 unreadable file</b> will be left out" in html_ and "a&lt;b&gt;.png" in html_ and "/d/" not in html_
     assert "1 folder already holds these results (same settings): skipped" in html_
@@ -80,8 +86,12 @@ def test_preview_warns_about_folders_in_use_and_offers_overwrite_or_a_new_folder
     result = scan(FilterState(root=str(tmp_path / "pngs"), extensions=".png"))
     out = tmp_path / "out"
     submitted = []
-    panel = PreviewPanel(output_dir=str(out), on_confirm=lambda jobs: submitted.extend(jobs) or "ok",
-                         methods=["linear", "flow"], measure=lambda *a: 0.01)  # fmt: skip
+    panel = PreviewPanel(
+        output_dir=str(out),
+        on_confirm=lambda jobs: submitted.extend(jobs) or "ok",
+        methods=["linear", "flow"],
+        measure=lambda *a: 0.01,
+    )
     panel.show(result)
     assert panel.wait()
     assert panel.check.bad_files == {paths[3]: check_file(paths[3])}
@@ -125,8 +135,12 @@ def test_confirm_before_the_background_check_still_leaves_out_a_broken_file(wire
     _truncate(paths[1])
     result = scan(FilterState(root=str(tmp_path / "pngs"), extensions=".png"))
     submitted = []
-    panel = PreviewPanel(output_dir=str(tmp_path / "out"), on_confirm=lambda jobs: submitted.extend(jobs) or "ok",
-                         methods=["linear", "flow"], measure=lambda *a: 0.01)  # fmt: skip
+    panel = PreviewPanel(
+        output_dir=str(tmp_path / "out"),
+        on_confirm=lambda jobs: submitted.extend(jobs) or "ok",
+        methods=["linear", "flow"],
+        measure=lambda *a: 0.01,
+    )
     panel.show(result)
     assert panel.wait()
     wire.set(panel.factor, value=3)  # a new check starts: nothing known about the files yet

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from goesvfi_lab.discover import Sequence
 from goesvfi_lab import html as fmt
+from goesvfi_lab.discover import Sequence
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus, Stats
 from goesvfi_lab.widgets.formatting import style_tag, stylesheet
 from goesvfi_lab.widgets.state import WorkerRow
@@ -79,9 +79,13 @@ def test_escape_and_note():
 
 
 def test_eta_reads_the_same_from_stats_and_from_their_dict():
-    cases = [Stats(), Stats(total=2, completed=2, state="ready"), Stats(total=2, completed=1, failed=1, state="ready"),
-             Stats(total=2, pending=2, state="paused"), Stats(total=3, running=1, completed=2, eta_seconds=75.0,
-                                                              state="running")]  # fmt: skip
+    cases = [
+        Stats(),
+        Stats(total=2, completed=2, state="ready"),
+        Stats(total=2, completed=1, failed=1, state="ready"),
+        Stats(total=2, pending=2, state="paused"),
+        Stats(total=3, running=1, completed=2, eta_seconds=75.0, state="running"),
+    ]
     assert [fmt.fmt_eta(s) for s in cases] == [fmt.fmt_eta(s.to_dict()) for s in cases]
     assert fmt.fmt_eta(cases[-1]) == "1 min 15 s" and fmt.fmt_eta(cases[2]) == "1 failed"
     assert fmt.fmt_eta(Stats(total=2, pending=2, state="running"), state="paused: circuit breaker") == "paused"
@@ -101,8 +105,8 @@ def test_badge_and_bar():
     bar = fmt.progress_bar(0.37, status=JobStatus.RUNNING)
     assert 'style="width:37.0%"' in bar and "37 %" in bar and "gvl-status-running" in bar
     balanced(bar)
-    assert 'width:100.0%' in fmt.progress_bar(7.0) and 'width:0.0%' in fmt.progress_bar(-1)
-    assert 'width:0.0%' in fmt.progress_bar(None)
+    assert "width:100.0%" in fmt.progress_bar(7.0) and "width:0.0%" in fmt.progress_bar(-1)
+    assert "width:0.0%" in fmt.progress_bar(None)
     assert "&lt;img" in fmt.progress_bar(0.5, label=EVIL)
 
 
@@ -120,7 +124,7 @@ def test_sparkline_scales_to_peak():
 
 
 def test_error_box_escapes_message_and_traceback():
-    box = fmt.error_box(EVIL, detail="Traceback <module>\n  File \"x.py\"")
+    box = fmt.error_box(EVIL, detail='Traceback <module>\n  File "x.py"')
     balanced(box)
     assert "<img" not in box and "&lt;img" in box
     assert "<details>" in box and "&lt;module&gt;" in box
@@ -180,8 +184,17 @@ def test_job_row_escapes_name_and_error():
 
 
 def test_stats_summary():
-    st = Stats(total=3, completed=2, failed=1, frames_done=10, frames_total=10, success_rate=2 / 3,
-               throughput=12.5, eta_seconds=None, progress=1.0)
+    st = Stats(
+        total=3,
+        completed=2,
+        failed=1,
+        frames_done=10,
+        frames_total=10,
+        success_rate=2 / 3,
+        throughput=12.5,
+        eta_seconds=None,
+        progress=1.0,
+    )
     html_ = fmt.stats_summary(st, state="paused")
     balanced(html_)
     tile = lambda key: re.search(rf'data-key="{key}".*?gvl-tile-value">([^<]*)<', html_).group(1)  # noqa: E731
@@ -223,11 +236,21 @@ def test_workers_table_with_and_without_gpu():
     html_ = fmt.workers_table([cpu])
     balanced(html_)
     assert "GPU" not in html_ and "88 %" in html_ and "500.0 MB / 2.0 GB" in html_ and "width:25.0%" in html_
-    gpu = WorkerRow(EVIL, "tcp://x:2", 1, 0, 3.0, 1, None, gpu_utilization=55.0, gpu_memory=4_000_000_000,
-                    gpu_memory_total=80_000_000_000)
+    gpu = WorkerRow(
+        EVIL,
+        "tcp://x:2",
+        1,
+        0,
+        3.0,
+        1,
+        None,
+        gpu_utilization=55.0,
+        gpu_memory=4_000_000_000,
+        gpu_memory_total=80_000_000_000,
+    )
     html_ = fmt.workers_table([cpu, gpu])
     balanced(html_)
-    assert "<th class=\"gvl-num\">GPU</th>" in html_ and "55 %" in html_ and "4.0 GB / 80.0 GB" in html_
+    assert '<th class="gvl-num">GPU</th>' in html_ and "55 %" in html_ and "4.0 GB / 80.0 GB" in html_
     assert "&lt;img" in html_
     assert "No workers" in fmt.workers_table([])
 
@@ -251,13 +274,19 @@ def test_every_status_has_a_style(status):
 def test_short_message_keeps_file_names_and_reasons():
     """The error column (issue 11.4): the file name and the reason, not the directory."""
     frame = "FrameError: /tmp/ce8f1/data/a/OR_ABI-L2-CMIPC-M6C13_G16_s2023.png: truncated PNG (file ends early)"
-    assert fmt.short_message(frame) == "FrameError: OR_ABI-L2-CMIPC-M6C13_G16_s2023.png: truncated PNG (file ends early)"
-    conflict = ("OutputConflict: /home/me/out/seq-a already holds another result (finished linear ×2 from job abc: "
-                "factor 2 → 4, method linear → flow); nothing was replaced. Set settings overwrite=True")
+    assert (
+        fmt.short_message(frame) == "FrameError: OR_ABI-L2-CMIPC-M6C13_G16_s2023.png: truncated PNG (file ends early)"
+    )
+    conflict = (
+        "OutputConflict: /home/me/out/seq-a already holds another result (finished linear ×2 from job abc: "
+        "factor 2 → 4, method linear → flow); nothing was replaced. Set settings overwrite=True"
+    )
     assert fmt.short_message(conflict).startswith(
-        "OutputConflict: seq-a already holds another result (finished linear ×2 from job abc: factor 2 → 4")
+        "OutputConflict: seq-a already holds another result (finished linear ×2 from job abc: factor 2 → 4"
+    )
     assert fmt.short_message("duplicate input skipped: /x/y/a.png (same content as /x/y/b.png)") == (
-        "duplicate input skipped: a.png (same content as b.png)")
+        "duplicate input skipped: a.png (same content as b.png)"
+    )
     assert fmt.short_message("FrameError: C:\\data\\goes\\f1.nc: not NetCDF") == "FrameError: f1.nc: not NetCDF"
     assert fmt.short_message("x: ~/data/f.png: bad\nTraceback (most recent call last):") == "x: f.png: bad"
     # what is not a path stays: rates, URLs, relative names
@@ -274,8 +303,10 @@ def test_job_note_shows_errors_of_failed_jobs_and_notes_of_others():
     # a job that found its result already there says so, even after other notes
     done = BatchJob(name="k", inputs=["a.png", "b.png"], output_dir="o", factor=2)
     done.status = JobStatus.COMPLETED
-    done.notes = ["duplicate input skipped: /d/c.png (same content as /d/b.png)",
-                  "skipped: complete from job 1f2e3d (same settings)"]
+    done.notes = [
+        "duplicate input skipped: /d/c.png (same content as /d/b.png)",
+        "skipped: complete from job 1f2e3d (same settings)",
+    ]
     kind, short, full = fmt.job_note(done)
     assert (kind, short) == ("note", "skipped: complete from job 1f2e3d (same settings)")
     assert full == "\n".join(done.notes)
@@ -295,7 +326,8 @@ def test_action_notes_say_when_there_was_nothing_to_do():
     assert fmt.action_note("retry_failed", 2) == "2 failed jobs queued again."
     assert fmt.action_note("clear_completed", 0) == "Nothing to clear: no job has completed."
     assert fmt.action_note("clear_completed", 1) == (
-        "1 completed job cleared from the table (its outputs stay on disk).")
+        "1 completed job cleared from the table (its outputs stay on disk)."
+    )
     assert fmt.action_note("cancel_all", 0) == "Nothing to cancel: every job has finished."
     assert fmt.action_note("cancel_all", 3) == "3 jobs cancelled."
     assert fmt.action_note("pause", None) == ""

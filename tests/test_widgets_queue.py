@@ -14,8 +14,8 @@ import pytest
 from _widget_wire import install
 
 from goesvfi_lab.model import BatchJob, JobPriority, JobStatus
-from goesvfi_lab.sample import write_sample
 from goesvfi_lab.notebook import lab, panel
+from goesvfi_lab.sample import write_sample
 from goesvfi_lab.widgets import Lab, QueueApp
 from goesvfi_lab.widgets.app import queue_state
 from goesvfi_lab.widgets.state import SHOW
@@ -93,8 +93,10 @@ def test_state_to_widgets_before_start(wire, queue, frames, tmp_path):
     assert rows_shown(app) == [(i, "pending") for i in ids]
     summary = app.stats_panel.summary.value
     assert re.search(r'data-key="pending">pending <b>3</b>', summary) and tile(summary, "state") == "idle"
-    assert [re.search(r"<span>(\d+|—)</span>", r.info.value.split("</span>", 4)[-1]).group(1)
-            for r in app.queue_panel.rows[:3]] == ["1", "2", "3"]  # queue positions
+    assert [
+        re.search(r"<span>(\d+|—)</span>", r.info.value.split("</span>", 4)[-1]).group(1)
+        for r in app.queue_panel.rows[:3]
+    ] == ["1", "2", "3"]  # queue positions
     qp = app.queue_panel
     assert (qp.start.disabled, qp.pause.disabled, qp.resume.disabled) == (False, True, True)
     assert "not connected" in app.stats_panel.workers.value  # no client before start
@@ -108,8 +110,9 @@ def test_table_pages_and_filters_through_the_store(wire, tmp_path):
     from goesvfi_lab.queue import BatchQueue
 
     q = BatchQueue(store=tmp_path / "queue.sqlite3")  # no cluster needed to show the table
-    ids = q.add_jobs([BatchJob(name=f"j{i:02d}", inputs=["a.png", "b.png"], output_dir=str(tmp_path / f"o{i}"))
-                      for i in range(25)])
+    ids = q.add_jobs(
+        [BatchJob(name=f"j{i:02d}", inputs=["a.png", "b.png"], output_dir=str(tmp_path / f"o{i}")) for i in range(25)]
+    )
     for i in (3, 14, 22):
         q.store.update(ids[i], status="completed")
     app = QueueApp(q, start=False)
@@ -125,8 +128,7 @@ def test_table_pages_and_filters_through_the_store(wire, tmp_path):
     assert "page 1 of 1 · 3 jobs" in qp.page_info.value
     wire.set(qp.show_only, index=list(SHOW).index("waiting / running"))
     assert shown() == [i for k, i in enumerate(ids) if k not in (3, 14, 22)][:10]
-    positions = [re.search(r"<span>(\d+|—)</span>", r.info.value.split("</span>", 4)[-1]).group(1)
-                 for r in qp.rows]
+    positions = [re.search(r"<span>(\d+|—)</span>", r.info.value.split("</span>", 4)[-1]).group(1) for r in qp.rows]
     assert positions == [str(k) for k in range(1, 11)]  # queue positions of a page read from the store
     app.close()
 
@@ -181,8 +183,9 @@ def test_a_failed_row_keeps_its_buttons_and_shows_its_error(wire, tmp_path):
 
     q = BatchQueue(store=tmp_path / "queue.sqlite3")
     error = "FrameError: /tmp/ce8f1a/data/conus/f002.png: truncated PNG (file ends early)"
-    bad, skipped, plain = q.add_jobs([BatchJob(name=n, inputs=["a.png", "b.png"], output_dir=str(tmp_path / n))
-                                      for n in ("bad", "skipped", "plain")])
+    bad, skipped, plain = q.add_jobs(
+        [BatchJob(name=n, inputs=["a.png", "b.png"], output_dir=str(tmp_path / n)) for n in ("bad", "skipped", "plain")]
+    )
     q.store.update(bad, status=JobStatus.FAILED, error=error)
     q.store.update(skipped, status=JobStatus.COMPLETED, notes=["skipped: complete from job 1f2e3d (same settings)"])
     app = QueueApp(q, start=False)
@@ -238,8 +241,14 @@ def test_failed_jobs_show_their_error_and_retry(wire, queue, frames, tmp_path):
     good = jobs_for(frames, tmp_path / "out", n=1)[0]
     bad_input = tmp_path / "bad.nc"
     bad_input.write_bytes(b"not netcdf <at all>")
-    bad = BatchJob(name="broken <job>", inputs=[good.inputs[0], str(bad_input)], output_dir=str(tmp_path / "bad"),
-                   factor=2, method="linear", settings={"video": False, "timeout": 60})
+    bad = BatchJob(
+        name="broken <job>",
+        inputs=[good.inputs[0], str(bad_input)],
+        output_dir=str(tmp_path / "bad"),
+        factor=2,
+        method="linear",
+        settings={"video": False, "timeout": 60},
+    )
     queue.add_jobs([good, bad])
     app = QueueApp(queue, interval=0.1)
     queue.start()
@@ -307,8 +316,14 @@ def test_lab_from_files_to_finished_outputs(wire, queue, frames, tmp_path):
     wait_for(lambda: queue.stats().completed == 4, 90, "the second batch")
     s = queue.stats()
     assert (s.cancelled, s.failed, s.success_rate) == (1, 0, 1.0)
-    wait_for(lambda: tile(stats.summary.value, "success_rate") == "100 %"
-             and 'data-key="cancelled">cancelled <b>1</b>' in stats.summary.value, 10, "final stats")
+    wait_for(
+        lambda: (
+            tile(stats.summary.value, "success_rate") == "100 %"
+            and 'data-key="cancelled">cancelled <b>1</b>' in stats.summary.value
+        ),
+        10,
+        "final stats",
+    )
     app.close()
     assert not app.updater.running
 

@@ -23,8 +23,9 @@ def goes_tree(root, sat="G16", band=13, sector="C", n=6, minutes=5, size=1000, s
     out = []
     for i in range(n):
         start = T0 + timedelta(minutes=minutes * i)
-        name = format_goes_name(sat, "CMIP", sector, band, start, start + timedelta(minutes=2),
-                                start + timedelta(minutes=3))
+        name = format_goes_name(
+            sat, "CMIP", sector, band, start, start + timedelta(minutes=2), start + timedelta(minutes=3)
+        )
         path = os.path.join(folder, name)
         with open(path, "wb") as f:
             f.write(b"\0" * size)
@@ -101,10 +102,20 @@ def test_subfolders(tmp_path):
 
 
 def test_make_jobs_and_estimate(tmp_path):
-    seqs = group_sequences(goes_tree(tmp_path, "G16", 13, n=5, sub="x") + goes_tree(tmp_path, "G18", 13, n=3, sub="y")
-                           + goes_tree(tmp_path, "G17", 13, n=1, sub="z"))
-    settings = S.JobSettings(factor=4, method="linear", fps=12, video=True, cube=True,
-                             priority=JobPriority.HIGH, output_dir=str(tmp_path / "out"))
+    seqs = group_sequences(
+        goes_tree(tmp_path, "G16", 13, n=5, sub="x")
+        + goes_tree(tmp_path, "G18", 13, n=3, sub="y")
+        + goes_tree(tmp_path, "G17", 13, n=1, sub="z")
+    )
+    settings = S.JobSettings(
+        factor=4,
+        method="linear",
+        fps=12,
+        video=True,
+        cube=True,
+        priority=JobPriority.HIGH,
+        output_dir=str(tmp_path / "out"),
+    )
     jobs = S.make_jobs(seqs, settings)
     assert len(jobs) == 2  # the one-frame sequence has nothing to interpolate
     assert [len(j.inputs) for j in jobs] == [5, 3]
@@ -167,8 +178,10 @@ def test_throughput_history_is_bounded():
 def test_worker_rows_from_a_real_scheduler():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
         client.wait_for_workers(2)
         rows = S.worker_rows(client.scheduler_info())
         link = client.dashboard_link
@@ -180,13 +193,25 @@ def test_worker_rows_from_a_real_scheduler():
 
 def test_worker_rows_read_nvml_metrics():
     """The keys distributed's SystemMonitor reports when NVML sees a GPU."""
-    info = {"workers": {"tcp://10.0.0.1:1": {
-        "name": "gpu-0", "nthreads": 1, "memory_limit": 0, "resources": {"GPU": 1},
-        "metrics": {"cpu": 12.0, "memory": 10, "task_counts": {"executing": 1},
-                    "gpu_utilization": 73, "gpu_memory_used": 2_000_000_000, "gpu-memory-total": 80_000_000_000},
-    }}}
+    info = {
+        "workers": {
+            "tcp://10.0.0.1:1": {
+                "name": "gpu-0",
+                "nthreads": 1,
+                "memory_limit": 0,
+                "resources": {"GPU": 1},
+                "metrics": {
+                    "cpu": 12.0,
+                    "memory": 10,
+                    "task_counts": {"executing": 1},
+                    "gpu_utilization": 73,
+                    "gpu_memory_used": 2_000_000_000,
+                    "gpu-memory-total": 80_000_000_000,
+                },
+            }
+        }
+    }
     (row,) = S.worker_rows(info)
     assert (row.gpu_utilization, row.gpu_memory, row.gpu_memory_total) == (73.0, 2_000_000_000, 80_000_000_000)
     assert row.executing == 1 and row.memory_limit is None and row.resources == {"GPU": 1}
     assert S.worker_rows(None) == []
-

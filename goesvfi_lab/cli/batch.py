@@ -20,8 +20,11 @@ STORE_NAME = ".goesvfi-queue.sqlite3"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="interpolate every sequence under a folder as prioritised jobs on Dask",
-                       description=__doc__.split("\n\n")[1])  # fmt: skip
+    p = sub.add_parser(
+        "run",
+        help="interpolate every sequence under a folder as prioritised jobs on Dask",
+        description=__doc__.split("\n\n")[1],
+    )
     p.add_argument("root", metavar="ROOT")
     p.add_argument("-o", "--output", dest="out", metavar="OUT", required=True, help="output tree (one folder per job)")
     _filters(p)
@@ -42,8 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", help=f"queue store (default OUT/{STORE_NAME})")
     p.add_argument("--policy", default=None, choices=("priority", "fifo", "sjf", "fair"))
     p.add_argument("--max-concurrent", type=int, default=None, help="jobs running at once")
-    p.add_argument("--wait-locked", action="store_true",
-                   help="wait for jobs whose output folder another process holds (default: skip them)")
+    p.add_argument(
+        "--wait-locked",
+        action="store_true",
+        help="wait for jobs whose output folder another process holds (default: skip them)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -69,11 +75,18 @@ def _file_filter(args: argparse.Namespace, exclude: list[str] = ()) -> Any:
     from goesvfi_lab.discover import FileFilter
 
     return FileFilter(
-        extensions=args.ext or (".nc", ".png"), min_size=args.min_size, max_size=args.max_size,
+        extensions=args.ext or (".nc", ".png"),
+        min_size=args.min_size,
+        max_size=args.max_size,
         name_pattern=fnmatch.translate(args.pattern) if args.pattern else None,
-        exclude_paths=[*args.exclude, *exclude], satellite=args.satellite, band=args.band, sector=args.sector,
-        product=args.product, start=args.start, end=args.end,
-    )  # fmt: skip
+        exclude_paths=[*args.exclude, *exclude],
+        satellite=args.satellite,
+        band=args.band,
+        sector=args.sector,
+        product=args.product,
+        start=args.start,
+        end=args.end,
+    )
 
 
 def _console():
@@ -106,20 +119,32 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     notes = [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]
     new, ids, already = [], [], set()
     # planned as the notebook and BatchQueue.add_directory plan (goesvfi_lab.plan): same folders, same jobs
-    for job in jobs_for(seqs, out, root=root, factor=args.factor, method=args.method, priority=args.priority,
-                        settings=settings, owner=args.owner):  # fmt: skip
+    for job in jobs_for(
+        seqs,
+        out,
+        root=root,
+        factor=args.factor,
+        method=args.method,
+        priority=args.priority,
+        settings=settings,
+        owner=args.owner,
+    ):
         # an earlier job for this folder is resumed (or reported done) only if it asked for this very result;
         # another method, factor or output setting is a new job (the engine refuses to mix two results)
         wanted = result_spec(job.inputs, job.factor, job.method, job.settings)
-        known = [j for j in store.find_output(job.output_dir)
-                 if result_spec(j.inputs, j.factor, j.method, j.settings) == wanted]  # fmt: skip
+        known = [
+            j
+            for j in store.find_output(job.output_dir)
+            if result_spec(j.inputs, j.factor, j.method, j.settings) == wanted
+        ]
         if known and not args.overwrite:
             earlier = known[-1]
             if earlier.status == JobStatus.COMPLETED and existing_result(job.output_dir, wanted).state == "complete":
                 already.add(earlier.id)
             elif earlier.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.COMPLETED):  # done: files gone
-                store.update(earlier.id, status=JobStatus.PENDING, attempts=0, error=None, next_retry_at=None,
-                             finished_at=None)  # fmt: skip
+                store.update(
+                    earlier.id, status=JobStatus.PENDING, attempts=0, error=None, next_retry_at=None, finished_at=None
+                )
             ids.append(earlier.id)
             continue
         new.append(job)
@@ -152,8 +177,13 @@ def run(args: argparse.Namespace) -> int:
         from goesvfi_lab.engine.cluster import make_local_cluster
 
         cluster = make_local_cluster(n_workers=args.workers, threads_per_worker=args.threads)
-    q = BatchQueue(cluster=cluster, store=store, max_concurrent=args.max_concurrent, policy=args.policy,
-                   on_locked="wait" if args.wait_locked else "skip")  # fmt: skip
+    q = BatchQueue(
+        cluster=cluster,
+        store=store,
+        max_concurrent=args.max_concurrent,
+        policy=args.policy,
+        on_locked="wait" if args.wait_locked else "skip",
+    )
     wanted = set(ids)
     try:
         q.start()
@@ -184,15 +214,24 @@ def _progress(q: Any, wanted: set[str], console: Any, quiet: bool) -> None:
         return sum(1 for j in wanted if q.store.get(j).status.value in ("pending", "queued", "running"))
 
     # throughput and ETA as the notebook panel and the /goesvfi page show them (policy.pace), not rich's own
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("frames  {task.fields[rate]}  jobs {task.fields[jobs]}  ETA {task.fields[eta]}")]
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames  {task.fields[rate]}  jobs {task.fields[jobs]}  ETA {task.fields[eta]}"),
+    ]
     with Progress(*columns, console=console, disable=quiet, transient=False) as bar:
         task = bar.add_task("interpolating", total=None, rate="", jobs="", eta="")
         while True:
             s = q.stats()
-            bar.update(task, completed=s.frames_done, total=max(s.frames_total, 1), rate=fmt_rate(s.throughput),
-                       jobs=f"{s.completed} done, {s.running + s.queued} running, {s.pending} waiting, {s.failed} failed",
-                       eta=fmt_eta(s.to_dict()))  # fmt: skip
+            bar.update(
+                task,
+                completed=s.frames_done,
+                total=max(s.frames_total, 1),
+                rate=fmt_rate(s.throughput),
+                jobs=f"{s.completed} done, {s.running + s.queued} running, {s.pending} waiting, {s.failed} failed",
+                eta=fmt_eta(s.to_dict()),
+            )
             if q.paused_reason and "circuit breaker" in q.paused_reason:
                 console.print(f"[red]stopped[/]: {q.paused_reason}")
                 return

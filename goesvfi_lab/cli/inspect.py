@@ -90,8 +90,16 @@ def status(args: argparse.Namespace) -> int:
         info = j.error or "; ".join(j.notes)
         if j.id in stale:
             info = "; ".join(filter(None, [STALE_NOTE, info]))
-        table.add_row(j.id, j.name, j.status.value, j.priority.name.lower(), "" if j.position is None else str(j.position),
-                      f"{j.frames_done}/{j.frames_total}", str(j.attempts), info)  # fmt: skip
+        table.add_row(
+            j.id,
+            j.name,
+            j.status.value,
+            j.priority.name.lower(),
+            "" if j.position is None else str(j.position),
+            f"{j.frames_done}/{j.frames_total}",
+            str(j.attempts),
+            info,
+        )
     console = _console()
     console.print(table)
     if len(jobs) < shown_total:
@@ -99,9 +107,11 @@ def status(args: argparse.Namespace) -> int:
         console.print(f"rows {first}–{args.offset + len(jobs)} of {shown_total} (--limit / --offset for others)")
     rate = "-" if s.success_rate is None else f"{s.success_rate:.0%}"
     gone = f" ({len(stale)} of a queue that is gone)" if stale else ""
-    console.print(f"{s.total} jobs: {s.pending} pending, {s.queued + s.running} running{gone}, {s.completed} completed, "
-                  f"{s.failed} failed, {s.cancelled} cancelled; frames {s.frames_done}/{s.frames_total}; "
-                  f"success rate {rate}")  # fmt: skip
+    console.print(
+        f"{s.total} jobs: {s.pending} pending, {s.queued + s.running} running{gone}, {s.completed} completed, "
+        f"{s.failed} failed, {s.cancelled} cancelled; frames {s.frames_done}/{s.frames_total}; "
+        f"success rate {rate}"
+    )
     console.print(status_line(s))
     return 0
 
@@ -121,8 +131,10 @@ def status_line(stats: Any) -> str:
     from goesvfi_lab.policy import shown_progress
 
     shown = shown_progress(stats.progress, stats.pending + stats.queued + stats.running)
-    return (f"queue {stats.state} · progress {fmt_percent(shown)} · throughput {fmt_rate(stats.throughput)} · "
-            f"ETA {fmt_eta(stats.to_dict())}")  # fmt: skip
+    return (
+        f"queue {stats.state} · progress {fmt_percent(shown)} · throughput {fmt_rate(stats.throughput)} · "
+        f"ETA {fmt_eta(stats.to_dict())}"
+    )
 
 
 # --- check -----------------------------------------------------------------------------------------
@@ -145,8 +157,11 @@ def check_folder(folder: str, decode: bool = True) -> list[str]:
     indices = [int(n[:6]) for n in names]
     if expected is not None and indices != list(range(expected)):
         missing = sorted(set(range(expected)) - set(indices))
-        problems.append(f"{len(missing)} of {expected} frames missing, e.g. {layout.frame_name(missing[0])}"
-                        if missing else f"unexpected frames beyond {expected}")  # fmt: skip
+        problems.append(
+            f"{len(missing)} of {expected} frames missing, e.g. {layout.frame_name(missing[0])}"
+            if missing
+            else f"unexpected frames beyond {expected}"
+        )
     elif expected is None and indices and indices != list(range(len(indices))):
         problems.append("frame numbers have gaps")
     for tmp in layout.temporaries(folder):
@@ -201,7 +216,9 @@ def check(args: argparse.Namespace) -> int:
     for folder in folders:
         problems = check_folder(folder, decode=not args.quick)
         bad += bool(problems)
-        table.add_row(os.path.relpath(folder, args.out), "[green]ok[/]" if not problems else "[red]" + "; ".join(problems))
+        table.add_row(
+            os.path.relpath(folder, args.out), "[green]ok[/]" if not problems else "[red]" + "; ".join(problems)
+        )
     console = _console()
     console.print(table)
     console.print(f"{len(folders)} job folders, {len(folders) - bad} ok, {bad} with problems")
@@ -226,7 +243,9 @@ def missing(args: argparse.Namespace) -> int:
     for seq in seqs:
         d = seq.describe()
         total += len(seq.missing)
-        first = ", ".join(t.strftime("%Y-%m-%d %H:%M") for t in seq.missing[:3]) + (" …" if len(seq.missing) > 3 else "")
+        first = ", ".join(t.strftime("%Y-%m-%d %H:%M") for t in seq.missing[:3]) + (
+            " …" if len(seq.missing) > 3 else ""
+        )
         table.add_row(seq.name, str(d["frames"]), d["cadence"] or "-", str(len(seq.missing)), first)
     console = _console()
     console.print(table)
@@ -259,8 +278,12 @@ def locks(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for info in found:
         holder = f"pid {info.pid} on {info.host}" if info.pid else "unknown"
-        table.add_row(os.path.relpath(info.output_dir, args.out), holder, f"{info.age:.0f} s",
-                      f"[red]stale[/]: {info.reason}" if info.stale else "held")  # fmt: skip
+        table.add_row(
+            os.path.relpath(info.output_dir, args.out),
+            holder,
+            f"{info.age:.0f} s",
+            f"[red]stale[/]: {info.reason}" if info.stale else "held",
+        )
     console.print(table)
     console.print(f"{len(found)} locks, {sum(i.stale for i in found)} stale")
     return 0

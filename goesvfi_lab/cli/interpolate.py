@@ -27,15 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--factor", type=int, default=2, help="output frames per input interval (default 2)")
     p.add_argument("--method", default="auto", help="interpolation method: auto, linear, flow, rife")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--kind", default="auto", choices=("auto", "field", "video"),
-                   help="what the frames show: field (satellite data and renders), video (camera footage); "
-                        "auto: field unless 8-bit frames without ABI names")
+    p.add_argument(
+        "--kind",
+        default="auto",
+        choices=("auto", "field", "video"),
+        help="what the frames show: field (satellite data and renders), video (camera footage); "
+        "auto: field unless 8-bit frames without ABI names",
+    )
     p.add_argument("--video", metavar="OUT.mp4", help="also encode the sequence as an MP4")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config, 30)")
     p.add_argument("--cube", metavar="OUT.nc", help="NetCDF inputs: also write a cube with interpolated times")
-    p.add_argument("--cmap", default="auto", choices=("auto", "ir", "enhanced", "wv", "grey"),
-                   help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
-                        "wv, reflective grey), ir for files without ABI names")
+    p.add_argument(
+        "--cmap",
+        default="auto",
+        choices=("auto", "ir", "enhanced", "wv", "grey"),
+        help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
+        "wv, reflective grey), ir for files without ABI names",
+    )
     p.add_argument("--sequence", help="name of the sequence to use when INPUT_DIR holds several")
     p.add_argument("--overwrite", action="store_true", help="replace frames already in OUT_DIR")
     p.set_defaults(func=run)
@@ -106,15 +114,20 @@ def run(args: argparse.Namespace) -> int:
         return write_png(out / f"{index:06d}.png", image)
 
     written: list[str] = []
-    columns = (TextColumn("[bold]interpolate[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]interpolate[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"{seq.name} ×{args.factor} ({method}, {kind})", total=n_out)
         frame0 = first
         for k in range(len(seq.paths) - 1):
             frame1 = read_frame(seq.paths[k + 1])
-            generated = (interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind)
-                         if times else [])
+            generated = (
+                interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind) if times else []
+            )
             for j, frame in enumerate([frame0, *generated]):
                 written.append(emit(k * args.factor + j, frame))
                 if keep_cube:

@@ -39,8 +39,8 @@ def placement(job: BatchJob, gpus: int) -> tuple[bool, str] | str:
     if job.settings.get("fallback_cpu"):
         return False, "cpu"
     return (
-        "waiting: the job needs a GPU (settings device=%r) but no worker offers resources GPU=1; "
-        "start one (dask worker --resources GPU=1) or set settings['fallback_cpu']=True" % device
+        f"waiting: the job needs a GPU (settings device={device!r}) but no worker offers resources GPU=1; "
+        "start one (dask worker --resources GPU=1) or set settings['fallback_cpu']=True"
     )
 
 
@@ -95,8 +95,9 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
     wanted = layout.result_spec(inputs, job.factor, job.method, settings)
     fresh = job.attempts == 0 and job.frames_done == 0
     if settings.get("overwrite") and fresh:
-        layout.remove_outputs(job.output_dir, (layout.video_path(job.output_dir, settings),
-                                               layout.cube_path(job.output_dir, settings)))  # fmt: skip
+        layout.remove_outputs(
+            job.output_dir, (layout.video_path(job.output_dir, settings), layout.cube_path(job.output_dir, settings))
+        )
     else:
         found = layout.existing_result(job.output_dir, wanted)
         if found.state == "complete":  # "complete" means this very result, not "frames exist"

@@ -34,8 +34,9 @@ class Refused:
 class Claims:
     """Takes pending jobs for this queue (``claimer``) and numbers them in claim order."""
 
-    def __init__(self, store: Store, claimer: str, transitions: Transitions, settings: EngineSettings,
-                 on_locked: str) -> None:  # fmt: skip
+    def __init__(
+        self, store: Store, claimer: str, transitions: Transitions, settings: EngineSettings, on_locked: str
+    ) -> None:
         if on_locked not in ("wait", "skip"):
             raise ValueError("on_locked must be 'wait' or 'skip'")
         self.store = store
@@ -45,8 +46,9 @@ class Claims:
         self.on_locked = on_locked
         self.sequence = 0  # claims so far: FIFO order inside a priority level on the workers
 
-    def take(self, job_id: str, now: float, gpus: int, gpu_room: bool,
-             memory_kills: dict[str, tuple[Any, Any]]) -> Active | Refused | None:  # fmt: skip
+    def take(
+        self, job_id: str, now: float, gpus: int, gpu_room: bool, memory_kills: dict[str, tuple[Any, Any]]
+    ) -> Active | Refused | None:
         """Claim ``job_id``, lock its output folder and admit it (see the module docstring for the answers)."""
         job = self.store.get(job_id)
         if job is None or job.status.value != "pending":
@@ -65,8 +67,11 @@ class Claims:
         try:
             acquired = lock.acquire()
         except OSError as exc:  # under a regular file, read-only or full file system: fail the job, not the loop
-            return Refused(Active.unstarted(job, lock), f"{job.output_dir}: cannot create or write the output "
-                                                         f"folder ({exc.strerror or exc})", True)  # fmt: skip
+            return Refused(
+                Active.unstarted(job, lock),
+                f"{job.output_dir}: cannot create or write the output folder ({exc.strerror or exc})",
+                True,
+            )
         if not acquired:
             holder = lock.holder()
             reason = f"output folder {job.output_dir} is locked ({holder.reason if holder else 'locked'})"
@@ -86,7 +91,15 @@ class Claims:
         timeout = job.settings.get("timeout", self.settings.timeout)
         self.sequence += 1
         return Active(
-            job=job, attempt=job.runs, sequence=self.sequence, inputs=admitted.inputs, times=admitted.times,
-            todo=deque(range(len(admitted.inputs) - 1)), lock=lock, gpu=gpu, device=device, claimed_at=now,
+            job=job,
+            attempt=job.runs,
+            sequence=self.sequence,
+            inputs=admitted.inputs,
+            times=admitted.times,
+            todo=deque(range(len(admitted.inputs) - 1)),
+            lock=lock,
+            gpu=gpu,
+            device=device,
+            claimed_at=now,
             timeout=float(timeout) if timeout else None,
-        )  # fmt: skip
+        )

@@ -53,8 +53,9 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from goesvfi_lab.plan import n_frames  # the one frame-count rule (planner, progress, layout)
 
@@ -162,8 +163,12 @@ def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mappi
     if (settings.get("kind") or "auto") != "auto":
         effective["kind"] = settings["kind"]
     merged = {**rest, **effective}
-    spec = {"inputs": paths, "factor": int(factor), "method": str(method),
-            "settings": {k: merged[k] for k in sorted(merged)}}  # fmt: skip
+    spec = {
+        "inputs": paths,
+        "factor": int(factor),
+        "method": str(method),
+        "settings": {k: merged[k] for k in sorted(merged)},
+    }
     return json.loads(json.dumps(spec, default=str))
 
 
@@ -223,8 +228,12 @@ def existing_result(output_dir: str, wanted: Mapping[str, Any]) -> Existing:
     """
     manifest = read_manifest(output_dir)
     if manifest is not None:
-        held = result_spec(manifest.get("inputs") or [], manifest.get("factor") or 0, manifest.get("method") or "",
-                           manifest.get("settings") or {})  # fmt: skip
+        held = result_spec(
+            manifest.get("inputs") or [],
+            manifest.get("factor") or 0,
+            manifest.get("method") or "",
+            manifest.get("settings") or {},
+        )
         job_id = manifest.get("job_id")
         diff = spec_differences(held, wanted, manifest.get("methods_used") or ())
         if diff:
@@ -241,8 +250,9 @@ def existing_result(output_dir: str, wanted: Mapping[str, Any]) -> Existing:
         job_id = started.get("job_id")
         diff = spec_differences(started["spec"], wanted)
         if diff:
-            return Existing("other", job_id, f"unfinished {_describe(started['spec'])} from job {job_id}: "
-                                             + ", ".join(diff))  # fmt: skip
+            return Existing(
+                "other", job_id, f"unfinished {_describe(started['spec'])} from job {job_id}: " + ", ".join(diff)
+            )
         return Existing("partial", job_id, f"unfinished, from job {job_id}: resumed")
     frames = [n for n in _listdir(output_dir) if _FRAME.match(n)]
     if frames:
@@ -269,8 +279,10 @@ def write_started(output_dir: str, job_id: str, spec: Mapping[str, Any]) -> None
 
 def conflict_message(output_dir: str, found: Existing) -> str:
     """The error of a job whose folder holds another result: what is there, and the two ways on."""
-    return (f"{output_dir} already holds another result ({found.detail}); nothing was replaced. "
-            f"Set settings overwrite=True (CLI --overwrite) to replace it, or write to another folder")  # fmt: skip
+    return (
+        f"{output_dir} already holds another result ({found.detail}); nothing was replaced. "
+        f"Set settings overwrite=True (CLI --overwrite) to replace it, or write to another folder"
+    )
 
 
 def unused_dir(output_dir: str) -> str:
@@ -283,7 +295,9 @@ def unused_dir(output_dir: str) -> str:
     return candidate
 
 
-def is_complete(output_dir: str, inputs: list[str], factor: int, settings: dict[str, Any], method: str | None = None) -> bool:
+def is_complete(
+    output_dir: str, inputs: list[str], factor: int, settings: dict[str, Any], method: str | None = None
+) -> bool:
     """Whether ``output_dir`` holds this job's finished outputs (manifest, frames, extras).
 
     Without ``method``, the method in the manifest is taken as wanted (callers that only know the inputs).

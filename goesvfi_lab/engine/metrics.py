@@ -54,14 +54,17 @@ class SchedulerMetrics:
         cluster = msg.get("cluster") or {}
         if cluster.get("root_task_queuing") and not self._warned_queuing:
             self._warned_queuing = True
-            logger.warning("goesvfi: the scheduler queues root tasks (distributed.scheduler.worker-saturation is "
-                           "finite), so tasks already handed to Dask may not run strictly by priority; set it "
-                           "to inf on the scheduler for that guarantee")  # fmt: skip
+            logger.warning(
+                "goesvfi: the scheduler queues root tasks (distributed.scheduler.worker-saturation is "
+                "finite), so tasks already handed to Dask may not run strictly by priority; set it "
+                "to inf on the scheduler for that guarantee"
+            )
         if cluster.get("task_seconds"):
             out.task_seconds = float(cluster["task_seconds"])
         if cluster:
-            out.slots = Slots(int(cluster.get("workers", 0)), int(cluster.get("threads", 0)),
-                              int(cluster.get("gpus", 0)))  # fmt: skip
+            out.slots = Slots(
+                int(cluster.get("workers", 0)), int(cluster.get("threads", 0)), int(cluster.get("gpus", 0))
+            )
         for job_id, delta in (msg.get("jobs") or {}).items():
             shape = self.shapes.get(job_id)
             if shape is None or delta.get("attempt") != shape[0]:

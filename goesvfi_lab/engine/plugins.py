@@ -85,8 +85,11 @@ class ModelLoader(WorkerPlugin):
                 except Exception as exc:  # a missing optional model must not take the worker down
                     logger.warning("goesvfi: could not load %s/%s on %s: %s", method, kind, device, exc)
                     continue
-                loaded[f"{method}/{kind}"] = {"backend_id": id(backend), "name": backend.name,
-                                              "device": str(backend.device)}  # fmt: skip
+                loaded[f"{method}/{kind}"] = {
+                    "backend_id": id(backend),
+                    "name": backend.name,
+                    "device": str(backend.device),
+                }
         worker.goesvfi_models = loaded  # inspected by tests and `goesvfi-lab status`
 
 
@@ -121,10 +124,15 @@ class MetricsPlugin(SchedulerPlugin):
     def snapshot(self) -> dict[str, Any]:
         """Per-job pair counts since the scheduler saw the job (``client.run_on_scheduler`` can read it)."""
         jobs = {
-            job: {"done": len(s["done"]), "running": len(s["processing"]), "erred": s["erred"],
-                  "assembled": s["assembled"], "last_seen": s["seen"]}
+            job: {
+                "done": len(s["done"]),
+                "running": len(s["processing"]),
+                "erred": s["erred"],
+                "assembled": s["assembled"],
+                "last_seen": s["seen"],
+            }
             for job, s in self.jobs.items()
-        }  # fmt: skip
+        }
         return {"cluster": self.cluster(), "transitions": self.transitions, "jobs": jobs}
 
     async def close(self) -> None:
@@ -145,8 +153,9 @@ class MetricsPlugin(SchedulerPlugin):
             return
         self.transitions += 1
         job, part, attempt = parsed
-        state = self.jobs.setdefault(job, {"seen": time.time(), "done": set(), "erred": 0, "processing": set(),
-                                           "assembled": False})  # fmt: skip
+        state = self.jobs.setdefault(
+            job, {"seen": time.time(), "done": set(), "erred": 0, "processing": set(), "assembled": False}
+        )
         state["seen"] = time.time()
         pairs = key_pairs(part)
         if part != ASSEMBLE:
@@ -163,8 +172,14 @@ class MetricsPlugin(SchedulerPlugin):
                 state["assembled"] = True
                 self._log({"type": "job-done", "job": job, "attempt": attempt})
             elif finish == "erred":
-                self._log({"type": "job-erred", "job": job, "attempt": attempt,
-                           "error": str(kwargs.get("exception_text") or "")[:500]})  # fmt: skip
+                self._log(
+                    {
+                        "type": "job-erred",
+                        "job": job,
+                        "attempt": attempt,
+                        "error": str(kwargs.get("exception_text") or "")[:500],
+                    }
+                )
             return
         d = self._job_delta(job)
         d["attempt"] = max(d["attempt"], attempt)
@@ -174,8 +189,15 @@ class MetricsPlugin(SchedulerPlugin):
             d["done"].extend(pairs)
         elif finish == "erred":
             d["erred"].append(pairs[0])
-            self._log({"type": "pair-erred", "job": job, "pair": pairs[0], "attempt": attempt,
-                       "error": str(kwargs.get("exception_text") or "")[:500]})  # fmt: skip
+            self._log(
+                {
+                    "type": "pair-erred",
+                    "job": job,
+                    "pair": pairs[0],
+                    "attempt": attempt,
+                    "error": str(kwargs.get("exception_text") or "")[:500],
+                }
+            )
 
     def add_worker(self, scheduler=None, worker=None) -> None:
         self.cluster_dirty = True
@@ -206,8 +228,13 @@ class MetricsPlugin(SchedulerPlugin):
         duration = getattr(prefix, "duration_average", -1) if prefix is not None else -1
         saturation = getattr(self.scheduler, "WORKER_SATURATION", None)
         queuing = saturation is not None and saturation != float("inf")
-        return {"workers": n, "threads": threads, "gpus": gpus, "root_task_queuing": queuing,
-                "task_seconds": duration if duration and duration > 0 else None}  # fmt: skip
+        return {
+            "workers": n,
+            "threads": threads,
+            "gpus": gpus,
+            "root_task_queuing": queuing,
+            "task_seconds": duration if duration and duration > 0 else None,
+        }
 
     def publish(self) -> None:
         now = time.time()
@@ -217,4 +244,3 @@ class MetricsPlugin(SchedulerPlugin):
             self.cluster_dirty = False
         for job in [j for j, s in self.jobs.items() if now - s["seen"] > self.forget_after]:
             del self.jobs[job]
-

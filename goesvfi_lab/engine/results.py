@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import queue as queue_mod
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from goesvfi_lab import policy
 from goesvfi_lab.errors import is_transient
@@ -37,8 +38,9 @@ def _gib(n: Any) -> str:
     return f"{n / 2**30:.2f} GiB" if isinstance(n, (int, float)) and n else "unknown"
 
 
-def describe_error(exc: BaseException, key: str, memory_kills: dict[str, tuple[Any, Any]],
-                   memory_limit: Any = None) -> str:  # fmt: skip
+def describe_error(
+    exc: BaseException, key: str, memory_kills: dict[str, tuple[Any, Any]], memory_limit: Any = None
+) -> str:
     """One line for a failed task; a worker that died is explained (and blamed on memory if it was).
 
     ``memory_kills``: worker -> (rss, limit) the scheduler plugin reported; ``memory_limit``: the
@@ -51,10 +53,14 @@ def describe_error(exc: BaseException, key: str, memory_kills: dict[str, tuple[A
         worker = next((w for w in memory_kills if w in text), None)
         if worker is not None:
             rss, limit = memory_kills[worker]
-            return (f"out of memory: worker {worker} was killed for exceeding its memory limit ({_gib(limit)}; "
-                    f"it used {_gib(rss)}) while running {key}")  # fmt: skip
-        return (f"the workers running {key} died (killed or crashed); if it was memory, raise the worker memory "
-                f"limit (goesvfi.cluster.memory-limit: {memory_limit})")  # fmt: skip
+            return (
+                f"out of memory: worker {worker} was killed for exceeding its memory limit ({_gib(limit)}; "
+                f"it used {_gib(rss)}) while running {key}"
+            )
+        return (
+            f"the workers running {key} died (killed or crashed); if it was memory, raise the worker memory "
+            f"limit (goesvfi.cluster.memory-limit: {memory_limit})"
+        )
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -62,15 +68,16 @@ def describe_error(exc: BaseException, key: str, memory_kills: dict[str, tuple[A
 class ResultFetcher:
     """A thread that gathers finished pair futures' results and passes each batch to ``deliver``."""
 
-    def __init__(self, client: Any, deliver: Callable[[list[dict[str, Any]]], None],
-                 stopped: Callable[[], bool]) -> None:  # fmt: skip
+    def __init__(
+        self, client: Any, deliver: Callable[[list[dict[str, Any]]], None], stopped: Callable[[], bool]
+    ) -> None:
         self.client = client
         self.deliver = deliver
         self.stopped = stopped  # polled every 0.2 s: True ends the thread
         self._todo: queue_mod.SimpleQueue = queue_mod.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="goesvfi-results", daemon=True)
 
-    def start(self) -> "ResultFetcher":
+    def start(self) -> ResultFetcher:
         self.thread.start()
         return self
 
@@ -211,9 +218,11 @@ class ResultHandling:
     def _lost(self) -> None:
         """The client gave up reconnecting to the scheduler: hand every claimed job back and stop."""
         address = address_of(self.client) or self.scheduler_address or "the scheduler"
-        self.lost_reason = (f"lost the Dask scheduler at {address}: the client could not reconnect and closed. "
-                            f"Every job is safe in the store {self.store.path}; call start() again (or open a "
-                            f"queue on the same store) once the scheduler is back")  # fmt: skip
+        self.lost_reason = (
+            f"lost the Dask scheduler at {address}: the client could not reconnect and closed. "
+            f"Every job is safe in the store {self.store.path}; call start() again (or open a "
+            f"queue on the same store) once the scheduler is back"
+        )
         for act in list(self.active.values()):
             self.transitions.hand_back(act)
         self.active.clear()

@@ -15,8 +15,9 @@ made (:mod:`.cluster`); ``goesvfi.dashboard.*`` is read by :mod:`.dashboard`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import Any
 
 import dask.config
 
@@ -64,6 +65,6 @@ class EngineSettings:
         return "goesvfi." + {f.name: f for f in fields(EngineSettings)}[name].metadata["key"]
 
     @classmethod
-    def from_config(cls) -> "EngineSettings":
+    def from_config(cls) -> EngineSettings:
         """Read every field from dask.config now (the YAML's defaults, then user files, env vars, ``set``)."""
         return cls(**{f.name: f.metadata["cast"](dask.config.get(cls.key(f.name))) for f in fields(cls)})

@@ -34,18 +34,38 @@ def take_tasks(act: Active, n: int, per_task: int, poll: float) -> list[Task]:
 def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float) -> PairSpec:
     job = act.job
     return PairSpec(
-        job_id=job.id, pair=pair, attempt=act.attempt, in0=act.inputs[pair], in1=act.inputs[pair + 1],
-        output_dir=job.output_dir, factor=job.factor, last=pair == last, method=job.method,
-        device=act.device, kind=job.settings.get("kind", "auto"), keep_fields=keep_fields,
-        cmap=job.settings.get("cmap", "ir"), vmin=job.settings.get("vmin"), vmax=job.settings.get("vmax"),
-        stop=act.stop, poll=poll,
-    )  # fmt: skip
+        job_id=job.id,
+        pair=pair,
+        attempt=act.attempt,
+        in0=act.inputs[pair],
+        in1=act.inputs[pair + 1],
+        output_dir=job.output_dir,
+        factor=job.factor,
+        last=pair == last,
+        method=job.method,
+        device=act.device,
+        kind=job.settings.get("kind", "auto"),
+        keep_fields=keep_fields,
+        cmap=job.settings.get("cmap", "ir"),
+        vmin=job.settings.get("vmin"),
+        vmax=job.settings.get("vmax"),
+        stop=act.stop,
+        poll=poll,
+    )
 
 
 def assemble_spec(act: Active) -> AssembleSpec:
     job = act.job
     return AssembleSpec(
-        job_id=job.id, name=job.name, attempt=act.attempt, output_dir=job.output_dir,
-        inputs=tuple(act.inputs), factor=job.factor, method=job.method, settings=dict(job.settings),
-        times=act.times, notes=tuple(job.notes), stop=act.stop,
-    )  # fmt: skip
+        job_id=job.id,
+        name=job.name,
+        attempt=act.attempt,
+        output_dir=job.output_dir,
+        inputs=tuple(act.inputs),
+        factor=job.factor,
+        method=job.method,
+        settings=dict(job.settings),
+        times=act.times,
+        notes=tuple(job.notes),
+        stop=act.stop,
+    )

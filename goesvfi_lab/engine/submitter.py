@@ -26,7 +26,8 @@ import logging
 import queue as queue_mod
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from distributed import Client
 
@@ -388,9 +389,15 @@ class Submitter(ResultHandling):
         for item in batch:
             groups.setdefault((self._priority(item[0]), item[0].gpu), []).append(item)
         for (priority, gpu), items in groups.items():
-            futures = self.client.map(run_pairs, [task for _, _, task in items], key=[key for _, key, _ in items],
-                                      priority=priority, resources={"GPU": 1} if gpu else None, pure=False,
-                                      retries=0)  # fmt: skip
+            futures = self.client.map(
+                run_pairs,
+                [task for _, _, task in items],
+                key=[key for _, key, _ in items],
+                priority=priority,
+                resources={"GPU": 1} if gpu else None,
+                pure=False,
+                retries=0,
+            )
             for fut in futures:
                 self._watch(fut)
         for act in {id(a): a for a, _, _ in batch}.values():
@@ -407,8 +414,9 @@ class Submitter(ResultHandling):
         if key in act.inflight:
             return
         deps = [self.futures[k] for k, pairs in act.inflight.items() if pairs and k in self.futures]
-        fut = self.client.submit(assemble, specs.assemble_spec(act), *deps, key=key, priority=self._priority(act),
-                                 pure=False, retries=0)  # fmt: skip
+        fut = self.client.submit(
+            assemble, specs.assemble_spec(act), *deps, key=key, priority=self._priority(act), pure=False, retries=0
+        )
         act.inflight[key] = ()
         self._watch(fut)
 

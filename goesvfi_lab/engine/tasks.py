@@ -180,10 +180,17 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
     targets = layout.pair_targets(spec.pair, spec.factor, spec.last)
     todo = [(i, t) for i, t in targets if not _frame_ok(spec.output_dir, i, spec.keep_fields)]
     result = {
-        "job": spec.job_id, "pair": spec.pair, "attempt": spec.attempt, "frames": len(targets),
-        "written": 0, "skipped": len(targets) - len(todo), "worker": _worker_address(), "pid": os.getpid(),
-        "method": None, "backend_id": None,
-    }  # fmt: skip
+        "job": spec.job_id,
+        "pair": spec.pair,
+        "attempt": spec.attempt,
+        "frames": len(targets),
+        "written": 0,
+        "skipped": len(targets) - len(todo),
+        "worker": _worker_address(),
+        "pid": os.getpid(),
+        "method": None,
+        "backend_id": None,
+    }
     if todo:
         stop.check()
         frame0, frame1 = read_frame(spec.in0), read_frame(spec.in1)
@@ -273,20 +280,33 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
         except FileNotFoundError:
             pass
     manifest = {
-        "format": layout.MANIFEST_FORMAT, "version": 1, "job_id": spec.job_id, "name": spec.name,
-        "inputs": list(spec.inputs), "factor": spec.factor, "method": spec.method,
+        "format": layout.MANIFEST_FORMAT,
+        "version": 1,
+        "job_id": spec.job_id,
+        "name": spec.name,
+        "inputs": list(spec.inputs),
+        "factor": spec.factor,
+        "method": spec.method,
         "methods_used": sorted({p["method"] for p in pairs if isinstance(p, dict) and p.get("method")}),
         "frames": total,
         "frame_times": [t.isoformat() for t in times] if times else None,
         "video": os.path.relpath(video, spec.output_dir) if video else None,
         "cube": os.path.relpath(cube, spec.output_dir) if cube else None,
-        "settings": spec.settings, "notes": list(spec.notes), "written_at": time.time(),
-    }  # fmt: skip
+        "settings": spec.settings,
+        "notes": list(spec.notes),
+        "written_at": time.time(),
+    }
     with atomic_path(os.path.join(spec.output_dir, layout.MANIFEST)) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=1, default=str)
-    return {"job": spec.job_id, "frames": total, "video": video, "cube": cube,
-            "seconds": time.perf_counter() - started, "worker": _worker_address()}  # fmt: skip
+    return {
+        "job": spec.job_id,
+        "frames": total,
+        "video": video,
+        "cube": cube,
+        "seconds": time.perf_counter() - started,
+        "worker": _worker_address(),
+    }
 
 
 def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime] | None) -> None:

@@ -57,7 +57,7 @@ class Active:
         return policy.Entry(self.job.id, int(self.job.priority), -1.0, self.job.frames_total, self.job.owner)
 
     @classmethod
-    def unstarted(cls, job: BatchJob, lock: OutputLock, gpu: bool = False, device: str = "cpu") -> "Active":
+    def unstarted(cls, job: BatchJob, lock: OutputLock, gpu: bool = False, device: str = "cpu") -> Active:
         """A claimed job that failed before anything was submitted (its folder, its inputs)."""
         return cls(job, job.runs, 0, list(job.inputs), (), deque(), lock, gpu, device, time.time(), None)
 
@@ -74,8 +74,15 @@ class Transitions:
     def _fire(self, event: str, /, **payload: Any) -> None:
         self.outbox.append((event, payload))
 
-    def release(self, job_id: str, lock: OutputLock | None, status: JobStatus, *,
-                expect: tuple[JobStatus, ...] | None = None, **fields: Any) -> bool:  # fmt: skip
+    def release(
+        self,
+        job_id: str,
+        lock: OutputLock | None,
+        status: JobStatus,
+        *,
+        expect: tuple[JobStatus, ...] | None = None,
+        **fields: Any,
+    ) -> bool:
         """End a claim: set ``status`` (and ``fields``), clear the claimer, release the output lock."""
         changed = self.store.update(job_id, expect=expect, status=status, claimed_by=None, heartbeat=None, **fields)
         if lock is not None:
@@ -97,13 +104,26 @@ class Transitions:
             self.release(job.id, None, JobStatus.CANCELLED, finished_at=now, error=f"skipped: {reason}")
             self._fire("job_cancelled", job_id=job.id, was="locked", reason=reason)
         else:  # when the other holder is done, the outputs will be complete
-            self.release(job.id, None, JobStatus.PENDING, error=f"waiting: {reason}",
-                         next_retry_at=now + self.settings.lock_retry)  # fmt: skip
+            self.release(
+                job.id,
+                None,
+                JobStatus.PENDING,
+                error=f"waiting: {reason}",
+                next_retry_at=now + self.settings.lock_retry,
+            )
 
     def skipped(self, job: BatchJob, lock: OutputLock, admitted: Admitted, now: float) -> None:
         """The folder already holds this very result."""
-        self.release(job.id, lock, JobStatus.COMPLETED, finished_at=now, frames_done=admitted.total, error=None,
-                     next_retry_at=None, **admitted.changes)  # fmt: skip
+        self.release(
+            job.id,
+            lock,
+            JobStatus.COMPLETED,
+            finished_at=now,
+            frames_done=admitted.total,
+            error=None,
+            next_retry_at=None,
+            **admitted.changes,
+        )
         self._fire("job_completed", job_id=job.id, skipped=True, frames_done=admitted.total)
 
     def admitted(self, job: BatchJob, admitted: Admitted) -> None:
@@ -118,23 +138,35 @@ class Transitions:
 
     def progressed(self, act: Active) -> None:
         job = act.job
-        self._fire("job_progress", job_id=job.id, frames_done=act.frames_done, frames_total=job.frames_total,
-                   progress=policy.progress(act.frames_done, job.frames_total))  # fmt: skip
+        self._fire(
+            "job_progress",
+            job_id=job.id,
+            frames_done=act.frames_done,
+            frames_total=job.frames_total,
+            progress=policy.progress(act.frames_done, job.frames_total),
+        )
 
     # --- how it ends ------------------------------------------------------------------------
 
     def completed(self, act: Active) -> None:
         job = act.job
-        self.release(job.id, act.lock, JobStatus.COMPLETED, finished_at=time.time(), frames_done=job.frames_total,
-                     error=None)  # fmt: skip
+        self.release(
+            job.id, act.lock, JobStatus.COMPLETED, finished_at=time.time(), frames_done=job.frames_total, error=None
+        )
         self.breaker.record_success()
-        self._fire("job_completed", job_id=job.id, skipped=False, frames_done=job.frames_total,
-                   video=layout.video_path(job.output_dir, job.settings),
-                   cube=layout.cube_path(job.output_dir, job.settings))  # fmt: skip
+        self._fire(
+            "job_completed",
+            job_id=job.id,
+            skipped=False,
+            frames_done=job.frames_total,
+            video=layout.video_path(job.output_dir, job.settings),
+            cube=layout.cube_path(job.output_dir, job.settings),
+        )
 
     def cancelled_pending(self, job_id: str) -> bool:
-        changed = self.store.update(job_id, expect=(JobStatus.PENDING,), status=JobStatus.CANCELLED,
-                                    finished_at=time.time(), next_retry_at=None)  # fmt: skip
+        changed = self.store.update(
+            job_id, expect=(JobStatus.PENDING,), status=JobStatus.CANCELLED, finished_at=time.time(), next_retry_at=None
+        )
         if changed:
             self._fire("job_cancelled", job_id=job_id, was="pending")
         return changed
@@ -148,9 +180,18 @@ class Transitions:
         """Dask dropped the job's tasks: not its fault, so no attempt is counted and the breaker is not fed."""
         job = act.job
         error = f"interrupted ({reason}): runs again from the frames already on disk"
-        self.release(job.id, act.lock, JobStatus.PENDING, expect=CLAIMED.values, frames_done=act.frames_done, error=error)
-        self._fire("job_retrying", job_id=job.id, error=error, attempt=job.attempts, delay=0.0, retry_at=time.time(),
-                   interrupted=True)  # fmt: skip
+        self.release(
+            job.id, act.lock, JobStatus.PENDING, expect=CLAIMED.values, frames_done=act.frames_done, error=error
+        )
+        self._fire(
+            "job_retrying",
+            job_id=job.id,
+            error=error,
+            attempt=job.attempts,
+            delay=0.0,
+            retry_at=time.time(),
+            interrupted=True,
+        )
 
     def failed(self, act: Active, error: str, retry: bool) -> float | None:
         """An attempt failed: back off and retry (returns when it may run again), or FAILED (None).
@@ -163,13 +204,28 @@ class Transitions:
         due = None
         if not retry or failures >= self.settings.retry_max_attempts:
             suffix = f" (after {failures} attempts)" if retry and failures > 1 else ""
-            self.release(job.id, act.lock, JobStatus.FAILED, attempts=failures, error=error + suffix, finished_at=now,
-                         next_retry_at=None, frames_done=act.frames_done)  # fmt: skip
+            self.release(
+                job.id,
+                act.lock,
+                JobStatus.FAILED,
+                attempts=failures,
+                error=error + suffix,
+                finished_at=now,
+                next_retry_at=None,
+                frames_done=act.frames_done,
+            )
             self._fire("job_failed", job_id=job.id, error=error + suffix, attempts=failures)
         else:
             delay = policy.backoff_delay(failures - 1, self.settings.retry_base, self.settings.retry_cap)
             due = now + delay
-            self.release(job.id, act.lock, JobStatus.PENDING, attempts=failures, error=error, next_retry_at=due,
-                         frames_done=act.frames_done)  # fmt: skip
+            self.release(
+                job.id,
+                act.lock,
+                JobStatus.PENDING,
+                attempts=failures,
+                error=error,
+                next_retry_at=due,
+                frames_done=act.frames_done,
+            )
             self._fire("job_retrying", job_id=job.id, error=error, attempt=failures, delay=delay, retry_at=due)
         return due

@@ -8,10 +8,10 @@ unchanged inside a Dask worker (no nested cluster computation).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any
 
-import dask.config
 import numpy as np
 
 from .atomic import atomic_path
@@ -85,7 +85,9 @@ def write_cube(
     blocks = [da.from_delayed(dask.delayed(load)(i), (1, height, width), np.float32) for i in range(len(frames))]
     data = da.concatenate(blocks, axis=0)
 
-    coords: dict[str, Any] = {"time": ("time", stamps, {"standard_name": "time", "long_name": "frame time", "axis": "T"})}
+    coords: dict[str, Any] = {
+        "time": ("time", stamps, {"standard_name": "time", "long_name": "frame time", "axis": "T"})
+    }
     var_attrs: dict[str, Any] = {}
     if template is not None:
         if tuple(template.shape[-2:]) != (height, width):
@@ -105,8 +107,12 @@ def write_cube(
     t0 = stamps[0].astype("datetime64[s]").item()
     encoding = {
         variable: {
-            "dtype": "float32", "zlib": True, "complevel": int(complevel), "shuffle": True,
-            "_FillValue": np.float32(np.nan), "chunksizes": (1, min(height, 512), min(width, 512)),
+            "dtype": "float32",
+            "zlib": True,
+            "complevel": int(complevel),
+            "shuffle": True,
+            "_FillValue": np.float32(np.nan),
+            "chunksizes": (1, min(height, 512), min(width, 512)),
         },
         # integer microseconds: interpolated times (e.g. a third of a 5-min scan interval) round-trip exactly,
         # where float seconds since a sub-second epoch drift by a nanosecond
@@ -125,8 +131,12 @@ def write_cube(
 
 
 def write_interpolated_cube(
-    path: str | os.PathLike[str], fields: Sequence[Any], times: Sequence[datetime | None], source: str,
-    factor: int, method: str,
+    path: str | os.PathLike[str],
+    fields: Sequence[Any],
+    times: Sequence[datetime | None],
+    source: str,
+    factor: int,
+    method: str,
 ) -> str:
     """The cube of one interpolated sequence, written the same way by the batch engine and the CLI.
 
@@ -146,5 +156,6 @@ def write_interpolated_cube(
     if len(set(stamps)) != len(stamps):  # factor larger than the cadence in microseconds: keep order honest
         stamps = [stamps[0] + timedelta(microseconds=i) for i in range(len(stamps))]  # type: ignore[operator]
     template = read_netcdf(source)
-    return write_cube(path, fields, stamps, template=template,
-                      attrs={"goesvfi_factor": int(factor), "goesvfi_method": str(method)})  # fmt: skip
+    return write_cube(
+        path, fields, stamps, template=template, attrs={"goesvfi_factor": int(factor), "goesvfi_method": str(method)}
+    )

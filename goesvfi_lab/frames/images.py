@@ -8,7 +8,7 @@ its name, so a mislabelled file is still read and a text file called ``.png`` ge
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -107,9 +107,12 @@ def check_frame_size(path: str, shape: tuple[int, ...], itemsize: int) -> None:
     limit = max_frame_bytes()
     if need > limit:
         dims = "×".join(str(int(n)) for n in shape)
-        raise FrameError(path, f"frame of {dims} samples needs {need / 2**30:.2f} GiB once decoded, more than the "
-                               f"{limit / 2**30:.2f} GiB allowed (goesvfi.frames.max-frame-bytes; default a quarter "
-                               f"of available memory): refused before reading it")  # fmt: skip
+        raise FrameError(
+            path,
+            f"frame of {dims} samples needs {need / 2**30:.2f} GiB once decoded, more than the "
+            f"{limit / 2**30:.2f} GiB allowed (goesvfi.frames.max-frame-bytes; default a quarter "
+            f"of available memory): refused before reading it",
+        )
 
 
 def _declared_shape(path: str, fmt: str) -> tuple[tuple[int, ...], int] | None:

@@ -119,4 +119,3 @@ def _convert_radiance(path: str, ds: Any, var: Any, rad: np.ndarray, attrs: dict
         attrs.pop("standard_name", None)
         return (rad.astype(np.float64) * kappa0).astype(np.float32), attrs, "reflectance"
     raise FrameError(path, "Rad without Planck constants (planck_fk1/fk2/bc1/bc2) or kappa0: cannot convert")
-

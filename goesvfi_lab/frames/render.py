@@ -72,8 +72,12 @@ def _anchor_lut(anchors: tuple, value_range: tuple[float, float]) -> np.ndarray:
     return np.round(np.stack(channels, axis=1)).astype(np.uint8)
 
 
-_LUTS = {"ir": _grey_lut(low_is_white=True), "enhanced": _anchor_lut(_ENHANCED_ANCHORS, IR_RANGE),
-         "wv": _anchor_lut(_WV_ANCHORS, WV_RANGE), "grey": _grey_lut(low_is_white=False)}
+_LUTS = {
+    "ir": _grey_lut(low_is_white=True),
+    "enhanced": _anchor_lut(_ENHANCED_ANCHORS, IR_RANGE),
+    "wv": _anchor_lut(_WV_ANCHORS, WV_RANGE),
+    "grey": _grey_lut(low_is_white=False),
+}
 _DEFAULT_RANGE = {"ir": IR_RANGE, "enhanced": IR_RANGE, "wv": WV_RANGE}  # grey: the data's own range
 COLORMAPS = tuple(_LUTS)
 
@@ -128,7 +132,9 @@ def render(array: np.ndarray, cmap: str = "ir", vmin: float | None = None, vmax:
     return out
 
 
-def to_grey16(array: np.ndarray, vmin: float | None = None, vmax: float | None = None, invert: bool = True) -> np.ndarray:
+def to_grey16(
+    array: np.ndarray, vmin: float | None = None, vmax: float | None = None, invert: bool = True
+) -> np.ndarray:
     """A 2-D field as uint16 grey (65536 levels over [vmin, vmax], IR range by default); NaN -> 0.
 
     ``invert=True`` keeps the IR convention (cold white). 16 bits keep ~0.002 K steps over 140 K.
@@ -159,7 +165,9 @@ def image_to_rgb8(image: np.ndarray) -> np.ndarray:
         return np.repeat(image8[:, :, None], 3, axis=2)
     if image8.ndim != 3 or image8.shape[2] not in (2, 3, 4):
         raise ValueError(f"expected HxW or HxWx(2|3|4) pixels, got shape {image.shape}")
-    colour, alpha = (image8[:, :, :1], image8[:, :, 1:]) if image8.shape[2] == 2 else (image8[:, :, :3], image8[:, :, 3:])
+    colour, alpha = (
+        (image8[:, :, :1], image8[:, :, 1:]) if image8.shape[2] == 2 else (image8[:, :, :3], image8[:, :, 3:])
+    )
     if alpha.shape[2]:
         colour = (colour.astype(np.uint16) * alpha.astype(np.uint16) + 127) // 255
         colour = colour.astype(np.uint8)

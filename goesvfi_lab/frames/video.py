@@ -11,7 +11,8 @@ import functools
 import os
 import subprocess
 import tempfile
-from typing import Any, Callable, Iterable, Iterator, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from .images import brief_error
 from .read import read_frame
 from .render import render
 
-FrameLike = Union[np.ndarray, str, os.PathLike]
+FrameLike = np.ndarray | str | os.PathLike
 
 
 @functools.lru_cache(maxsize=1)
@@ -31,7 +32,10 @@ def available_encoders() -> frozenset[str]:
 
     listing = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-encoders"],
-        capture_output=True, text=True, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     ).stdout
     names = set()
     for line in listing.splitlines():
@@ -104,8 +108,18 @@ def write_video(
     height, width = first.shape[:2]
     padded = _pad_even(first)
     with atomic_path(path) as tmp:
-        _encode(path, tmp, padded, iterator, (height, width), fps, codec, pix_fmt,
-                _codec_params(codec, crf, preset, ext), lambda f: to_rgb8(f, cmap, vmin, vmax))
+        _encode(
+            path,
+            tmp,
+            padded,
+            iterator,
+            (height, width),
+            fps,
+            codec,
+            pix_fmt,
+            _codec_params(codec, crf, preset, ext),
+            lambda f: to_rgb8(f, cmap, vmin, vmax),
+        )
     return path
 
 
@@ -126,9 +140,28 @@ def _encode(
 
     height, width = size
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{first.shape[1]}x{first.shape[0]}", "-framerate", str(fps),
-        "-i", "pipe:0", "-an", "-c:v", codec, "-pix_fmt", pix_fmt, *params,
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{first.shape[1]}x{first.shape[0]}",
+        "-framerate",
+        str(fps),
+        "-i",
+        "pipe:0",
+        "-an",
+        "-c:v",
+        codec,
+        "-pix_fmt",
+        pix_fmt,
+        *params,
         "file:" + os.path.abspath(tmp),  # never an option ("-x") or a protocol ("pipe:", "tcp:") to ffmpeg
     ]
     with tempfile.TemporaryFile() as log:
@@ -138,7 +171,9 @@ def _encode(
             for index, frame in enumerate(rest, start=1):
                 rgb = convert(frame)
                 if rgb.shape[:2] != (height, width):
-                    raise ValueError(f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}")
+                    raise ValueError(
+                        f"{path}: frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}"
+                    )
                 proc.stdin.write(_pad_even(rgb).tobytes())
             proc.stdin.close()
             returncode = proc.wait()

@@ -43,11 +43,13 @@ def _run_tensors(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]
 def _out_of_memory(exc: BaseException) -> bool:
     """A CUDA/MPS out-of-memory error, or the CPU allocator's failure (a RuntimeError there)."""
     return isinstance(exc, torch.OutOfMemoryError) or (
-        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc)))
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc))
+    )
 
 
-def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float],
-              tile: int | None = None) -> list[np.ndarray]:
+def _run_pair(
+    backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float], tile: int | None = None
+) -> list[np.ndarray]:
     """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``.
 
     Out of memory (a small GPU, a busy host), the pair is run again in tiles half the size, down to
@@ -71,8 +73,12 @@ def _run_pair(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float],
             raise PairError(f"out of memory on {backend.device} even in {current}-pixel tiles: {exc}") from exc
     if backend.device.type == "cuda":
         torch.cuda.empty_cache()
-    logger.warning("goesvfi: out of memory on %s for a %s pair; retrying in %d-pixel tiles",
-                   backend.device, "×".join(map(str, x0.shape[-2:])), smaller)
+    logger.warning(
+        "goesvfi: out of memory on %s for a %s pair; retrying in %d-pixel tiles",
+        backend.device,
+        "×".join(map(str, x0.shape[-2:])),
+        smaller,
+    )
     return _run_pair(backend, x0, x1, times, smaller)
 
 
@@ -86,8 +92,14 @@ def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, d
     return [results.get(t) for t in times]  # type: ignore[misc]
 
 
-def interpolate_times(frame0: np.ndarray, frame1: np.ndarray, times: Iterable[float], method: str = "auto",
-                      device: str | torch.device = "auto", kind: str = "auto") -> list[np.ndarray]:
+def interpolate_times(
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    times: Iterable[float],
+    method: str = "auto",
+    device: str | torch.device = "auto",
+    kind: str = "auto",
+) -> list[np.ndarray]:
     """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair.
 
     ``kind``: ``"field"`` (satellite fields and renders: smooth advection), ``"video"`` (camera
@@ -100,8 +112,14 @@ def interpolate_times(frame0: np.ndarray, frame1: np.ndarray, times: Iterable[fl
     return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else o for t, o in zip(times, outs)]
 
 
-def interpolate(frame0: np.ndarray, frame1: np.ndarray, t: float = 0.5, method: str = "auto",
-                device: str | torch.device = "auto", kind: str = "auto") -> np.ndarray:
+def interpolate(
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    t: float = 0.5,
+    method: str = "auto",
+    device: str | torch.device = "auto",
+    kind: str = "auto",
+) -> np.ndarray:
     """The frame at fraction ``t`` of the way from ``frame0`` to ``frame1`` (same dtype and shape)."""
     return interpolate_times(frame0, frame1, [t], method=method, device=device, kind=kind)[0]
 
@@ -115,9 +133,14 @@ def _batch_size(device: torch.device, shape: tuple[int, ...]) -> int:
     return max(1, budget // max(pixels, 1))
 
 
-def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: str = "auto",
-                         device: str | torch.device = "auto", progress: Progress | None = None,
-                         kind: str = "auto") -> list[np.ndarray]:
+def interpolate_sequence(
+    frames: Sequence[np.ndarray],
+    factor: int = 2,
+    method: str = "auto",
+    device: str | torch.device = "auto",
+    progress: Progress | None = None,
+    kind: str = "auto",
+) -> list[np.ndarray]:
     """``factor - 1`` new frames between each consecutive pair; inputs pass through unchanged.
 
     Output length is ``(n - 1) * factor + 1``, input k at index ``k * factor``. ``progress(done, total)``
@@ -150,8 +173,7 @@ def interpolate_sequence(frames: Sequence[np.ndarray], factor: int = 2, method: 
             ys = [_run_pair(backend, pair0.x0, pair0.x1, times)]
         elif all(p.x0.shape == pair0.x0.shape for p in pairs):
             try:
-                stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]),
-                                       times)
+                stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]), times)
                 ys = [[s[j] for s in stacked] for j in range(len(pairs))]
             except Exception as exc:  # a batch too big for the GPU: one pair at a time
                 if not _out_of_memory(exc):

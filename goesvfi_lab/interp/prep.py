@@ -49,9 +49,7 @@ def validate_pair(frame0: np.ndarray, frame1: np.ndarray) -> None:
         if not (np.issubdtype(f.dtype, np.integer) or np.issubdtype(f.dtype, np.floating)) or f.dtype == bool:
             raise PairError(f"{name} has unsupported dtype {f.dtype} (use uint8, uint16 or float)")
     if frame0.shape != frame1.shape:
-        raise PairError(
-            f"frame sizes differ: {_shape_text(frame0.shape)} vs {_shape_text(frame1.shape)}"
-        )
+        raise PairError(f"frame sizes differ: {_shape_text(frame0.shape)} vs {_shape_text(frame1.shape)}")
     if frame0.dtype != frame1.dtype:
         raise PairError(f"frame dtypes differ: {frame0.dtype} vs {frame1.dtype}")
     if np.issubdtype(frame0.dtype, np.floating):

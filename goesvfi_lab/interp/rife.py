@@ -62,10 +62,12 @@ class IFBlock(nn.Module):
         self.conv0 = nn.Sequential(_conv(cin, c // 2, 2), _conv(c // 2, c, 2))
         for i in range(4):
             setattr(self, f"convblock{i}", nn.Sequential(_conv(c, c), _conv(c, c)))
-        self.conv1 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2),
-                                   nn.ConvTranspose2d(c // 2, 4, 4, 2, 1))
-        self.conv2 = nn.Sequential(nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2),
-                                   nn.ConvTranspose2d(c // 2, 1, 4, 2, 1))
+        self.conv1 = nn.Sequential(
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2), nn.ConvTranspose2d(c // 2, 4, 4, 2, 1)
+        )
+        self.conv2 = nn.Sequential(
+            nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.PReLU(c // 2), nn.ConvTranspose2d(c // 2, 1, 4, 2, 1)
+        )
 
     def forward(self, x: torch.Tensor, flow: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
         if scale != 1:
@@ -104,8 +106,9 @@ class IFNet(nn.Module):
             block.channels_last = enabled
         return self
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor,
-                scales: Sequence[float] = (4, 2, 1)) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, img0: torch.Tensor, img1: torch.Tensor, scales: Sequence[float] = (4, 2, 1)
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 3, H, W) pair in [0, 1] → flow (N, 4, H, W) from t=0.5 to img0 / img1, mask logits (N, 1, H, W)."""
         n, _, h, w = img0.shape
         flow = img0.new_zeros((n, 4, h, w))

@@ -45,8 +45,9 @@ def needs_tiling(shape: tuple[int, int], tile: int) -> bool:
     return tile > 0 and max(shape) > tile
 
 
-def run_tiled(fn: TileFn, x0: np.ndarray, x1: np.ndarray, times: Sequence[float],
-              tile: int, overlap: int) -> list[np.ndarray]:
+def run_tiled(
+    fn: TileFn, x0: np.ndarray, x1: np.ndarray, times: Sequence[float], tile: int, overlap: int
+) -> list[np.ndarray]:
     """Apply ``fn`` to (C, h, w) tiles of a (C, H, W) pair and blend the per-time results."""
     c, h, w = x0.shape
     tile_h, ys = tile_layout(h, tile, overlap)

@@ -47,7 +47,9 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     shrinking = size[0] < x.shape[-2] or size[1] < x.shape[-1]
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking and x.device.type != "mps")
+    return F.interpolate(
+        x, size=size, mode="bilinear", align_corners=False, antialias=shrinking and x.device.type != "mps"
+    )
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

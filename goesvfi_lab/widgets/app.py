@@ -71,9 +71,16 @@ class QueueApp(W.VBox):
     its last cost (a slow shared disk); the stats (cached counts) every tick.
     """
 
-    def __init__(self, queue: Any, interval: float = 0.3, errors: ErrorArea | None = None,
-                 style: bool = True, start: bool = True, workers_every: float = 1.0,
-                 table_cost_factor: float = 10.0) -> None:
+    def __init__(
+        self,
+        queue: Any,
+        interval: float = 0.3,
+        errors: ErrorArea | None = None,
+        style: bool = True,
+        start: bool = True,
+        workers_every: float = 1.0,
+        table_cost_factor: float = 10.0,
+    ) -> None:
         self.queue = queue
         self.errors = errors or ErrorArea()
         self.stats_panel = StatsPanel()
@@ -161,16 +168,28 @@ class QueueApp(W.VBox):
 class Lab(W.VBox):
     """``gl.lab()``: choose files, preview, confirm; then watch and steer the queue."""
 
-    def __init__(self, queue: Any, root: str | None = None, output_dir: str | None = None,
-                 interval: float = 0.3, methods: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        queue: Any,
+        root: str | None = None,
+        output_dir: str | None = None,
+        interval: float = 0.3,
+        methods: list[str] | None = None,
+    ) -> None:
         self.queue = queue
         if hasattr(queue, "connect"):  # start or reach the cluster now: workers and links show at once
             queue.connect()
         self.errors = ErrorArea()
         self.filter = FilterPanel(root=root, on_next=self._to_preview, errors=self.errors)
-        self.preview = PreviewPanel(output_dir=output_dir, on_confirm=self._submit, on_back=self._to_filter,
-                                    slots=lambda: queue_slots(self.queue), methods=methods, errors=self.errors,
-                                    history=lambda: recent_completed(self.queue))
+        self.preview = PreviewPanel(
+            output_dir=output_dir,
+            on_confirm=self._submit,
+            on_back=self._to_filter,
+            slots=lambda: queue_slots(self.queue),
+            methods=methods,
+            errors=self.errors,
+            history=lambda: recent_completed(self.queue),
+        )
         self.steps = W.Stack([self.filter, self.preview], selected_index=0)
         self.monitor = QueueApp(queue, interval=interval, errors=self.errors, style=False)
         self.tabs = W.Tab([self.steps, self.monitor], titles=("Files", "Queue"), selected_index=0)

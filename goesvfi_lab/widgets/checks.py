@@ -37,8 +37,9 @@ class BatchCheck:
         return bool(self.conflicts) and not self.overwrite
 
 
-def check_files(paths: Iterable[str], cache: dict[tuple, str | None],
-                progress: Callable[[int], None] | None = None) -> dict[str, str]:
+def check_files(
+    paths: Iterable[str], cache: dict[tuple, str | None], progress: Callable[[int], None] | None = None
+) -> dict[str, str]:
     """Bad files among ``paths`` (path → reason), cached by (path, size, mtime) across calls."""
     from ..frames.check import check_file
 
@@ -78,8 +79,9 @@ def check_folders(jobs: Iterable[BatchJob]) -> tuple[list[tuple[str, str]], list
     """(folders holding another result with how they differ, folders already holding this very result)."""
     conflicts, complete = [], []
     for job in jobs:
-        found = layout.existing_result(job.output_dir, layout.result_spec(job.inputs, job.factor, job.method,
-                                                                          job.settings))  # fmt: skip
+        found = layout.existing_result(
+            job.output_dir, layout.result_spec(job.inputs, job.factor, job.method, job.settings)
+        )
         if found.state == "other":
             conflicts.append((job.output_dir, found.detail))
         elif found.state == "complete":
@@ -94,22 +96,35 @@ def check_html(check: BatchCheck, limit: int = 3) -> str:
         parts.append(f'<span class="gvl-muted">checking files {check.checked}/{check.total}…</span>')
     if check.bad_files:
         n = len(check.bad_files)
-        items = "".join(f"<li><b>{esc(os.path.basename(p))}</b>: {esc(r)}</li>"
-                        for p, r in list(check.bad_files.items())[:limit])  # fmt: skip
+        items = "".join(
+            f"<li><b>{esc(os.path.basename(p))}</b>: {esc(r)}</li>" for p, r in list(check.bad_files.items())[:limit]
+        )
         more = f"<li>… and {n - limit} more</li>" if n > limit else ""
-        parts.append(f'<div class="gvl-warn gvl-bad-files" data-n="{n}"><b>{n} unreadable file{"s" * (n != 1)}'
-                     f"</b> will be left out of their sequences:<ul>{items}{more}</ul></div>")  # fmt: skip
+        parts.append(
+            f'<div class="gvl-warn gvl-bad-files" data-n="{n}"><b>{n} unreadable file{"s" * (n != 1)}'
+            f"</b> will be left out of their sequences:<ul>{items}{more}</ul></div>"
+        )
     if check.complete:
         n = len(check.complete)
-        parts.append(f'<div class="gvl-muted gvl-complete" data-n="{n}">{n} folder{"s" * (n != 1)} already '
-                     f'hold{"s" * (n == 1)} these results (same settings): skipped'
-                     f'{", recomputed (overwrite)" if check.overwrite else ""}.</div>')  # fmt: skip
+        parts.append(
+            f'<div class="gvl-muted gvl-complete" data-n="{n}">{n} folder{"s" * (n != 1)} already '
+            f"hold{'s' * (n == 1)} these results (same settings): skipped"
+            f"{', recomputed (overwrite)' if check.overwrite else ''}.</div>"
+        )
     if check.conflicts:
         n = len(check.conflicts)
-        items = "".join(f'<li><span class="gvl-mono">{esc(os.path.basename(d))}</span>: {esc(detail)}</li>'
-                        for d, detail in check.conflicts[:limit])  # fmt: skip
+        items = "".join(
+            f'<li><span class="gvl-mono">{esc(os.path.basename(d))}</span>: {esc(detail)}</li>'
+            for d, detail in check.conflicts[:limit]
+        )
         more = f"<li>… and {n - limit} more</li>" if n > limit else ""
-        verb = "will be replaced (overwrite is on)" if check.overwrite else "choose: overwrite them, or write to a new folder"
-        parts.append(f'<div class="gvl-warn gvl-conflicts" data-n="{n}"><b>{n} folder{"s" * (n != 1)} already '
-                     f'hold{"s" * (n == 1)} other results</b>: {esc(verb)}<ul>{items}{more}</ul></div>')  # fmt: skip
+        verb = (
+            "will be replaced (overwrite is on)"
+            if check.overwrite
+            else "choose: overwrite them, or write to a new folder"
+        )
+        parts.append(
+            f'<div class="gvl-warn gvl-conflicts" data-n="{n}"><b>{n} folder{"s" * (n != 1)} already '
+            f"hold{'s' * (n == 1)} other results</b>: {esc(verb)}<ul>{items}{more}</ul></div>"
+        )
     return "".join(parts)

@@ -66,17 +66,32 @@ class FilterPanel(W.VBox):
             placeholder="one path per line", description="Exclude paths", rows=2, style=_LABEL, layout=_wide()
         )
         self.exclude_patterns = W.Text(
-            placeholder="regular expressions on the path, comma separated", description="Exclude", style=_LABEL,
+            placeholder="regular expressions on the path, comma separated",
+            description="Exclude",
+            style=_LABEL,
             layout=_wide(),
         )
-        self.satellite = W.Dropdown(options=[("any", ANY), *[(s, s) for s in SATELLITES]], description="Satellite",
-                                    style=_LABEL, layout=_half())
-        self.band = W.Dropdown(options=[("any", 0), *[(f"C{b:02d}", b) for b in range(1, 17)]],  # 0: any
-                               description="band", style=_LABEL2, layout=_half2())
-        self.sector = W.Dropdown(options=[("any", ANY), *[(_SECTOR_NAMES[s], s) for s in SECTORS]],
-                                 description="Sector", style=_LABEL, layout=_half())
-        self.product = W.Dropdown(options=[("any", ANY), ("CMIP", "CMIP"), ("Rad", "Rad")],
-                                  description="product", style=_LABEL2, layout=_half2())
+        self.satellite = W.Dropdown(
+            options=[("any", ANY), *[(s, s) for s in SATELLITES]], description="Satellite", style=_LABEL, layout=_half()
+        )
+        self.band = W.Dropdown(
+            options=[("any", 0), *[(f"C{b:02d}", b) for b in range(1, 17)]],  # 0: any
+            description="band",
+            style=_LABEL2,
+            layout=_half2(),
+        )
+        self.sector = W.Dropdown(
+            options=[("any", ANY), *[(_SECTOR_NAMES[s], s) for s in SECTORS]],
+            description="Sector",
+            style=_LABEL,
+            layout=_half(),
+        )
+        self.product = W.Dropdown(
+            options=[("any", ANY), ("CMIP", "CMIP"), ("Rad", "Rad")],
+            description="product",
+            style=_LABEL2,
+            layout=_half2(),
+        )
         self.start = W.Text(placeholder="2023-12-31 12:00", description="Scans (UTC)", style=_LABEL, layout=_half())
         self.end = W.Text(placeholder="2023-12-31 18:00", description="to", style=_LABEL2, layout=_half2())
         self.count = W.HTML(value="")
@@ -84,9 +99,24 @@ class FilterPanel(W.VBox):
         self.next = button("Preview", "show the sequences, thumbnails and job settings", "primary", "arrow-right")
         self.next.disabled = True
 
-        inputs = [self.root, self.recursive, self.extensions, self.min_size, self.max_size, self.min_date,
-                  self.max_date, self.name_pattern, self.exclude_paths, self.exclude_patterns, self.satellite,
-                  self.band, self.sector, self.product, self.start, self.end]
+        inputs = [
+            self.root,
+            self.recursive,
+            self.extensions,
+            self.min_size,
+            self.max_size,
+            self.min_date,
+            self.max_date,
+            self.name_pattern,
+            self.exclude_paths,
+            self.exclude_patterns,
+            self.satellite,
+            self.band,
+            self.sector,
+            self.product,
+            self.start,
+            self.end,
+        ]
         for w in inputs:
             w.observe(self._changed, names="value")
         self.root.observe(self._root_changed, names="value")

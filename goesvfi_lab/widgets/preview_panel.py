@@ -15,8 +15,8 @@ import ipywidgets as W
 
 from .. import html as fmt
 from ..model import BatchJob, JobPriority
-from .common import ErrorArea, button, guard
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
+from .common import ErrorArea, button, guard
 from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs
 from .thumbnails import THUMB_SIZE, ThumbnailCache, pick_frames, read_frame_locked, shared_cache
 from .updater import Debouncer
@@ -28,8 +28,9 @@ def _field() -> W.Layout:  # one Layout widget per field
     return W.Layout(width="16em")
 
 
-def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, concurrent: int = 1,
-                              crop: int = 512) -> float:
+def measure_seconds_per_frame(
+    path0: str, path1: str, method: str, factor: int, concurrent: int = 1, crop: int = 512
+) -> float:
     """Seconds per interpolated frame of one real pair on one thread (a CPU slot's share), timed here
     with ``concurrent`` copies at once (the slots this machine's cores will run side by side).
 
@@ -38,8 +39,11 @@ def measure_seconds_per_frame(path0: str, path1: str, method: str, factor: int, 
     from ..estimator import frame_info, time_interp
 
     pixels = frame_info(path0, read_frame_locked)[0]
-    return time_interp(path0, path1, method, factor, crop=crop, threads=1, read=read_frame_locked,
-                       concurrent=concurrent) * pixels / 1e6
+    return (
+        time_interp(path0, path1, method, factor, crop=crop, threads=1, read=read_frame_locked, concurrent=concurrent)
+        * pixels
+        / 1e6
+    )
 
 
 class PreviewPanel(W.VBox):
@@ -78,38 +82,67 @@ class PreviewPanel(W.VBox):
         self.title = W.HTML('<span class="gvl-title">2 · Preview and confirm</span>')
         self.table = W.HTML()
         self.sequence = W.Dropdown(description="Thumbnails of", style=_LABEL, layout=W.Layout(width="40em"))
-        self.images = [W.Image(format="png", layout=W.Layout(width=f"{THUMB_SIZE}px", height=f"{THUMB_SIZE}px"))
-                       for _ in range(3)]
+        self.images = [
+            W.Image(format="png", layout=W.Layout(width=f"{THUMB_SIZE}px", height=f"{THUMB_SIZE}px")) for _ in range(3)
+        ]
         self.captions = [W.HTML() for _ in range(3)]
         for img in self.images:
             img.add_class("gvl-thumb-img")
         figures = [W.VBox([img, cap]) for img, cap in zip(self.images, self.captions, strict=True)]
         for f in figures:
             f.add_class("gvl-thumb")
-        self.factor = W.BoundedIntText(value=d.factor, min=1, max=64, description="Factor", style=_LABEL,
-                                       layout=_field(), tooltip="frames per input interval (2 doubles the rate)")
-        self.method = W.Dropdown(options=methods, value="auto" if "auto" in methods else methods[0],
-                                 description="Method", style=_LABEL, layout=_field())
-        self.fps = W.BoundedIntText(value=d.fps, min=1, max=240, description="Video fps", style=_LABEL,
-                                    layout=_field())
+        self.factor = W.BoundedIntText(
+            value=d.factor,
+            min=1,
+            max=64,
+            description="Factor",
+            style=_LABEL,
+            layout=_field(),
+            tooltip="frames per input interval (2 doubles the rate)",
+        )
+        self.method = W.Dropdown(
+            options=methods,
+            value="auto" if "auto" in methods else methods[0],
+            description="Method",
+            style=_LABEL,
+            layout=_field(),
+        )
+        self.fps = W.BoundedIntText(value=d.fps, min=1, max=240, description="Video fps", style=_LABEL, layout=_field())
         self.video = W.Checkbox(value=d.video, description="MP4 video", indent=False)
         self.cube = W.Checkbox(value=d.cube, description="NetCDF cube", indent=False)
-        self.priority = W.Dropdown(options=[(p.name.lower(), p) for p in reversed(JobPriority)],
-                                   value=d.priority, description="Priority", style=_LABEL, layout=_field())
-        self.output_dir = W.Text(value=d.output_dir, description="Output folder", style=_LABEL,
-                                 layout=W.Layout(width="40em"))
+        self.priority = W.Dropdown(
+            options=[(p.name.lower(), p) for p in reversed(JobPriority)],
+            value=d.priority,
+            description="Priority",
+            style=_LABEL,
+            layout=_field(),
+        )
+        self.output_dir = W.Text(
+            value=d.output_dir, description="Output folder", style=_LABEL, layout=W.Layout(width="40em")
+        )
         self.overwrite = W.Checkbox(value=d.overwrite, description="overwrite existing outputs", indent=False)
-        self.cmap = W.Dropdown(options=[("auto", "auto"), ("enhanced IR", "enhanced"), ("grey IR", "ir"),
-                                        ("water vapour", "wv"), ("grey", "grey")], value=d.cmap,
-                               description="Colours", style=_LABEL, layout=_field(),
-                               tooltip="how physical fields are coloured in thumbnails and video")
+        self.cmap = W.Dropdown(
+            options=[
+                ("auto", "auto"),
+                ("enhanced IR", "enhanced"),
+                ("grey IR", "ir"),
+                ("water vapour", "wv"),
+                ("grey", "grey"),
+            ],
+            value=d.cmap,
+            description="Colours",
+            style=_LABEL,
+            layout=_field(),
+            tooltip="how physical fields are coloured in thumbnails and video",
+        )
         self.estimate = W.HTML()
         self.estimate.add_class("gvl-estimate-box")
         # broken files and output folders already in use, checked in the background before Confirm
         self.checks = W.HTML()
         self.checks.add_class("gvl-checks")
-        self.use_overwrite = button("Overwrite them", "replace the other results in those folders", "warning",
-                                    "exclamation-triangle")  # fmt: skip
+        self.use_overwrite = button(
+            "Overwrite them", "replace the other results in those folders", "warning", "exclamation-triangle"
+        )
         self.use_new_folder = button("New folder", "write this batch to a new, empty output folder", "", "folder")
         self.resolve = W.HBox([self.use_overwrite, self.use_new_folder], layout=W.Layout(display="none"))
         self.check = BatchCheck()
@@ -119,8 +152,16 @@ class PreviewPanel(W.VBox):
         self.status = W.HTML(layout=W.Layout(flex="1 1 0", min_width="0"))  # wraps beside the buttons
         self.status.add_class("gvl-preview-status")
 
-        for w in (self.factor, self.method, self.fps, self.video, self.cube, self.priority, self.output_dir,
-                  self.overwrite):
+        for w in (
+            self.factor,
+            self.method,
+            self.fps,
+            self.video,
+            self.cube,
+            self.priority,
+            self.output_dir,
+            self.overwrite,
+        ):
             w.observe(self._settings_changed, names="value")
         self.cmap.observe(lambda _c: self._refresh_thumbs(), names="value")
         self.sequence.observe(self._sequence_changed, names="value")
@@ -138,8 +179,12 @@ class PreviewPanel(W.VBox):
                 self.table,
                 self.sequence,
                 W.HBox(figures, layout=W.Layout(grid_gap="8px")),
-                W.HBox([W.VBox([self.factor, self.method, self.fps, self.priority]),
-                        W.VBox([self.cmap, self.video, self.cube, self.overwrite])]),
+                W.HBox(
+                    [
+                        W.VBox([self.factor, self.method, self.fps, self.priority]),
+                        W.VBox([self.cmap, self.video, self.cube, self.overwrite]),
+                    ]
+                ),
                 self.output_dir,
                 self.estimate,
                 self.checks,
@@ -274,8 +319,7 @@ class PreviewPanel(W.VBox):
             return
         s = self.settings()
         base = estimate(self.result.sequences, s.factor, None)
-        self.estimate.value = fmt.estimate_summary(base.jobs, base.frames_total, base.frames_new, None,
-                                                   "measuring…")
+        self.estimate.value = fmt.estimate_summary(base.jobs, base.frames_total, base.frames_new, None, "measuring…")
         seq = self.selected()
         if seq is None or len(seq.paths) < 2 or s.factor < 2:
             self._estimator.cancel()
@@ -296,15 +340,28 @@ class PreviewPanel(W.VBox):
         if key not in self._cost:
             self._cost[key] = self.measure(p0, p1, method, factor, side_by_side)
         cost = self._cost[key]
-        result = estimate_jobs([q.paths for q in seqs], factor, method, outputs, slots=slots,
-                               finished=self.history(), measured={work.key: cost / (work.pixels / 1e6)},
-                               measure=False, read=read_frame_locked)  # fmt: skip
+        result = estimate_jobs(
+            [q.paths for q in seqs],
+            factor,
+            method,
+            outputs,
+            slots=slots,
+            finished=self.history(),
+            measured={work.key: cost / (work.pixels / 1e6)},
+            measure=False,
+            read=read_frame_locked,
+        )
         p = result.prediction
         plural = "s" if slots > 1 else ""
-        cal = (f"calibrated ×{p.factor:.2g} by finished batches" if p.factor is not None
-               else "not yet calibrated: no finished batch")
-        basis = (f"({cost * 1000:.1f} ms per frame with '{work.method}' measured here, {slots} slot{plural}; "
-                 f"reading, writing, video and start-up included; {cal})")
+        cal = (
+            f"calibrated ×{p.factor:.2g} by finished batches"
+            if p.factor is not None
+            else "not yet calibrated: no finished batch"
+        )
+        basis = (
+            f"({cost * 1000:.1f} ms per frame with '{work.method}' measured here, {slots} slot{plural}; "
+            f"reading, writing, video and start-up included; {cal})"
+        )
         return estimate(seqs, factor, p.seconds), basis
 
     def _show_estimate(self, value: tuple[Estimate, str]) -> None:
@@ -335,8 +392,10 @@ class PreviewPanel(W.VBox):
         if conflicts and not self.overwrite.value:
             self.check = replace(self.check, conflicts=conflicts)
             self._show_checks(self.check)
-            self.status.value = fmt.error_box(f"{len(conflicts)} output folder(s) already hold other results: "
-                                              "choose Overwrite them or New folder first.")  # fmt: skip
+            self.status.value = fmt.error_box(
+                f"{len(conflicts)} output folder(s) already hold other results: "
+                "choose Overwrite them or New folder first."
+            )
             return
         note = self.on_confirm(jobs) if self.on_confirm is not None else None
         self.confirm.disabled = True  # one click, one batch: change a setting or go back to submit again
@@ -344,7 +403,7 @@ class PreviewPanel(W.VBox):
         out = os.path.dirname(jobs[0].output_dir)
         self.status.value = (
             f'<span class="gvl-submitted" data-jobs="{len(jobs)}">Submitted {len(jobs)} '
-            f'job{"" if len(jobs) == 1 else "s"}</span>: outputs (frames, video, cube) go to '
+            f"job{'' if len(jobs) == 1 else 's'}</span>: outputs (frames, video, cube) go to "
             f'<span class="gvl-mono">{fmt.esc(out)}</span>. {fmt.esc(note or "")}'
         )
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from ..model import BatchJob
 from .. import html as fmt
 from ..html import html_note
+from ..model import BatchJob
 from .common import ErrorArea, button, guard
 from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, clamp_page
 
@@ -43,8 +43,10 @@ class JobRow(W.VBox):
         self._open_for: str | None = None  # the job whose whole message is shown
         self.info = W.HTML(layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
         # at most the row's width less its 1em indent (style.css): a long note ends in an ellipsis, not cut off
-        self.note = W.Button(layout=W.Layout(display="none", width="auto", max_width="calc(100% - 1em)",
-                                             align_self="flex-start"), disabled=True)
+        self.note = W.Button(
+            layout=W.Layout(display="none", width="auto", max_width="calc(100% - 1em)", align_self="flex-start"),
+            disabled=True,
+        )
         self.note.add_class("gvl-note")
         self.note.on_click(lambda _b: self.toggle())
         self.cancel = _small("times", "cancel this job", "gvl-cancel")
@@ -54,8 +56,10 @@ class JobRow(W.VBox):
         for b, action in ((self.cancel, "cancel"), (self.retry, "retry"), (self.up, "up"), (self.down, "down")):
             b.on_click(lambda _b, action=action: act(action, self.job_id))
         self.detail = W.HTML(layout=W.Layout(display="none"))
-        line = W.HBox([self.info, self.cancel, self.retry, self.up, self.down],
-                      layout=W.Layout(align_items="center", width="100%"))
+        line = W.HBox(
+            [self.info, self.cancel, self.retry, self.up, self.down],
+            layout=W.Layout(align_items="center", width="100%"),
+        )
         super().__init__([line, self.note, self.detail], layout=W.Layout(display="none", width="100%"))
         self.add_class("gvl-row")
 
@@ -101,8 +105,13 @@ class JobRow(W.VBox):
 class QueuePanel(W.VBox):
     """Global controls, concurrency, the job table with paging and a status filter."""
 
-    def __init__(self, queue: Any, errors: ErrorArea | None = None, page_size: int = 10,
-                 on_change: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        queue: Any,
+        errors: ErrorArea | None = None,
+        page_size: int = 10,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.queue = queue
         self.errors = errors or ErrorArea()
         self.page_size = page_size
@@ -117,8 +126,12 @@ class QueuePanel(W.VBox):
         self.stop = button("Stop", "stop dispatching; running jobs are cancelled and re-queued", "warning", "stop")
         self.cancel_all = button("Cancel all", "cancel every job that has not finished", "danger", "ban")
         self.retry_failed = button("Retry failed", "queue failed jobs again", "", "redo")
-        self.clear_completed = button("Clear completed", "remove completed jobs from the table (their outputs stay "
-                                      "on disk); failed and cancelled jobs stay", "", "broom")  # fmt: skip
+        self.clear_completed = button(
+            "Clear completed",
+            "remove completed jobs from the table (their outputs stay on disk); failed and cancelled jobs stay",
+            "",
+            "broom",
+        )
         self.note = W.HTML(layout=W.Layout(margin="0 0 0 8px"))  # what the last click did, or why nothing
         self.note.add_class("gvl-action-note")
         actions = {
@@ -134,14 +147,23 @@ class QueuePanel(W.VBox):
             b.add_class("gvl-" + b.description.lower().replace(" ", "-"))
             b.on_click(g(lambda _b, name=name, fn=fn: self._did(fn(), name)))
         self.concurrency = W.BoundedIntText(
-            value=int(getattr(queue, "max_concurrent", None) or 0), min=0, max=4096,
-            description="Max running", tooltip="jobs running at once (0: as many as the cluster takes)",
-            style={"description_width": "7em"}, layout=W.Layout(width="13em"),
+            value=int(getattr(queue, "max_concurrent", None) or 0),
+            min=0,
+            max=4096,
+            description="Max running",
+            tooltip="jobs running at once (0: as many as the cluster takes)",
+            style={"description_width": "7em"},
+            layout=W.Layout(width="13em"),
         )
         self.concurrency.add_class("gvl-concurrency")
         self.concurrency.observe(g(self._set_concurrency), names="value")
-        self.show_only = W.Dropdown(options=list(SHOW), value="all", description="Show",
-                                    style={"description_width": "3em"}, layout=W.Layout(width="14em"))
+        self.show_only = W.Dropdown(
+            options=list(SHOW),
+            value="all",
+            description="Show",
+            style={"description_width": "3em"},
+            layout=W.Layout(width="14em"),
+        )
         self.show_only.observe(g(lambda _c: self._set_page(0)), names="value")
         self.prev = button("", "previous page", "", "chevron-left")
         self.next = button("", "next page", "", "chevron-right")
@@ -154,10 +176,23 @@ class QueuePanel(W.VBox):
         super().__init__(
             children=[
                 W.HTML('<span class="gvl-title">3 · Queue</span>'),
-                W.HBox([self.start, self.pause, self.resume, self.stop, self.cancel_all, self.retry_failed,
-                        self.clear_completed, self.note], layout=W.Layout(flex_flow="row wrap", align_items="center")),
-                W.HBox([self.concurrency, self.show_only, self.prev, self.page_info, self.next],
-                       layout=W.Layout(align_items="center")),
+                W.HBox(
+                    [
+                        self.start,
+                        self.pause,
+                        self.resume,
+                        self.stop,
+                        self.cancel_all,
+                        self.retry_failed,
+                        self.clear_completed,
+                        self.note,
+                    ],
+                    layout=W.Layout(flex_flow="row wrap", align_items="center"),
+                ),
+                W.HBox(
+                    [self.concurrency, self.show_only, self.prev, self.page_info, self.next],
+                    layout=W.Layout(align_items="center"),
+                ),
                 self._header(),
                 self.empty,
                 *self.rows,
@@ -214,8 +249,11 @@ class QueuePanel(W.VBox):
             wanted = SHOW[self.show_only.value]
             total = self.queue.count(wanted)
             self.page, pages = clamp_page(self.page, total, self.page_size)
-            shown = self.queue.jobs(wanted, order="submitted", limit=self.page_size,
-                                    offset=self.page * self.page_size) if total else []
+            shown = (
+                self.queue.jobs(wanted, order="submitted", limit=self.page_size, offset=self.page * self.page_size)
+                if total
+                else []
+            )
             any_jobs = bool(total) or self.queue.count() > 0  # a filter may hide them all
             self.render(shown, total, pages, any_jobs, state)
 

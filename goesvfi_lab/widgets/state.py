@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -197,8 +197,14 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
     for seq in usable:
         if settings.cube and not all(p.lower().endswith(".nc") for p in seq.paths):
             raise ValueError(f"a NetCDF cube needs NetCDF inputs; {seq.name} has other files (untick 'NetCDF cube')")
-    jobs = jobs_for(usable, os.path.expanduser(settings.output_dir), root=root, factor=settings.factor,
-                    method=settings.method, priority=settings.priority)  # fmt: skip
+    jobs = jobs_for(
+        usable,
+        os.path.expanduser(settings.output_dir),
+        root=root,
+        factor=settings.factor,
+        method=settings.method,
+        priority=settings.priority,
+    )
     for job in jobs:
         job.settings = {
             "fps": settings.fps,

@@ -21,8 +21,9 @@ class StatsPanel(W.VBox):
         self.history = ThroughputHistory(history)
         self.summary = W.HTML(fmt.stats_summary(Stats()))
         self.summary.add_class("gvl-stats-summary")
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, bar_style="info",
-                                        layout=W.Layout(flex="1 1 auto", width="auto"))
+        self.progress = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, bar_style="info", layout=W.Layout(flex="1 1 auto", width="auto")
+        )
         self.progress.add_class("gvl-progress")
         self.progress_label = W.HTML(fmt.fmt_percent(0.0), layout=W.Layout(min_width="4.5em"))
         self.progress_label.add_class("gvl-progress-label")
@@ -32,11 +33,15 @@ class StatsPanel(W.VBox):
         self.links = W.HTML(fmt.links(None, None))
         super().__init__(
             children=[
-                W.HBox([W.HTML('<span class="gvl-title">Progress</span>'), self.links],
-                       layout=W.Layout(justify_content="space-between", align_items="center")),
+                W.HBox(
+                    [W.HTML('<span class="gvl-title">Progress</span>'), self.links],
+                    layout=W.Layout(justify_content="space-between", align_items="center"),
+                ),
                 W.HBox([self.progress, self.progress_label], layout=W.Layout(align_items="center")),
-                W.HBox([self.summary, W.VBox([W.HTML('<span class="gvl-muted">throughput</span>'), self.spark])],
-                       layout=W.Layout(align_items="flex-start", justify_content="space-between")),
+                W.HBox(
+                    [self.summary, W.VBox([W.HTML('<span class="gvl-muted">throughput</span>'), self.spark])],
+                    layout=W.Layout(align_items="flex-start", justify_content="space-between"),
+                ),
                 self.workers,
             ]
         )

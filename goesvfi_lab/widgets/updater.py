@@ -1,9 +1,10 @@
 """Background threads for the panels: the periodic updater and a debouncer for slow look-ups.
 
-Measured in this project (a real JupyterLab, ipywidgets 8): trait changes made from a background thread reach the browser
-even while a cell is busy, whereas asyncio tasks on the kernel loop starve. So one daemon thread per
-app pushes state to the widgets a few times a second; nothing here creates or displays widgets (that
-stays on the main thread). Every exception is handed to ``on_error`` so the panel can show it.
+Measured in this project (a real JupyterLab, ipywidgets 8): trait changes made from a background thread
+reach the browser even while a cell is busy, whereas asyncio tasks on the kernel loop starve. So one
+daemon thread per app pushes state to the widgets a few times a second; nothing here creates or displays
+widgets (that stays on the main thread). Every exception is handed to ``on_error`` so the panel can show
+it.
 """
 
 from __future__ import annotations

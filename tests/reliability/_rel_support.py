@@ -65,5 +65,11 @@ class RestartableCluster(SubprocessCluster):
 
 def cli(*args: str, **kw) -> subprocess.Popen:
     """``goesvfi-lab ARGS`` in a new process (argument list, no shell)."""
-    return subprocess.Popen([sys.executable, "-m", "goesvfi_lab", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=kw.pop("cwd", REPO), **kw)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "goesvfi_lab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=kw.pop("cwd", REPO),
+        **kw,
+    )

@@ -20,7 +20,6 @@ from _engine_support import FAULT_CONFIG as FAST  # noqa: E402
 from _engine_support import SubprocessCluster  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def fast_config():
     with dask.config.set(FAST):

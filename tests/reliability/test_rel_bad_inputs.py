@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dask
@@ -52,31 +52,66 @@ CASES = [
     Case("text_named_png", "a text file named .png", FAILED, ("f001.png", "not a PNG, JPEG, TIFF or NetCDF")),
     Case("missing_file", "input deleted after the job was made", FAILED, ("f001.png", "no such file")),
     Case("directory_as_frame", "a folder where a frame should be", FAILED, ("f001.png", "is a directory")),
-    Case("mixed_sizes", "32×32 then 48×48", FAILED, ("f000.png and", "f001.png", "frame sizes differ: 32×32×3 vs 48×48×3")),
-    Case("mixed_channels", "RGB then grey", FAILED, ("f000.png and", "f001.png", "frame sizes differ: 32×32×3 vs 32×32")),
-    Case("mixed_dtypes", "8-bit then 16-bit PNG", FAILED, ("f000.png and", "f001.png", "frame dtypes differ: uint8 vs uint16")),
+    Case(
+        "mixed_sizes",
+        "32×32 then 48×48",
+        FAILED,
+        ("f000.png and", "f001.png", "frame sizes differ: 32×32×3 vs 48×48×3"),
+    ),
+    Case(
+        "mixed_channels", "RGB then grey", FAILED, ("f000.png and", "f001.png", "frame sizes differ: 32×32×3 vs 32×32")
+    ),
+    Case(
+        "mixed_dtypes",
+        "8-bit then 16-bit PNG",
+        FAILED,
+        ("f000.png and", "f001.png", "frame dtypes differ: uint8 vs uint16"),
+    ),
     Case("single_frame", "one input", FAILED, ("f000.png", "a job needs at least two")),
     Case("empty_folder", "no inputs at all", FAILED, ("'empty_folder'", "has no input frames")),
     Case("frames_1x1", "three 1×1 frames", COMPLETED, frames=5),
-    Case("too_large_for_memory", "PNG header says 200000×200000 RGB", FAILED,
-         ("huge.png", "111.76 GiB once decoded", "refused before reading it")),
+    Case(
+        "too_large_for_memory",
+        "PNG header says 200000×200000 RGB",
+        FAILED,
+        ("huge.png", "111.76 GiB once decoded", "refused before reading it"),
+    ),
     Case("nan_only_netcdf", "CMI all _FillValue", FAILED, ("_s2024", ".nc and", "has no valid pixels (all NaN/inf)")),
-    Case("netcdf_without_variable", "NetCDF holding only 'foo'", FAILED,
-         ("_s2024", "no CMI or Rad variable (variables: foo)")),
-    Case("wrong_band", "band 14 scan in a band 13 sequence", FAILED,
-         ("M6C14_G16", "band 14", "in a sequence of G16 L2-CMIP sector C band 13")),
-    Case("duplicate_scans", "the same scan twice (reprocessed: same start, later created)", COMPLETED,
-         notes=("duplicate scan skipped",), frames=5),
-    Case("duplicate_content", "a byte-identical copy of a frame", COMPLETED, notes=("duplicate input skipped",), frames=5),
+    Case(
+        "netcdf_without_variable",
+        "NetCDF holding only 'foo'",
+        FAILED,
+        ("_s2024", "no CMI or Rad variable (variables: foo)"),
+    ),
+    Case(
+        "wrong_band",
+        "band 14 scan in a band 13 sequence",
+        FAILED,
+        ("M6C14_G16", "band 14", "in a sequence of G16 L2-CMIP sector C band 13"),
+    ),
+    Case(
+        "duplicate_scans",
+        "the same scan twice (reprocessed: same start, later created)",
+        COMPLETED,
+        notes=("duplicate scan skipped",),
+        frames=5,
+    ),
+    Case(
+        "duplicate_content", "a byte-identical copy of a frame", COMPLETED, notes=("duplicate input skipped",), frames=5
+    ),
     Case("out_of_order_scans", "scans listed newest first", COMPLETED, notes=("sorted by scan start",), frames=5),
-    Case("unwritable_output", "output folder under a regular file (ENOTDIR)", FAILED,
-         ("afile/out", "cannot create or write the output folder", "Not a directory")),
+    Case(
+        "unwritable_output",
+        "output folder under a regular file (ENOTDIR)",
+        FAILED,
+        ("afile/out", "cannot create or write the output folder", "Not a directory"),
+    ),
     Case("full_disk", "output on a 192 KiB tmpfs", FAILED, ("cannot write: No space left on device",), needs="tmpfs"),
     Case("symlink_loop", "input is a symlink loop", FAILED, ("loop.png", "Too many levels of symbolic links")),
     Case("nul_in_name", "input path with a NUL byte", FAILED, ("\\x00", "not a usable file name", "null byte")),
     Case("good_png", "a healthy PNG job in the same batch", COMPLETED, frames=9),
     Case("good_netcdf_video_cube", "a healthy NetCDF job writing MP4 and cube", COMPLETED, frames=5),
-]  # fmt: skip
+]
 
 
 def _abi(directory: Path, minutes: list[int], band: int = 13, created_offset: int = 0) -> list[str]:
@@ -86,12 +121,22 @@ def _abi(directory: Path, minutes: list[int], band: int = 13, created_offset: in
     start = datetime(2024, 5, 16, 18, 1, 17, tzinfo=timezone.utc)
     paths = []
     for m in minutes:
-        (p,) = write_sample(directory, frames=1, size=(32, 32), fmt="nc", band=band, seed=m,
-                            start=start + timedelta(minutes=m))  # fmt: skip
+        (p,) = write_sample(
+            directory, frames=1, size=(32, 32), fmt="nc", band=band, seed=m, start=start + timedelta(minutes=m)
+        )
         if created_offset:
             g = parse_goes_name(p)
-            name = format_goes_name(g.satellite, g.product, g.sector, g.band, g.start, g.end,
-                                    g.created + timedelta(seconds=created_offset), level=g.level, mode=g.mode)  # fmt: skip
+            name = format_goes_name(
+                g.satellite,
+                g.product,
+                g.sector,
+                g.band,
+                g.start,
+                g.end,
+                g.created + timedelta(seconds=created_offset),
+                level=g.level,
+                mode=g.mode,
+            )
             os.rename(p, os.path.join(os.path.dirname(p), name))
             p = os.path.join(os.path.dirname(p), name)
         paths.append(p)
@@ -107,7 +152,9 @@ def _huge_png(path: Path) -> str:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", 200_000, 200_000, 8, 2, 0, 0, 0)
-    body = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    body = (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    )
     path.write_bytes(body)
     return str(path)
 
@@ -115,8 +162,9 @@ def _huge_png(path: Path) -> str:
 def _mount_tmpfs(where: Path, size: str = "192k") -> bool:
     where.mkdir(parents=True, exist_ok=True)
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                              capture_output=True, timeout=30)  # fmt: skip
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, timeout=30
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -228,8 +276,11 @@ def corpus(shared_cluster, tmp_path_factory):
     mounted = _mount_tmpfs(mount)
     try:
         jobs = {c.id: _build(c.id, tmp, mount if mounted else None) for c in CASES}
-        settings = {"goesvfi.retry.max-attempts": 1, "goesvfi.queue.circuit-breaker": 0,  # many failures in a row
-                    "goesvfi.queue.metrics-interval": 0.1}  # fmt: skip
+        settings = {
+            "goesvfi.retry.max-attempts": 1,
+            "goesvfi.queue.circuit-breaker": 0,  # many failures in a row
+            "goesvfi.queue.metrics-interval": 0.1,
+        }
         with dask.config.set(settings), Client(shared_cluster.address, timeout=60) as client:
             q = BatchQueue(cluster=client, store=tmp / "queue.sqlite3")
             ids = q.add_jobs([j for j in jobs.values() if j is not None])
@@ -252,8 +303,10 @@ def test_bad_input_corpus(corpus, case):
     results, tmp = corpus
     job = results[case.id]
     if job is None:
-        pytest.skip(f"{case.id}: needs a {case.needs} (mount -t tmpfs is not allowed here); "
-                    "test_full_disk_under_a_size_capped_writer covers the write path")  # fmt: skip
+        pytest.skip(
+            f"{case.id}: needs a {case.needs} (mount -t tmpfs is not allowed here); "
+            "test_full_disk_under_a_size_capped_writer covers the write path"
+        )
     assert job.status == case.status, (job.status, job.error)
     if case.status == FAILED:
         for text in case.error:
@@ -326,7 +379,9 @@ def test_full_disk_under_a_size_capped_writer(tmp_path):
     done = subprocess.run([sys.executable, "-c", _WRITER, a, b, str(out)], capture_output=True, text=True, timeout=120)
     line = done.stdout.strip()
     assert line.startswith("FrameError ") and f"{out}/00000" in line and "cannot write: File too large" in line, (
-        line, done.stderr[-2000:])  # fmt: skip
+        line,
+        done.stderr[-2000:],
+    )
     assert leftovers(out) == []  # the temporary of the refused write was removed
 
 

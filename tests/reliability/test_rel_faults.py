@@ -37,16 +37,18 @@ def _batch(q, tmp_path, n_jobs=8, n=6, size=160, factor=8):
 
 
 def test_same_worker_sigkilled_twice_in_a_row_loses_nothing(tmp_path):
-    with SubprocessCluster(tmp_path / "cluster", {"a": [], "b": []}) as cluster, \
-            Client(cluster.address, timeout=60) as client:  # fmt: skip
+    with (
+        SubprocessCluster(tmp_path / "cluster", {"a": [], "b": []}) as cluster,
+        Client(cluster.address, timeout=60) as client,
+    ):
         q = scenarios.queue(client, tmp_path)
         ids = _batch(q, tmp_path, n_jobs=8, size=192)
         q.start(preload=["linear"])
         try:
             killed = []
-            for round_ in range(2):
+            for _round in range(2):
                 floor = q.stats().frames_done
-                wait_for(lambda: q.stats().frames_done > floor + 20, 120, what="work under way")
+                wait_for(lambda floor=floor: q.stats().frames_done > floor + 20, 120, what="work under way")
                 assert q.stats().completed < len(ids), "the batch finished before the kill: make it bigger"
                 pid = cluster.worker_pid("a")
                 assert pid not in killed  # the second kill hits the nanny's replacement process
@@ -66,8 +68,19 @@ def test_cli_run_sigkilled_mid_batch_then_run_again_finishes_without_redoing(sha
     root, out = tmp_path / "in", tmp_path / "out"
     for i in range(8):
         make_frames(root / f"seq{i}", 6, 160, seed=i)
-    args = ["run", str(root), "-o", str(out), "--scheduler", shared_cluster.address, "--factor", "8",
-            "--method", "linear", "--quiet"]  # fmt: skip
+    args = [
+        "run",
+        str(root),
+        "-o",
+        str(out),
+        "--scheduler",
+        shared_cluster.address,
+        "--factor",
+        "8",
+        "--method",
+        "linear",
+        "--quiet",
+    ]
     first = cli(*args)
     try:
         wait_for(lambda: 1 <= len(list(out.glob("*/job.json"))) < 8, 180, 0.02, "some jobs finished, not all")
@@ -186,8 +199,15 @@ def test_two_processes_on_one_store_and_tree_do_every_job_exactly_once(shared_cl
     for i in range(6):
         make_frames(root / f"seq{i}", 5, 96, seed=10 + i)
     env = {**os.environ, "DASK_GOESVFI__QUEUE__LOCK_RETRY": "0.3", "DASK_GOESVFI__QUEUE__METRICS_INTERVAL": "0.1"}
-    procs = [subprocess.Popen([sys.executable, "-c", _TWIN, shared_cluster.address, str(store), str(root), str(out),
-                               str(go)], stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TWIN, shared_cluster.address, str(store), str(root), str(out), str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ready"
@@ -226,8 +246,10 @@ def test_finished_pairs_lost_with_their_worker_before_the_queue_saw_them_are_wai
     SIGKILLed (the results are "lost" and must be computed again), then the queue handles them."""
     from distributed import Event
 
-    with SubprocessCluster(tmp_path / "cluster", {"a": ["--resources", "GPU=1"], "b": []}) as cluster, \
-            Client(cluster.address, timeout=60) as client:  # fmt: skip
+    with (
+        SubprocessCluster(tmp_path / "cluster", {"a": ["--resources", "GPU=1"], "b": []}) as cluster,
+        Client(cluster.address, timeout=60) as client,
+    ):
         b = next(addr for addr, w in client.scheduler_info()["workers"].items() if w["name"] == "b")
         gate = Event(f"gate-{os.getpid()}", client=client)
 
@@ -247,8 +269,12 @@ def test_finished_pairs_lost_with_their_worker_before_the_queue_saw_them_are_wai
 
             def kill_while_held():
                 pairs = lambda: [f for k, f in sub.futures.items() if "-asm-" not in k]  # noqa: E731
-                wait_for(lambda: len(pairs()) == 2 and all(f.status == "finished" for f in pairs()), 60, 0.01,
-                         "both pairs to finish")  # fmt: skip
+                wait_for(
+                    lambda: len(pairs()) == 2 and all(f.status == "finished" for f in pairs()),
+                    60,
+                    0.01,
+                    "both pairs to finish",
+                )
                 os.kill(cluster.worker_pid("a"), signal.SIGKILL)
                 wait_for(lambda: any(f.status != "finished" for f in pairs()), 30, 0.01, "the results to be lost")
                 return [f.status for f in pairs()]

@@ -26,17 +26,28 @@ from goesvfi_lab.model import BatchJob, JobStatus
 from goesvfi_lab.queue import BatchQueue
 
 HOSTILE_FOLDERS = [
-    "..dots..", "$(touch pwned1)", "x; touch pwned2 #", "`touch pwned3`", "it's \"quoted\" & <b>", "n" * 255,
-    "pipe:1", "-rf", "<img src=x onerror=alert(1)>", "café ünïcode", "tab\tand\nnewline",
-]  # fmt: skip
+    "..dots..",
+    "$(touch pwned1)",
+    "x; touch pwned2 #",
+    "`touch pwned3`",
+    'it\'s "quoted" & <b>',
+    "n" * 255,
+    "pipe:1",
+    "-rf",
+    "<img src=x onerror=alert(1)>",
+    "café ünïcode",
+    "tab\tand\nnewline",
+]
 SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=@,-]*$")
 
 
 # --- names and paths ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [*HOSTILE_FOLDERS, "../../etc", "/etc/cron.d/evil", "a\x00b", "..", ".", "",
-                                  "C:\\Windows", "~root", "a/../../b"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name",
+    [*HOSTILE_FOLDERS, "../../etc", "/etc/cron.d/evil", "a\x00b", "..", ".", "", "C:\\Windows", "~root", "a/../../b"],
+)
 def test_safe_name_is_one_plain_folder_name(name):
     safe = safety.safe_name(name)
     assert SAFE.match(safe), safe
@@ -89,8 +100,19 @@ def test_ffmpeg_is_given_a_file_never_an_option_or_a_protocol(tmp_path, monkeypa
 
 # --- nothing from an input is executed ------------------------------------------------------------
 
-_FORBIDDEN_CALLS = {"eval", "exec", "os.system", "os.popen", "pickle.load", "pickle.loads", "marshal.loads",
-                    "subprocess.getoutput", "subprocess.getstatusoutput", "yaml.load", "yaml.unsafe_load"}  # fmt: skip
+_FORBIDDEN_CALLS = {
+    "eval",
+    "exec",
+    "os.system",
+    "os.popen",
+    "pickle.load",
+    "pickle.loads",
+    "marshal.loads",
+    "subprocess.getoutput",
+    "subprocess.getstatusoutput",
+    "yaml.load",
+    "yaml.unsafe_load",
+}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -161,36 +183,79 @@ def test_hostile_names_run_safely_and_the_dashboard_escapes_them(tmp_path):
     bad_input = tmp_path / "bad" / '<b onmouseover="alert(2)">.png'
     bad_input.parent.mkdir()
     bad_input.write_bytes(b"not an image at all")
-    config = {"distributed.scheduler.worker-saturation": "inf", "goesvfi.queue.metrics-interval": 0.1,
-              "goesvfi.dashboard.interval": 0.1, "goesvfi.retry.max-attempts": 1}  # fmt: skip
-    with dask.config.set(config), LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                               dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
+    config = {
+        "distributed.scheduler.worker-saturation": "inf",
+        "goesvfi.queue.metrics-interval": 0.1,
+        "goesvfi.dashboard.interval": 0.1,
+        "goesvfi.retry.max-attempts": 1,
+    }
+    with (
+        dask.config.set(config),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster) as client,
+    ):
         q = BatchQueue(cluster=client, store=tmp_path / "queue.sqlite3")
         hostile_ids = q.add_directory(root, out, settings={"video": True}, method="linear")
         assert len(hostile_ids) == len(HOSTILE_FOLDERS)
-        script = q.add_job(BatchJob(name="<script>alert(3)</script>", inputs=make_frames(tmp_path / "in2", 3, 32),
-                                    output_dir=str(user_dir), method="linear", settings={"video": True}))
-        failing = q.add_job(BatchJob(name="bad-input", inputs=[make_frames(tmp_path / "in3", 1, 32)[0],
-                                     str(bad_input)], output_dir=str(out / "bad"), method="linear"))  # fmt: skip
-        escaping = q.add_job(BatchJob(name="escape", inputs=make_frames(tmp_path / "in4", 2, 32),
-                                      output_dir=str(out / "escape"), method="linear",
-                                      settings={"video": "../../escaped.mp4"}))  # fmt: skip
-        attrs = q.add_job(BatchJob(name="attrs", inputs=_hostile_netcdf(tmp_path / "nc"), output_dir=str(out / "nc"),
-                                   method="linear", settings={"cube": True}))  # fmt: skip
+        script = q.add_job(
+            BatchJob(
+                name="<script>alert(3)</script>",
+                inputs=make_frames(tmp_path / "in2", 3, 32),
+                output_dir=str(user_dir),
+                method="linear",
+                settings={"video": True},
+            )
+        )
+        failing = q.add_job(
+            BatchJob(
+                name="bad-input",
+                inputs=[make_frames(tmp_path / "in3", 1, 32)[0], str(bad_input)],
+                output_dir=str(out / "bad"),
+                method="linear",
+            )
+        )
+        escaping = q.add_job(
+            BatchJob(
+                name="escape",
+                inputs=make_frames(tmp_path / "in4", 2, 32),
+                output_dir=str(out / "escape"),
+                method="linear",
+                settings={"video": "../../escaped.mp4"},
+            )
+        )
+        attrs = q.add_job(
+            BatchJob(
+                name="attrs",
+                inputs=_hostile_netcdf(tmp_path / "nc"),
+                output_dir=str(out / "nc"),
+                method="linear",
+                settings={"cube": True},
+            )
+        )
         q.start(preload=["linear"])
         try:
             assert q.wait(180)
             url = f"http://127.0.0.1:{urlparse(client.dashboard_link).port}/{dash.PAGE}"
-            wait_for(lambda: '"completed": ' in _get(url + ".json") and
-                     sum(j["status"] in ("completed", "failed") for q_ in __import__("json").loads(_get(url + ".json"))
-                         ["queues"] for j in q_["jobs"]) == len(HOSTILE_FOLDERS) + 4, 30, 0.1,
-                     "the page to show every job finished")  # fmt: skip
+            wait_for(
+                lambda: (
+                    '"completed": ' in _get(url + ".json")
+                    and sum(
+                        j["status"] in ("completed", "failed")
+                        for q_ in __import__("json").loads(_get(url + ".json"))["queues"]
+                        for j in q_["jobs"]
+                    )
+                    == len(HOSTILE_FOLDERS) + 4
+                ),
+                30,
+                0.1,
+                "the page to show every job finished",
+            )
             page = _get(url)
         finally:
             q.stop()
 
     # every hostile folder became a safe folder directly under out/, and ran (ffmpeg included)
-    for jid, name in zip(hostile_ids, HOSTILE_FOLDERS):
+    for jid in hostile_ids:
         job = q.job(jid)
         assert os.path.dirname(job.output_dir) == str(out.resolve()) and SAFE.match(os.path.basename(job.output_dir))
         assert_completed_on_disk([job])
@@ -215,11 +280,15 @@ def test_hostile_names_run_safely_and_the_dashboard_escapes_them(tmp_path):
     assert not [p for p in tmp_path.rglob("pwned*")]
     assert leftovers(out) == []
     # the dashboard page: every name and error escaped, no markup from a job reaches the page
-    for raw in ("<script>alert(3)</script>", "<img src=x onerror=alert(1)>", '<b onmouseover="alert(2)">',
-                'it\'s "quoted" & <b>'):
+    for raw in (
+        "<script>alert(3)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<b onmouseover="alert(2)">',
+        'it\'s "quoted" & <b>',
+    ):
         assert raw not in page
     assert "it&#x27;s &quot;quoted&quot; &amp; &lt;b&gt;" in page
     assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "&lt;b onmouseover=&quot;alert(2)&quot;&gt;.png" in page
-    assert "<script" not in page and "<img" not in page and "onmouseover=\"" not in page
+    assert "<script" not in page and "<img" not in page and 'onmouseover="' not in page

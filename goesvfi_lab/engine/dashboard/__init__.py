@@ -52,7 +52,15 @@ from __future__ import annotations
 from goesvfi_lab.html import fmt_duration, fmt_eta, fmt_percent, fmt_rate
 from goesvfi_lab.html_page import PAGE, PAGE_JSON, PAGE_TITLE, render_page, status_text
 
-from .client import JOB_FIELDS, DashboardPublisher, attach_dashboard, job_row, page_url, publish_snapshot, queue_snapshot
+from .client import (
+    JOB_FIELDS,
+    DashboardPublisher,
+    attach_dashboard,
+    job_row,
+    page_url,
+    publish_snapshot,
+    queue_snapshot,
+)
 from .scheduler import (
     COUNTS,
     PLUGIN_NAME,
@@ -67,8 +75,30 @@ from .scheduler import (
 )
 
 __all__ = [
-    "COUNTS", "JOB_FIELDS", "PAGE", "PAGE_JSON", "PAGE_TITLE", "PLUGIN_NAME", "RPC", "DashboardPlugin",
-    "DashboardPublisher", "JobsJSON", "JobsPage", "add_routes", "attach_dashboard", "current_view", "dask_setup",
-    "fmt_duration", "fmt_eta", "fmt_percent", "fmt_rate", "job_row", "page_url", "publish_snapshot",
-    "queue_snapshot", "render_page", "routes", "status_text",
-]  # fmt: skip
+    "COUNTS",
+    "JOB_FIELDS",
+    "PAGE",
+    "PAGE_JSON",
+    "PAGE_TITLE",
+    "PLUGIN_NAME",
+    "RPC",
+    "DashboardPlugin",
+    "DashboardPublisher",
+    "JobsJSON",
+    "JobsPage",
+    "add_routes",
+    "attach_dashboard",
+    "current_view",
+    "dask_setup",
+    "fmt_duration",
+    "fmt_eta",
+    "fmt_percent",
+    "fmt_rate",
+    "job_row",
+    "page_url",
+    "publish_snapshot",
+    "queue_snapshot",
+    "render_page",
+    "routes",
+    "status_text",
+]

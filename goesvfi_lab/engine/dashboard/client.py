@@ -25,8 +25,23 @@ from .scheduler import PLUGIN_NAME, RPC, DashboardPlugin
 
 logger = logging.getLogger(__name__)
 
-JOB_FIELDS = ("id", "name", "status", "priority", "frames_done", "frames_total", "progress", "attempts",
-              "error", "position", "method", "factor", "created_at", "started_at", "finished_at")  # fmt: skip
+JOB_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "priority",
+    "frames_done",
+    "frames_total",
+    "progress",
+    "attempts",
+    "error",
+    "position",
+    "method",
+    "factor",
+    "created_at",
+    "started_at",
+    "finished_at",
+)
 
 
 def job_row(job: Any) -> dict[str, Any]:
@@ -67,10 +82,15 @@ def queue_snapshot(queue: Any, limit: int | None = None) -> dict[str, Any]:
     limit = int(config.get("dashboard.max-jobs", 200) if limit is None else limit)
     jobs = queue.jobs(limit=limit)  # read from the store: only the rows shown
     stats = queue.stats()  # its state word is the notebook panel's (policy.queue_state)
-    info = {"state": stats.state, "paused_reason": queue.paused_reason, "policy": queue.policy,
-            "store": str(queue.store.path), "host": socket.gethostname(), "pid": os.getpid()}  # fmt: skip
-    return {"jobs": [job_row(j) for j in jobs], "jobs_total": queue.count(),
-            "stats": _stats_dict(stats), "info": info}  # fmt: skip
+    info = {
+        "state": stats.state,
+        "paused_reason": queue.paused_reason,
+        "policy": queue.policy,
+        "store": str(queue.store.path),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    return {"jobs": [job_row(j) for j in jobs], "jobs_total": queue.count(), "stats": _stats_dict(stats), "info": info}
 
 
 def publish_snapshot(
@@ -91,9 +111,14 @@ def publish_snapshot(
     """
     rows = [job_row(j) for j in jobs]
     reply = client.sync(
-        getattr(client.scheduler, RPC), queue=str(queue_id), jobs=rows, stats=_stats_dict(stats),
-        info=dict(info or {}), jobs_total=len(rows) if jobs_total is None else int(jobs_total), closed=bool(closed),
-    )  # fmt: skip
+        getattr(client.scheduler, RPC),
+        queue=str(queue_id),
+        jobs=rows,
+        stats=_stats_dict(stats),
+        info=dict(info or {}),
+        jobs_total=len(rows) if jobs_total is None else int(jobs_total),
+        closed=bool(closed),
+    )
     return reply == "OK"
 
 
@@ -122,8 +147,9 @@ class DashboardPublisher:
     Failures are logged once and retried, never raised into the queue.
     """
 
-    def __init__(self, queue: Any, interval: float | None = None, limit: int | None = None,
-                 heartbeat: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self, queue: Any, interval: float | None = None, limit: int | None = None, heartbeat: float = 10.0
+    ) -> None:
         self.queue = queue
         self.interval = float(config.get("dashboard.interval", 1.0) if interval is None else interval)
         self.heartbeat = max(float(heartbeat), self.interval)
@@ -161,15 +187,33 @@ class DashboardPublisher:
         """What the page shows, as shown: a throughput decaying while idle or an ETA counting down is
         sent too (within ``interval``), so the page and the notebook panel read the same."""
         s = self.queue.stats()
-        return (s.total, s.pending, s.queued, s.running, s.completed, s.failed, s.cancelled, s.frames_done,
-                s.state, fmt_rate(s.throughput), fmt_duration(s.eta_seconds))  # fmt: skip
+        return (
+            s.total,
+            s.pending,
+            s.queued,
+            s.running,
+            s.completed,
+            s.failed,
+            s.cancelled,
+            s.frames_done,
+            s.state,
+            fmt_rate(s.throughput),
+            fmt_duration(s.eta_seconds),
+        )
 
     def publish(self, closed: bool = False) -> bool:
         """Build and send the snapshot now; True if the scheduler took it."""
         key = self._key()
         snap = queue_snapshot(self.queue, self.limit)
-        ok = publish_snapshot(self.queue.client, snap["jobs"], snap["stats"], queue_id=self.queue.id,
-                              info=snap["info"], jobs_total=snap["jobs_total"], closed=closed)  # fmt: skip
+        ok = publish_snapshot(
+            self.queue.client,
+            snap["jobs"],
+            snap["stats"],
+            queue_id=self.queue.id,
+            info=snap["info"],
+            jobs_total=snap["jobs_total"],
+            closed=closed,
+        )
         self._last_key, self._last_sent = key, time.monotonic()
         self.published += 1
         return ok

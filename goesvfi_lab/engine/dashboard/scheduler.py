@@ -48,14 +48,26 @@ class DashboardPlugin(SchedulerPlugin):
         if self.scheduler is not None and self.scheduler.handlers.get(RPC) == self.receive:
             del self.scheduler.handlers[RPC]
 
-    def receive(self, queue: str = "default", jobs: list | None = None, stats: dict | None = None,
-                info: dict | None = None, jobs_total: int | None = None, closed: bool = False) -> str:  # fmt: skip
+    def receive(
+        self,
+        queue: str = "default",
+        jobs: list | None = None,
+        stats: dict | None = None,
+        info: dict | None = None,
+        jobs_total: int | None = None,
+        closed: bool = False,
+    ) -> str:
         """The RPC handler: replace ``queue``'s snapshot."""
         jobs = list(jobs or [])
         self.queues[str(queue)] = {
-            "queue": str(queue), "jobs": jobs, "jobs_total": len(jobs) if jobs_total is None else int(jobs_total),
-            "stats": dict(stats or {}), "info": dict(info or {}), "detached": bool(closed), "received": time.time(),
-        }  # fmt: skip
+            "queue": str(queue),
+            "jobs": jobs,
+            "jobs_total": len(jobs) if jobs_total is None else int(jobs_total),
+            "stats": dict(stats or {}),
+            "info": dict(info or {}),
+            "detached": bool(closed),
+            "received": time.time(),
+        }
         self.received += 1
         return "OK"
 
