@@ -16,6 +16,8 @@ import sys
 import time
 from typing import Any
 
+from .options import add_read_flags, read_settings
+
 STORE_NAME = ".goesvfi-queue.sqlite3"
 
 
@@ -51,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="wait for jobs whose output folder another process holds (default: skip them)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_read_flags(p)
     p.set_defaults(func=run)
 
 
@@ -115,6 +118,7 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
         settings["overwrite"] = True
     if args.fallback_cpu:
         settings["fallback_cpu"] = True
+    settings.update(read_settings(args))
     seqs = group_sequences(paths)
     notes = [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]
     new, ids, already = [], [], set()

@@ -12,6 +12,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from .options import add_read_flags, read_settings
+
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nc")
 
 
@@ -46,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--sequence", help="name of the sequence to use when INPUT_DIR holds several")
     p.add_argument("--overwrite", action="store_true", help="replace frames already in OUT_DIR")
+    add_read_flags(p)
     p.set_defaults(func=run)
 
 
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab import config
     from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.engine import layout
-    from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
+    from goesvfi_lab.frames import ReadOptions, read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
     from goesvfi_lab.plan import n_frames
@@ -97,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
         if int(stale[:6]) >= n_out:
             os.remove(out / stale)
 
-    first = read_frame(seq.paths[0])
+    options = ReadOptions.from_settings(read_settings(args))
+    first = read_frame(seq.paths[0], options=options)
     cmap = auto_cmap(seq.paths[0], default="ir") if args.cmap == "auto" else args.cmap
     kind = input_kind(first.dtype, seq.paths, args.kind)
     method = resolve_method(args.method, args.device, kind)
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         task = progress.add_task(f"{seq.name} ×{args.factor} ({method}, {kind})", total=n_out)
         frame0 = first
         for k in range(len(seq.paths) - 1):
-            frame1 = read_frame(seq.paths[k + 1])
+            frame1 = read_frame(seq.paths[k + 1], options=options)
             generated = (
                 interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind) if times else []
             )
@@ -147,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         write_video(args.video, written, fps=fps)
         print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
     if keep_cube:  # as the batch engine writes it: x/y, grid mapping and units from the first input
-        write_interpolated_cube(args.cube, cube_frames, cube_times, seq.paths[0], args.factor, method)
+        write_interpolated_cube(args.cube, cube_frames, cube_times, seq.paths[0], args.factor, method, options)
         print(f"wrote {args.cube} ({len(cube_frames)} time steps)")
     return 0
 

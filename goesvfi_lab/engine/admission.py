@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from goesvfi_lab.errors import FrameError, OutputConflict
+from goesvfi_lab.frames.read import ReadOptions
 from goesvfi_lab.model import BatchJob
 from goesvfi_lab.plan import n_frames
 
@@ -53,6 +54,7 @@ class Admitted:
     times: tuple[str | None, ...] = ()  # ISO scan start per input, None where unknown
     changes: dict[str, Any] = field(default_factory=dict)  # store fields to update (inputs, notes…)
     skip: str | None = None
+    read: ReadOptions = ReadOptions()  # how every input is read (field, pixels): one value for the job
 
 
 def _add(notes: list[str], note: str) -> None:
@@ -115,4 +117,4 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
     for p in inputs:
         g = parse_goes_name(p)
         times.append(g.start.isoformat() if g is not None else None)
-    return Admitted(inputs, total, tuple(times), changes)
+    return Admitted(inputs, total, tuple(times), changes, read=ReadOptions.from_settings(settings))

@@ -102,4 +102,5 @@ class Claims:
             device=device,
             claimed_at=now,
             timeout=float(timeout) if timeout else None,
+            read=admitted.read,
         )

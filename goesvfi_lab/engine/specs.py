@@ -51,6 +51,7 @@ def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float)
         vmax=job.settings.get("vmax"),
         stop=act.stop,
         poll=poll,
+        read=act.read,
     )
 
 
@@ -68,4 +69,5 @@ def assemble_spec(act: Active) -> AssembleSpec:
         times=act.times,
         notes=tuple(job.notes),
         stop=act.stop,
+        read=act.read,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from goesvfi_lab.frames.read import ReadOptions
 from goesvfi_lab.plan import n_frames
 
 from . import layout
@@ -60,6 +61,7 @@ class PairSpec:
     vmax: float | None = None
     stop: str | None = None  # distributed.Event name; None: never stopped (raw benchmark)
     poll: float = 0.1
+    read: ReadOptions = ReadOptions()  # which field and pixels of the inputs (one value per job)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class AssembleSpec:
     times: tuple[str | None, ...] = ()  # ISO scan start per input, None where unknown
     notes: tuple[str, ...] = ()
     stop: str | None = None
+    read: ReadOptions = ReadOptions()
 
 
 class StopFlag:
@@ -193,7 +196,7 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
     }
     if todo:
         stop.check()
-        frame0, frame1 = read_frame(spec.in0), read_frame(spec.in1)
+        frame0, frame1 = read_frame(spec.in0, options=spec.read), read_frame(spec.in1, options=spec.read)
         inner = [t for _, t in todo if 0.0 < t < 1.0]
         generated: dict[float, Any] = {}
         if inner:
@@ -315,7 +318,9 @@ def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime]
     from goesvfi_lab.frames import write_interpolated_cube
 
     fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
-    write_interpolated_cube(path, fields, times or [None] * total, spec.inputs[0], spec.factor, spec.method)
+    write_interpolated_cube(
+        path, fields, times or [None] * total, spec.inputs[0], spec.factor, spec.method, options=spec.read
+    )
     import shutil
 
     shutil.rmtree(os.path.join(spec.output_dir, layout.FIELDS_DIR), ignore_errors=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from goesvfi_lab import policy
+from goesvfi_lab.frames.read import ReadOptions
 from goesvfi_lab.locks import OutputLock
 from goesvfi_lab.model import CLAIMED, BatchJob, JobStatus
 from goesvfi_lab.store import Store
@@ -47,6 +48,7 @@ class Active:
     frames_dirty: bool = False
     running: bool = False
     stop_set: bool = False
+    read: ReadOptions = ReadOptions()  # how the job's inputs are read (admission.prepare decides)
 
     @property
     def stop(self) -> str:

@@ -9,7 +9,7 @@ from .atomic import atomic_path
 from .cube import write_cube, write_interpolated_cube
 from .images import IMAGE_EXTENSIONS, read_image, sniff_format, write_png
 from .netcdf import bt_to_radiance, radiance_to_bt, read_netcdf
-from .read import read_frame
+from .read import ReadOptions, read_field, read_frame
 from .render import COLORMAPS, IR_RANGE, colour_table, image_to_rgb8, render, to_grey16
 from .video import available_encoders, count_video_frames, read_video, write_video
 
@@ -17,6 +17,7 @@ __all__ = [
     "COLORMAPS",
     "IMAGE_EXTENSIONS",
     "IR_RANGE",
+    "ReadOptions",
     "atomic_path",
     "available_encoders",
     "bt_to_radiance",
@@ -24,6 +25,7 @@ __all__ = [
     "count_video_frames",
     "image_to_rgb8",
     "radiance_to_bt",
+    "read_field",
     "read_frame",
     "read_image",
     "read_netcdf",

@@ -16,6 +16,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .netcdf import NETCDF_LOCK, read_netcdf
+from .read import ReadOptions, read_field
 
 _PACKING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "_Unsigned", "valid_range", "missing_value")
 
@@ -137,11 +138,13 @@ def write_interpolated_cube(
     source: str,
     factor: int,
     method: str,
+    options: ReadOptions | None = None,
 ) -> str:
     """The cube of one interpolated sequence, written the same way by the batch engine and the CLI.
 
-    ``source`` (the first input, a NetCDF file) lends x/y, the grid-mapping variable, units and the
-    other attributes; ``factor`` and ``method`` are recorded. FrameError naming ``source`` for PNG
+    ``source`` (the first input, a NetCDF file), read with the job's ``options`` (the same field and
+    pixels as the frames), lends x/y, the grid-mapping variable, units and the other attributes;
+    ``factor`` and ``method`` are recorded. FrameError naming ``source`` for PNG
     inputs or inputs without scan times.
     """
     from goesvfi_lab.errors import FrameError
@@ -155,7 +158,7 @@ def write_interpolated_cube(
     stamps = list(times)
     if len(set(stamps)) != len(stamps):  # factor larger than the cadence in microseconds: keep order honest
         stamps = [stamps[0] + timedelta(microseconds=i) for i in range(len(stamps))]  # type: ignore[operator]
-    template = read_netcdf(source)
+    template = read_field(source, options)
     return write_cube(
         path, fields, stamps, template=template, attrs={"goesvfi_factor": int(factor), "goesvfi_method": str(method)}
     )
