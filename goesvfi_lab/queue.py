@@ -417,6 +417,12 @@ class BatchQueue:
     def job(self, job_id: str) -> BatchJob:
         return self._annotate([self._require(job_id)])[0]
 
+    @property
+    def state(self) -> str:
+        """The queue's state word, the one every view shows (:func:`~goesvfi_lab.policy.queue_state`):
+        ``paused``, ``running``, ``ready`` (started, nothing left to do) or ``idle`` (not started, or stopped)."""
+        return _policy.queue_state(self.running, self.paused, self.store.counts.unfinished)
+
     def stats(self) -> Stats:
         """Counts, frames, success rate, state, recent throughput (frames/s), ETA and progress — in microseconds.
 
@@ -425,9 +431,8 @@ class BatchQueue:
         Progress is frames done of frames wanted: a failed job's missing frames are not done.
         """
         c = self.store.counts
-        unfinished = ("pending", "queued", "running")
-        remaining = sum(max(c.frames_total[s] - c.frames_done[s], 0) for s in unfinished)
-        state = _policy.queue_state(self.running, self.paused, sum(c.jobs[s] for s in unfinished))
+        remaining = c.frames_left
+        state = _policy.queue_state(self.running, self.paused, c.unfinished)
         self.meter.observe(state == "running")  # idle → running starts a new stretch of measured work
         now = self.meter.clock()
         pace = _policy.pace(
@@ -482,8 +487,7 @@ class BatchQueue:
 
     def __repr__(self) -> str:
         s = self.stats()
-        state = "paused" if self.paused else "running" if self.running else "stopped"
         return (
-            f"<BatchQueue {state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
+            f"<BatchQueue {s.state} policy={self.policy} jobs={s.total} pending={s.pending} running={s.running}"
             f" completed={s.completed} failed={s.failed} store={self.store.path!r}>"
         )

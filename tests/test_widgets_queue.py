@@ -17,7 +17,6 @@ from goesvfi_lab.model import BatchJob, JobPriority, JobStatus
 from goesvfi_lab.notebook import lab, panel
 from goesvfi_lab.sample import write_sample
 from goesvfi_lab.widgets import Lab, QueueApp
-from goesvfi_lab.widgets.app import queue_state
 from goesvfi_lab.widgets.state import SHOW
 
 pytestmark = pytest.mark.cluster
@@ -299,7 +298,7 @@ def test_lab_from_files_to_finished_outputs(wire, queue, frames, tmp_path):
 
     # pause, submit more, cancel one of the waiting jobs, resume
     wire.click(app.monitor.queue_panel.pause)
-    assert queue_state(queue) == "paused"
+    assert queue.state == "paused"
     wire.click(p.back)
     wire.set(f.satellite, index=0)
     assert f.wait()

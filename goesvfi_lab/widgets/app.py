@@ -28,13 +28,6 @@ from .updater import Updater
 TABLE_EVENTS = frozenset({"job_started", "job_completed", "job_failed", "job_cancelled", "job_retrying"})
 
 
-def queue_state(queue: Any) -> str:
-    """``paused``, ``running`` or ``idle`` (not started, or stopped)."""
-    if getattr(queue, "paused", False):
-        return "paused"
-    return "running" if getattr(queue, "running", False) else "idle"
-
-
 def state_label(queue: Any, state: str, stats: Any) -> str:
     """What the stats panel says about the queue: the state word of ``stats`` (the one the
     ``/goesvfi`` page shows, :func:`goesvfi_lab.policy.queue_state`), and the reason when something
@@ -123,8 +116,8 @@ class QueueApp(W.VBox):
             self.updater.stop(timeout=0)
             return
         q = self.queue
-        state = queue_state(q)
         stats = q.stats()
+        state = stats.state
         self.stats_panel.render(stats, state_label(q, state, stats))
         now = time.monotonic()
         if now >= self._table_due:
@@ -214,8 +207,8 @@ class Lab(W.VBox):
         else:
             for job in jobs:
                 self.queue.add_job(job)
-        state = queue_state(self.queue)
-        if state in ("idle", "stopped"):
+        state = self.queue.state
+        if state == "idle":
             self.queue.start()
             note = "The queue is running."
         else:

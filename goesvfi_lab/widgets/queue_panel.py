@@ -273,9 +273,10 @@ class QueuePanel(W.VBox):
                 self.concurrency.value = limit
 
     def set_state(self, state: str) -> None:
-        """Enable the global buttons that make sense in ``state`` (idle / running / paused / stopped)."""
-        running, paused = state == "running", state == "paused"
-        self.start.disabled = running or paused
-        self.pause.disabled = not running
+        """Enable the global buttons that make sense in ``state`` (the queue's word: idle / running / ready /
+        paused; ``ready`` is started with nothing left to do)."""
+        started, paused = state in ("running", "ready"), state == "paused"
+        self.start.disabled = started or paused
+        self.pause.disabled = not started
         self.resume.disabled = not paused
-        self.stop.disabled = not (running or paused)
+        self.stop.disabled = not (started or paused)
