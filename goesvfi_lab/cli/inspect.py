@@ -77,8 +77,8 @@ def status(args: argparse.Namespace) -> int:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no store yet")
     # read only: a queue may be running on this store, and a look must not recover or migrate anything
-    with Store(path, readonly=True, claim_timeout=config.get("queue.claim-timeout", 120)) as store:
-        policy = config.get("queue.policy", "priority")
+    with Store(path, readonly=True, claim_timeout=config.get("queue.claim-timeout")) as store:
+        policy = config.get("queue.policy")
         shown_total = query.count(store, args.status)
         jobs = query.jobs(store, args.status, policy=policy, limit=args.limit or None, offset=args.offset)
         stale = query.stale(store)
@@ -122,7 +122,7 @@ def store_stats(store: Any, now: float | None = None) -> Any:
     jobs' start and end times through the same ``policy.pace`` as the notebook panel and ``/goesvfi``."""
     from goesvfi_lab import config, query
 
-    return query.stats(store, now=now, window=float(config.get("queue.throughput-window", 60)))
+    return query.stats(store, now=now, window=float(config.get("queue.throughput-window")))
 
 
 def status_line(stats: Any) -> str:
@@ -262,7 +262,7 @@ def locks(args: argparse.Namespace) -> int:
     from goesvfi_lab import config
     from goesvfi_lab.locks import cleanup_locks, find_locks
 
-    max_age = args.max_age if args.max_age is not None else float(config.get("queue.lock-max-age", 600))
+    max_age = args.max_age if args.max_age is not None else float(config.get("queue.lock-max-age"))
     if not os.path.isdir(args.out):
         raise FileNotFoundError(f"{args.out}: not a directory")
     console = _console()

@@ -79,7 +79,7 @@ def queue_snapshot(queue: Any, limit: int | None = None) -> dict[str, Any]:
     Jobs come in ``queue.jobs()`` order (running, then waiting in start order, then finished); at
     most ``limit`` (config ``goesvfi.dashboard.max-jobs``) of them, the total is in ``jobs_total``.
     """
-    limit = int(config.get("dashboard.max-jobs", 200) if limit is None else limit)
+    limit = int(config.get("dashboard.max-jobs") if limit is None else limit)
     jobs = queue.jobs(limit=limit)  # read from the store: only the rows shown
     stats = queue.stats()  # its state word is the notebook panel's (policy.queue_state)
     info = {
@@ -151,7 +151,7 @@ class DashboardPublisher:
         self, queue: Any, interval: float | None = None, limit: int | None = None, heartbeat: float = 10.0
     ) -> None:
         self.queue = queue
-        self.interval = float(config.get("dashboard.interval", 1.0) if interval is None else interval)
+        self.interval = float(config.get("dashboard.interval") if interval is None else interval)
         self.heartbeat = max(float(heartbeat), self.interval)
         self.limit = limit
         self.url: str | None = None

@@ -31,10 +31,8 @@ class DashboardPlugin(SchedulerPlugin):
     idempotent = True
 
     def __init__(self, stale_after: float | None = None, forget_after: float | None = None) -> None:
-        self.stale_after = float(config.get("dashboard.stale-after", 30.0) if stale_after is None else stale_after)
-        self.forget_after = float(
-            config.get("dashboard.forget-after", 3600.0) if forget_after is None else forget_after
-        )
+        self.stale_after = float(config.get("dashboard.stale-after") if stale_after is None else stale_after)
+        self.forget_after = float(config.get("dashboard.forget-after") if forget_after is None else forget_after)
         self.queues: dict[str, dict[str, Any]] = {}
         self.received = 0
         self.scheduler = None
@@ -113,7 +111,7 @@ class JobsPage(RequestHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
-        self.write(render_page(current_view(self.server), refresh=float(config.get("dashboard.refresh", 2.0))))
+        self.write(render_page(current_view(self.server), refresh=float(config.get("dashboard.refresh"))))
 
 
 routes: list[tuple] = [(PAGE, JobsPage, {}), (PAGE_JSON, JobsJSON, {})]
