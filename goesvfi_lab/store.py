@@ -27,98 +27,23 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from .model import CLAIMED, UNFINISHED, BatchJob, JobPriority, JobStatus
+from .model import CLAIMED, BatchJob, JobStatus
 from .policy import Entry, check_policy
-
-SCHEMA_VERSION = 3
-STATUSES = tuple(s.value for s in JobStatus)
-
-# schema version -> statements that bring the previous version to it
-_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE jobs (
-            id TEXT PRIMARY KEY,
-            seq REAL NOT NULL,
-            name TEXT NOT NULL,
-            status TEXT NOT NULL,
-            priority INTEGER NOT NULL,
-            owner TEXT NOT NULL DEFAULT '',
-            output_dir TEXT NOT NULL,
-            frames_total INTEGER NOT NULL,
-            frames_done INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL,
-            started_at REAL,
-            finished_at REAL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_retry_at REAL,
-            error TEXT,
-            claimed_by TEXT,
-            heartbeat REAL,
-            spec TEXT NOT NULL
-        )""",
-        "CREATE INDEX jobs_by_priority ON jobs(status, priority DESC, seq)",
-        "CREATE INDEX jobs_by_seq ON jobs(status, seq)",
-        "CREATE INDEX jobs_by_size ON jobs(status, frames_total, priority DESC, seq)",
-        "CREATE INDEX jobs_by_owner ON jobs(status, owner, priority DESC, seq)",
-        "CREATE INDEX jobs_by_output ON jobs(output_dir)",
-    ],
-    # the notebook table pages in submission order: 100,000 jobs, 470 ms a page without it, ~1 ms with it
-    2: ["CREATE INDEX jobs_by_created ON jobs(created_at)"],
-    # how often a job was claimed: a retried job's Dask keys and stop event must be new ones (the old
-    # attempt's stop event stays set, and tasks cache it), and ``attempts`` is reset by a retry
-    3: ["ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 0"],
-}
-
-# SQL ORDER BY for each policy; must agree with policy.sort_key (a test checks they do)
-ORDER_BY = {
-    "priority": "priority DESC, seq",
-    "fifo": "seq",
-    "sjf": "frames_total, priority DESC, seq",
-    "fair": "owner, priority DESC, seq",
-}
-
-# (column, descending) of each SQL-sortable policy, matching ORDER_BY and policy.sort_key
-_SORT_COLUMNS = {
-    "priority": (("priority", True), ("seq", False)),
-    "fifo": (("seq", False),),
-    "sjf": (("frames_total", False), ("priority", True), ("seq", False)),
-}
-
-# orders ``Store.jobs`` can page through in SQL (``fair`` interleaves owners: only policy.order can do it)
-ORDERS = {
-    "seq": "seq",
-    "submitted": "created_at, rowid",  # rowid: insertion order, for jobs made in the same clock tick
-    "priority": ORDER_BY["priority"],
-    "fifo": ORDER_BY["fifo"],
-    "sjf": ORDER_BY["sjf"],
-}
-
-_COLUMNS = (
-    "id, seq, name, status, priority, owner, output_dir, frames_total, frames_done, created_at, "
-    "started_at, finished_at, attempts, next_retry_at, error, claimed_by, heartbeat, spec, runs"
+from .store_schema import (
+    COLUMNS,
+    MIGRATIONS,
+    ORDER_BY,
+    ORDERS,
+    SCHEMA_VERSION,
+    SORT_COLUMNS,
+    SPEC_FIELDS,
+    UPDATABLE,
+    Counts,
+    job_row,
+    row_job,
 )
-# BatchJob fields kept in the JSON ``spec`` column rather than in their own column
-_SPEC_FIELDS = ("inputs", "factor", "method", "settings", "notes")
-_UPDATABLE = {
-    "name",
-    "status",
-    "priority",
-    "owner",
-    "output_dir",
-    "frames_done",
-    "started_at",
-    "finished_at",
-    "attempts",
-    "next_retry_at",
-    "error",
-    "claimed_by",
-    "heartbeat",
-    "seq",
-    "frames_total",
-}
 
 
 class StoreError(RuntimeError):
@@ -175,34 +100,6 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
-
-
-@dataclass
-class Counts:
-    """Jobs and frames per status."""
-
-    jobs: dict[str, int]
-    frames_total: dict[str, int]
-    frames_done: dict[str, int]
-
-    @classmethod
-    def empty(cls) -> Counts:
-        return cls({s: 0 for s in STATUSES}, {s: 0 for s in STATUSES}, {s: 0 for s in STATUSES})
-
-    def adjust(self, status: str, jobs: int, frames_total: int, frames_done: int) -> None:
-        self.jobs[status] += jobs
-        self.frames_total[status] += frames_total
-        self.frames_done[status] += frames_done
-
-    @property
-    def unfinished(self) -> int:
-        """Jobs pending, queued or running (:data:`~goesvfi_lab.model.UNFINISHED`)."""
-        return sum(self.jobs[s] for s in UNFINISHED.values)
-
-    @property
-    def frames_left(self) -> int:
-        """Frames unfinished jobs still have to write: what an ETA divides by the throughput."""
-        return sum(max(self.frames_total[s] - self.frames_done[s], 0) for s in UNFINISHED.values)
 
 
 class Store:
@@ -305,7 +202,7 @@ class Store:
                 if tables:
                     raise StoreError(f"{self.path}: not a goesvfi-lab store (tables {sorted(tables)})")
             for v in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[v]:
+                for statement in MIGRATIONS[v]:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {v}")
 
@@ -334,79 +231,6 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    # --- rows <-> jobs ----------------------------------------------------------------------
-
-    @staticmethod
-    def _row(job: BatchJob, seq: float) -> tuple:
-        spec = json.dumps({k: getattr(job, k) for k in _SPEC_FIELDS}, separators=(",", ":"))
-        return (
-            job.id,
-            seq,
-            job.name,
-            job.status.value,
-            int(job.priority),
-            job.owner,
-            job.output_dir,
-            job.frames_total,
-            job.frames_done,
-            job.created_at,
-            job.started_at,
-            job.finished_at,
-            job.attempts,
-            job.next_retry_at,
-            job.error,
-            None,
-            None,
-            spec,
-            job.runs,
-        )
-
-    @staticmethod
-    def _job(row: tuple) -> BatchJob:
-        (
-            jid,
-            _seq,
-            name,
-            status,
-            priority,
-            owner,
-            output_dir,
-            _ftotal,
-            fdone,
-            created,
-            started,
-            finished,
-            attempts,
-            next_retry,
-            error,
-            _claimed,
-            _hb,
-            spec,
-            runs,
-        ) = row
-        data = json.loads(spec)
-        return BatchJob(
-            name=name,
-            inputs=data["inputs"],
-            output_dir=output_dir,
-            factor=data["factor"],
-            method=data["method"],
-            priority=JobPriority(priority),
-            settings=data["settings"],
-            owner=owner,
-            id=jid,
-            status=JobStatus(status),
-            created_at=created,
-            started_at=started,
-            finished_at=finished,
-            attempts=attempts,
-            next_retry_at=next_retry,
-            error=error,
-            notes=data["notes"],
-            frames_done=fdone,
-            runs=runs,
-        )
-
     # --- writes -----------------------------------------------------------------------------
 
     def add(self, jobs: Iterable[BatchJob]) -> list[str]:
@@ -415,8 +239,8 @@ class Store:
         with self._lock, self._transaction() as db:
             top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()[0]
             start = float(int(top) + 1)
-            rows = [self._row(job, start + i) for i, job in enumerate(jobs)]
-            db.executemany(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({','.join('?' * 19)})", rows)
+            rows = [job_row(job, start + i) for i, job in enumerate(jobs)]
+            db.executemany(f"INSERT INTO jobs ({COLUMNS}) VALUES ({','.join('?' * 19)})", rows)
             for job in jobs:
                 self.counts.adjust(job.status.value, 1, job.frames_total, job.frames_done)
         return [job.id for job in jobs]
@@ -426,8 +250,8 @@ class Store:
 
         ``notes``, ``settings`` and the other spec fields are merged into the JSON column.
         """
-        spec_changes = {k: fields.pop(k) for k in list(fields) if k in _SPEC_FIELDS}
-        unknown = set(fields) - _UPDATABLE
+        spec_changes = {k: fields.pop(k) for k in list(fields) if k in SPEC_FIELDS}
+        unknown = set(fields) - UPDATABLE
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         for k in ("status", "priority"):
@@ -531,8 +355,8 @@ class Store:
 
     def get(self, job_id: str) -> BatchJob | None:
         with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
-        return None if row is None else self._job(row)
+            row = self._db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return None if row is None else row_job(row)
 
     def jobs(
         self,
@@ -563,9 +387,9 @@ class Store:
             args = [*args, -1 if limit is None else max(int(limit), 0), max(int(offset), 0)]
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY {ORDERS[order]}{page}", args
+                f"SELECT {COLUMNS} FROM jobs {where} ORDER BY {ORDERS[order]}{page}", args
             ).fetchall()
-        return (self._job(r) for r in rows)
+        return (row_job(r) for r in rows)
 
     def get_many(self, job_ids: Iterable[str]) -> list[BatchJob]:
         """The jobs with these ids, in the order given (unknown ids are left out)."""
@@ -575,9 +399,9 @@ class Store:
             for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
                 chunk = ids[i : i + 500]
                 rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                    f"SELECT {COLUMNS} FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk
                 ).fetchall()
-                found.update((r[0], self._job(r)) for r in rows)
+                found.update((r[0], row_job(r)) for r in rows)
         return [found[i] for i in ids if i in found]
 
     def count(self, statuses: Iterable[str | JobStatus] | None = None) -> int:
@@ -593,9 +417,9 @@ class Store:
         index one sort column at a time (~1.5 ms per job with 100,000 waiting, where ranking them all
         with a window function took 240 ms).
         """
-        if policy not in _SORT_COLUMNS:
-            raise ValueError(f"ranks in SQL need one of {', '.join(_SORT_COLUMNS)}, not {policy!r}")
-        columns = _SORT_COLUMNS[policy]
+        if policy not in SORT_COLUMNS:
+            raise ValueError(f"ranks in SQL need one of {', '.join(SORT_COLUMNS)}, not {policy!r}")
+        columns = SORT_COLUMNS[policy]
         names = ", ".join(c for c, _ in columns)
         out: dict[str, int] = {}
         pending = JobStatus.PENDING.value
@@ -676,9 +500,9 @@ class Store:
     def find_output(self, output_dir: str, exclude: str | None = None) -> list[BatchJob]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE output_dir=? AND id IS NOT ?", (output_dir, exclude)
+                f"SELECT {COLUMNS} FROM jobs WHERE output_dir=? AND id IS NOT ?", (output_dir, exclude)
             ).fetchall()
-        return [self._job(r) for r in rows]
+        return [row_job(r) for r in rows]
 
     def refresh_counts(self) -> Counts:
         """Recount from the table (another process may have written); cheap enough every few seconds."""
