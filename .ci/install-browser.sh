@@ -9,18 +9,9 @@ if [ -x "$CHROMIUM" ]; then
     echo "chromium present: $CHROMIUM"
     exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "no $CHROMIUM and no apt-get: install Chromium yourself and set GOESVFI_CHROMIUM" >&2
+if [ "$CHROMIUM" != /usr/bin/chromium ]; then
+    echo "no $CHROMIUM: install Chromium there, or unset GOESVFI_CHROMIUM" >&2
     exit 1
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-        echo "installing chromium needs root (apt-get install -y chromium)" >&2
-        exit 1
-    fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+"$(dirname "$0")/apt-install.sh" chromium fonts-dejavu-core
 "$CHROMIUM" --version
