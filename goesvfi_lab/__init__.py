@@ -33,10 +33,11 @@ _LAZY = {
     "interpolate_sequence": "goesvfi_lab.interp",
     "available_methods": "goesvfi_lab.interp",
     "BatchQueue": "goesvfi_lab.queue",
+    "lonlat": "goesvfi_lab.geo",
     "lab": "goesvfi_lab.notebook",
     "panel": "goesvfi_lab.notebook",
 }
-_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config"}
+_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config", "geo"}
 
 __all__ = sorted([*_LAZY, "__version__"])
 
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # static tools see the real names
     from .discover import FileFilter, GoesName, Sequence, find_duplicates, group_sequences, parse_goes_name
     from .errors import FrameError, PairError
     from .frames import read_frame, write_cube, write_png, write_video
+    from .geo import lonlat
     from .interp import available_methods, interpolate, interpolate_sequence
     from .model import BatchJob, JobPriority, JobStatus, Stats
     from .notebook import lab, panel

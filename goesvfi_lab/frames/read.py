@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import FrameError
 from .images import read_image, sniff_format
 from .netcdf import read_netcdf
 
@@ -24,12 +25,24 @@ class ReadOptions:
     """How an input file becomes a frame (small, hashable and picklable: it travels in task specs)."""
 
     variable: str | None = None  # NetCDF variable; None: ``CMI``, else ``Rad`` (converted)
+    window: tuple[int, int, int, int] | None = None  # crop (y0, y1, x0, x1), half-open pixels, after reading
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any] | None) -> ReadOptions:
-        """The options a job's ``settings`` ask for (keys as documented in :mod:`goesvfi_lab.engine.layout`)."""
+    def from_settings(
+        cls, settings: Mapping[str, Any] | None, *, window: tuple[int, int, int, int] | None = None
+    ) -> ReadOptions:
+        """The options a job's ``settings`` ask for (keys as documented in :mod:`goesvfi_lab.engine.layout`).
+
+        A ``crop`` bbox needs the first input's grid to become pixels: :func:`goesvfi_lab.geo.read_options`
+        resolves it and passes ``window``; without one a bbox is refused here rather than silently ignored.
+        """
         settings = settings or {}
-        return cls(variable=settings.get("variable") or None)
+        crop = parse_crop(settings.get("crop"))
+        if window is None and crop is not None:
+            if crop[0] == "bbox":
+                raise ValueError("a crop bbox must be resolved on the first input: use goesvfi_lab.geo.read_options")
+            window = crop[1]
+        return cls(variable=settings.get("variable") or None, window=tuple(window) if window else None)
 
     def netcdf_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~goesvfi_lab.frames.netcdf.read_netcdf` for these options."""
@@ -37,8 +50,17 @@ class ReadOptions:
 
 
 def read_field(path: str | os.PathLike[str], options: ReadOptions | None = None):
-    """An ABI NetCDF field as an ``xarray.DataArray`` with its coordinates, read as ``options`` say."""
-    return read_netcdf(path, **(options or ReadOptions()).netcdf_kwargs())
+    """An ABI NetCDF field as an ``xarray.DataArray`` with its coordinates, read as ``options`` say.
+
+    A crop ``window`` slices the field with ``isel``, so x/y (and the projection) are the crop's.
+    """
+    options = options or ReadOptions()
+    field = read_netcdf(path, **options.netcdf_kwargs())
+    if options.window is None:
+        return field
+    y0, y1, x0, x1 = _check_window(path, options.window, field.shape)
+    # a copy, not a view: the full frame is freed and the crop's pixels are contiguous
+    return field.isel({field.dims[0]: slice(y0, y1), field.dims[1]: slice(x0, x1)}).copy(deep=True)
 
 
 def read_frame(
@@ -53,4 +75,47 @@ def read_frame(
         options = ReadOptions(variable=variable)
     if sniff_format(path) == "netcdf":
         return read_field(path, options).values
-    return read_image(path)
+    image = read_image(path)
+    if options.window is None:
+        return image
+    y0, y1, x0, x1 = _check_window(path, options.window, image.shape[:2])
+    return np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+def parse_crop(crop: Any) -> tuple[str, tuple] | None:
+    """A ``crop`` setting as ("bbox", (W, S, E, N) degrees) or ("window", (y0, y1, x0, x1) pixels); None: no crop.
+
+    ValueError saying what is expected for anything else (checked at admission, before any task).
+    """
+    if not crop:
+        return None
+    if not isinstance(crop, Mapping) or len(crop) != 1 or next(iter(crop)) not in ("bbox", "window"):
+        raise ValueError(
+            f"crop must be {{'bbox': (west, south, east, north)}} or {{'window': (y0, y1, x0, x1)}}, not {crop!r}"
+        )
+    kind, value = next(iter(crop.items()))
+    try:
+        values = tuple(value)
+    except TypeError:
+        values = ()
+    if len(values) != 4:
+        raise ValueError(f"crop {kind} needs 4 numbers, not {value!r}")
+    if kind == "bbox":
+        return kind, tuple(float(v) for v in values)
+    if not all(float(v) == int(v) for v in values):
+        raise ValueError(f"crop window needs whole pixel indices (y0, y1, x0, x1), not {value!r}")
+    y0, y1, x0, x1 = (int(v) for v in values)
+    if not (0 <= y0 < y1 and 0 <= x0 < x1):
+        raise ValueError(f"crop window (y0, y1, x0, x1) = {values!r}: need 0 <= y0 < y1 and 0 <= x0 < x1 (half-open)")
+    return kind, (y0, y1, x0, x1)
+
+
+def _check_window(
+    path: str | os.PathLike[str], window: tuple[int, int, int, int], shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """``window`` if it fits a frame of ``shape``; FrameError naming the file otherwise."""
+    y0, y1, x0, x1 = window
+    rows, cols = shape[:2]
+    if not (0 <= y0 < y1 <= rows and 0 <= x0 < x1 <= cols):
+        raise FrameError(path, f"crop window rows {y0}:{y1}, columns {x0}:{x1} does not fit the {rows}×{cols} frame")
+    return window
