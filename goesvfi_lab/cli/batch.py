@@ -36,7 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--owner", default="", help="owner recorded on the jobs (the 'fair' policy rotates over owners)")
     p.add_argument("--video", action="store_true", help="also write video.mp4 per job")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config)")
-    p.add_argument("--cube", action="store_true", help="NetCDF inputs: also write cube.nc per job")
+    p.add_argument(
+        "--cube",
+        nargs="?",
+        const=True,
+        default=False,
+        type=_cube_format,
+        metavar="zarr",
+        help="NetCDF inputs: also write cube.nc per job (--cube zarr: cube.zarr, a Zarr store)",
+    )
+    p.add_argument("--latlon", action="store_true", help="with --cube: add 2-D lat/lon coordinates to each cube")
     p.add_argument("--overwrite", action="store_true", help="recompute jobs whose outputs are complete")
     p.add_argument("--timeout", type=float, default=None, help="seconds a job may run before it is failed")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu (a worker with resources GPU=1)")
@@ -55,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_read_flags(p)
     p.set_defaults(func=run)
+
+
+def _cube_format(value: str) -> str:
+    """The one word ``--cube`` takes (bare ``--cube`` is cube.nc)."""
+    if value.lower() != "zarr":
+        raise argparse.ArgumentTypeError(f"--cube takes no value or 'zarr', not {value!r}")
+    return "zarr"
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
@@ -111,6 +127,10 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     root = os.path.abspath(args.root)
     paths = _file_filter(args, [out]).scan(root)
     settings: dict[str, Any] = {"video": args.video, "cube": args.cube, "device": args.device}
+    if args.latlon:
+        if not args.cube:
+            raise ValueError("--latlon adds lat/lon coordinates to the cubes: it needs --cube")
+        settings["latlon"] = True
     for key, value in (("fps", args.fps), ("timeout", args.timeout)):
         if value is not None:
             settings[key] = value

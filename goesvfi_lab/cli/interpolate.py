@@ -1,4 +1,4 @@
-"""``goesvfi-lab interpolate``: one folder of frames → a denser sequence (PNG, optional MP4/NetCDF cube).
+"""``goesvfi-lab interpolate``: one folder of frames → a denser sequence (PNG, optional MP4, NetCDF/Zarr cube).
 
 OUT_DIR receives the whole output sequence as ``000000.png, 000001.png, …`` in time order: input k sits
 at index ``k * factor`` and the generated frames lie between. Frames are processed pair by pair, so memory
@@ -38,7 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--video", metavar="OUT.mp4", help="also encode the sequence as an MP4")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default from config, 30)")
-    p.add_argument("--cube", metavar="OUT.nc", help="NetCDF inputs: also write a cube with interpolated times")
+    p.add_argument(
+        "--cube",
+        metavar="OUT.nc|OUT.zarr",
+        help="NetCDF inputs: also write a CF cube with interpolated times (a Zarr store for a name ending .zarr)",
+    )
+    p.add_argument("--latlon", action="store_true", help="with --cube: add 2-D lat/lon coordinates (NaN off the disk)")
     p.add_argument(
         "--cmap",
         default="auto",
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.factor < 1:
         raise ValueError("--factor must be at least 1")
+    if args.latlon and args.cube is None:
+        raise ValueError("--latlon adds lat/lon coordinates to the cube: it needs --cube OUT.nc or OUT.zarr")
     seq = _pick_sequence(args.input_dir, args.sequence)
     if len(seq.paths) < 2:
         raise ValueError(f"{seq.paths[0]}: a sequence needs at least 2 frames, found 1")
@@ -151,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         write_video(args.video, written, fps=fps)
         print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
     if keep_cube:  # as the batch engine writes it: x/y, grid mapping and units from the first input
-        write_interpolated_cube(args.cube, cube_frames, cube_times, seq.paths[0], args.factor, method, options)
+        write_interpolated_cube(
+            args.cube, cube_frames, cube_times, seq.paths, args.factor, method, options, latlon=args.latlon
+        )
         print(f"wrote {args.cube} ({len(cube_frames)} time steps)")
     return 0
 

@@ -9,6 +9,8 @@ Layout of ``output_dir`` for a job of ``n`` inputs and factor ``f``::
     video.mp4                        ``settings["video"]`` is True (a string names another path)
     cube.nc                          ``settings["cube"]`` is True: CF NetCDF (time, y, x) at the
                                      interpolated times (a string names another path)
+    cube.zarr/                       ``settings["cube"]`` is "zarr": the same cube as a Zarr store (a
+                                     directory; one frame per chunk, for lazy reads with xr.open_zarr)
     job.json                         the manifest, written last: its presence means "complete"
     .goesvfi-job.json                what the job writing here will produce (its result spec), written
                                      before the first frame: partial frames are resumed only by a job
@@ -28,7 +30,14 @@ Job settings (``BatchJob.settings``) the engine understands:
     False (default), True (``video.mp4`` in the output folder) or a path for the MP4 (relative
     paths are inside the output folder and may not climb out of it; absolute ones are used as given).
 ``cube``
-    False (default), True (``cube.nc``) or a path (as for ``video``); needs NetCDF inputs.
+    False (default), True (``cube.nc``), ``"zarr"`` (``cube.zarr``) or a path (as for ``video``; one
+    ending ``.zarr`` is a Zarr store, any other NetCDF-4); needs NetCDF inputs. Either format holds
+    ``VAR(time, y, x)`` under the name the field was read as (``CMI``, ``BT``, ``reflectance``…) with its
+    units and standard_name, x/y in radians, the grid-mapping variable, ``frame_type`` (0 scan,
+    1 interpolated) and CF provenance (``history``, ``source``, ``time_coverage_start/end``).
+``latlon``
+    False (default); True adds 2-D ``lat``/``lon`` auxiliary coordinates to the cube (pyproj on the
+    fixed grid, NaN off the disk; see :func:`goesvfi_lab.geo.lonlat`).
 ``overwrite``
     False (default): a job whose outputs are complete *with the same result spec* (inputs, factor,
     method, output settings) is skipped, a partial one of the same spec resumed, and a folder that
@@ -122,8 +131,29 @@ def video_path(output_dir: str, settings: dict[str, Any]) -> str | None:
     return _extra_path(output_dir, settings.get("video"), "video.mp4")
 
 
+CUBE_NAMES = ("cube.nc", "cube.zarr")  # the default cube of each format
+
+
 def cube_path(output_dir: str, settings: dict[str, Any]) -> str | None:
-    return _extra_path(output_dir, settings.get("cube"), "cube.nc")
+    """Where the job's cube goes: ``cube.nc`` for True, ``cube.zarr`` for "zarr", else the path given."""
+    value = settings.get("cube")
+    if isinstance(value, str) and value.lower() == "zarr":
+        return os.path.join(output_dir, "cube.zarr")
+    return _extra_path(output_dir, value, "cube.nc")
+
+
+def remove_path(path: str) -> bool:
+    """Delete an output file or directory (a Zarr cube); False if nothing was there."""
+    from goesvfi_lab.frames.atomic import remove_path as remove
+
+    return remove(path)
+
+
+def _output_exists(path: str) -> bool:
+    """A finished output: a file, or a Zarr store (a directory renamed into place only once complete)."""
+    if path.rstrip(os.sep).lower().endswith(".zarr"):
+        return os.path.isdir(path)
+    return os.path.isfile(path)
 
 
 def read_manifest(output_dir: str) -> dict[str, Any] | None:
@@ -138,15 +168,15 @@ def read_manifest(output_dir: str) -> dict[str, Any] | None:
 # settings that change how a job runs, not what it writes: a rerun that differs only in these is the same result
 EXECUTION_SETTINGS = frozenset({"overwrite", "timeout", "device", "fallback_cpu"})
 # settings result_spec takes as they take effect (defaults filled in, dropped where they change nothing)
-_EFFECTIVE = frozenset({"video", "cube", "fps", "cmap", "vmin", "vmax", "kind"})
+_EFFECTIVE = frozenset({"video", "cube", "latlon", "fps", "cmap", "vmin", "vmax", "kind"})
 
 
 def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
     """What a job's outputs are: inputs, factor, method and every setting that changes a written file.
 
     Settings are taken as they take effect, so two ways of asking for the same files compare equal:
-    ``fps`` only with a video (default ``goesvfi.video.fps``), colours only for physical inputs (PNG
-    frames pass through unchanged), ``kind`` only when not ``auto``; how a job runs
+    ``fps`` only with a video (default ``goesvfi.video.fps``), ``latlon`` only with a cube, colours only
+    for physical inputs (PNG frames pass through unchanged), ``kind`` only when not ``auto``; how a job runs
     (:data:`EXECUTION_SETTINGS`) is left out. Normalised through JSON (tuples become lists), so it
     compares equal to what a manifest holds.
     """
@@ -162,6 +192,8 @@ def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mappi
         effective.update(cmap=settings.get("cmap") or "ir", vmin=settings.get("vmin"), vmax=settings.get("vmax"))
     if (settings.get("kind") or "auto") != "auto":
         effective["kind"] = settings["kind"]
+    if effective["cube"] and settings.get("latlon"):  # lat/lon are in the cube only
+        effective["latlon"] = True
     merged = {**rest, **effective}
     spec = {
         "inputs": paths,
@@ -242,7 +274,7 @@ def existing_result(output_dir: str, wanted: Mapping[str, Any]) -> Existing:
         settings = wanted.get("settings") or {}
         files = [frame_path(output_dir, i) for i in range(total)]
         files += [p for p in (video_path(output_dir, settings), cube_path(output_dir, settings)) if p]
-        if manifest.get("frames") == total and all(os.path.isfile(p) for p in files):
+        if manifest.get("frames") == total and all(_output_exists(p) for p in files):
             return Existing("complete", job_id, f"complete from job {job_id} (same settings)")
         return Existing("partial", job_id, f"files missing from job {job_id}'s result: recomputed")
     started = _read_json(os.path.join(output_dir, STARTED))
@@ -317,7 +349,7 @@ def job_files(output_dir: str) -> list[str]:
     except FileNotFoundError:
         return found
     for name in names:
-        if _FRAME.match(name) or _TEMP.match(name) or name in (MANIFEST, STARTED, "video.mp4", "cube.nc"):
+        if _FRAME.match(name) or _TEMP.match(name) or name in (MANIFEST, STARTED, "video.mp4", *CUBE_NAMES):
             found.append(os.path.join(output_dir, name))
     fields = os.path.join(output_dir, FIELDS_DIR)
     if os.path.isdir(fields):
@@ -329,11 +361,7 @@ def remove_outputs(output_dir: str, extra: Iterable[str | None] = ()) -> int:
     """Delete the job's layout files (never anything else) and the folder if that leaves it empty."""
     removed = 0
     for path in [*job_files(output_dir), *(p for p in extra if p)]:
-        try:
-            os.remove(path)
-            removed += 1
-        except FileNotFoundError:
-            pass
+        removed += remove_path(path)  # a Zarr cube (and its temporary) is a directory
     shutil.rmtree(os.path.join(output_dir, FIELDS_DIR), ignore_errors=True)
     try:
         os.rmdir(output_dir)  # only if empty: user files and a held lock keep it
@@ -343,5 +371,5 @@ def remove_outputs(output_dir: str, extra: Iterable[str | None] = ()) -> int:
 
 
 def temporaries(output_dir: str) -> list[str]:
-    """Leftover temporary files of interrupted atomic writes."""
+    """Leftover temporaries of interrupted atomic writes (files, or directories of Zarr stores)."""
     return [p for p in job_files(output_dir) if _TEMP.match(os.path.basename(p))]

@@ -248,7 +248,7 @@ def frame_times(input_times: tuple[str | None, ...], factor: int) -> list[dateti
 
 
 def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
-    """Check every frame is there, write the MP4 / NetCDF cube if asked, then the manifest (last).
+    """Check every frame is there, write the MP4 / NetCDF or Zarr cube if asked, then the manifest (last).
 
     ``pairs`` are the results of the pair tasks it was made to wait for: the manifest lists the
     methods they ran (``auto`` resolved per device and input kind; empty when every frame was on disk).
@@ -278,10 +278,7 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
         _write_cube(spec, cube, total, times)
     stop.check()
     for leftover in layout.temporaries(spec.output_dir):  # from writers killed mid-write (SIGKILL, OOM)
-        try:
-            os.remove(leftover)
-        except FileNotFoundError:
-            pass
+        layout.remove_path(leftover)  # a file, or a Zarr store's directory
     manifest = {
         "format": layout.MANIFEST_FORMAT,
         "version": 1,
@@ -319,7 +316,14 @@ def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime]
 
     fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
     write_interpolated_cube(
-        path, fields, times or [None] * total, spec.inputs[0], spec.factor, spec.method, options=spec.read
+        path,
+        fields,
+        times or [None] * total,
+        spec.inputs,
+        spec.factor,
+        spec.method,
+        options=spec.read,
+        latlon=bool(spec.settings.get("latlon")),
     )
     import shutil
 

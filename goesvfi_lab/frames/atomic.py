@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 
@@ -41,4 +42,51 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[str]:
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+        raise
+
+
+def remove_path(path: str | os.PathLike[str]) -> bool:
+    """Delete a file or a whole directory (a Zarr store); False if nothing was there."""
+    path = os.fspath(path)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+        return True
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[str]:
+    """Like :func:`atomic_path` for a writer that makes a directory (a Zarr store): yield a hidden sibling
+    path (not created), rename it onto ``path`` on success, delete it on error.
+
+    A directory cannot be renamed over a non-empty one, so an existing ``path`` is first renamed to another
+    hidden sibling and deleted after the swap: a reader sees the old store or the new one, never a mix.
+    """
+    path = os.fspath(path).rstrip(os.sep) or os.fspath(path)
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    tmp = temp_name(path)
+    try:
+        yield tmp
+        if not os.path.isdir(tmp):
+            raise FileNotFoundError(f"the writer produced no directory at {tmp}")
+        old = None
+        if os.path.lexists(path):
+            old = temp_name(path)
+            os.replace(path, old)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            if old is not None:
+                os.replace(old, path)  # put the previous store back
+            raise
+        if old is not None:
+            remove_path(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
