@@ -3,11 +3,13 @@
 One rule for the notebook (thumbnails, jobs), the CLI and the demo, so a band looks the same
 everywhere. Pure standard library: the job planner calls it before any heavy import.
 
-- reflective bands 1-6 (visible, near-IR reflectance): ``grey``, low dark, high bright;
+- reflective bands 1-6 (visible, near-IR reflectance factor 0..1): ``vis``, grey through gamma 1/2.2
+  (low dark, high bright), the usual look of ABI visible imagery;
 - water-vapour bands 8-10 (6.2, 6.9, 7.3 um): ``wv``, the water-vapour enhancement (dry/warm
   brown-orange, moist/cold white to blue-green) over a range suited to upper-troposphere
   temperatures. The IR cloud table would paint most of a WV scene as "cold cloud";
-- IR window and other emissive bands 7, 11-16: ``enhanced`` IR (colours for cold cloud tops).
+- IR window and other emissive bands 7, 11-16: ``enhanced`` IR, the "colorized IR clouds" convention
+  (colours for cloud tops of 193-253 K, grey for warmer scenes).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ WATER_VAPOUR = frozenset({8, 9, 10})
 IR_WINDOW = frozenset({7, 11, 12, 13, 14, 15, 16})
 
 # band type -> colour table (names of goesvfi_lab.frames.render's tables)
-AUTO_CMAP = {"reflective": "grey", "water_vapour": "wv", "ir_window": "enhanced"}
+AUTO_CMAP = {"reflective": "vis", "water_vapour": "wv", "ir_window": "enhanced"}
 
 
 def band_type(band: int | None) -> str | None:

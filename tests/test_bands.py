@@ -1,4 +1,4 @@
-"""``cmap="auto"``: one rule by ABI band (reflective grey, water vapour wv, IR window enhanced) everywhere."""
+"""``cmap="auto"``: one rule by ABI band (reflective vis, water vapour wv, IR window enhanced) everywhere."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_band_types_cover_the_sixteen_abi_bands():
 
 @pytest.mark.parametrize(
     ("band", "cmap"),
-    [(2, "grey"), (7, "enhanced"), (8, "wv"), (9, "wv"), (10, "wv"), (13, "enhanced"), (16, "enhanced")],
+    [(2, "vis"), (7, "enhanced"), (8, "wv"), (9, "wv"), (10, "wv"), (13, "enhanced"), (16, "enhanced")],
 )
 def test_auto_cmap_by_band_from_names_and_numbers(band, cmap):
     assert auto_cmap(_name(band)) == auto_cmap(_name(band, ".png")) == auto_cmap(band) == cmap

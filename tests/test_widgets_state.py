@@ -131,7 +131,7 @@ def test_make_jobs_and_estimate(tmp_path):
 
     grey = S.make_jobs(seqs, S.JobSettings(cmap="grey", output_dir=str(tmp_path)))
     assert {j.settings["cmap"] for j in grey} == {"grey"}
-    assert S.auto_cmap("OR_ABI-L2-CMIPC-M6C02_G16_s20233651200171_e20233651202544_c20233651203000.nc") == "grey"
+    assert S.auto_cmap("OR_ABI-L2-CMIPC-M6C02_G16_s20233651200171_e20233651202544_c20233651203000.nc") == "vis"
     assert S.auto_cmap("frame_001.png") == "grey"
 
     with pytest.raises(ValueError, match="output"):

@@ -46,6 +46,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="NetCDF inputs: also write cube.nc per job (--cube zarr: cube.zarr, a Zarr store)",
     )
     p.add_argument("--latlon", action="store_true", help="with --cube: add 2-D lat/lon coordinates to each cube")
+    p.add_argument(
+        "--annotate",
+        action="store_true",
+        help="burn the UTC time (generated frames marked '(interp.)') and the colour bar into the frames",
+    )
     p.add_argument("--overwrite", action="store_true", help="recompute jobs whose outputs are complete")
     p.add_argument("--timeout", type=float, default=None, help="seconds a job may run before it is failed")
     p.add_argument("--device", default="auto", help="auto, cpu or gpu (a worker with resources GPU=1)")
@@ -138,6 +143,8 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
         settings["overwrite"] = True
     if args.fallback_cpu:
         settings["fallback_cpu"] = True
+    if args.annotate:
+        settings["annotate"] = True
     settings.update(read_settings(args))
     seqs = group_sequences(paths)
     notes = [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]

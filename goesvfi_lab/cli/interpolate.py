@@ -47,9 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cmap",
         default="auto",
-        choices=("auto", "ir", "enhanced", "wv", "grey"),
+        choices=("auto", "ir", "enhanced", "wv", "vis", "grey"),
         help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
-        "wv, reflective grey), ir for files without ABI names",
+        "wv, reflective vis), ir for files without ABI names",
+    )
+    p.add_argument(
+        "--annotate",
+        action="store_true",
+        help="burn the UTC time (generated frames marked '(interp.)') and the colour bar into the frames",
     )
     p.add_argument("--sequence", help="name of the sequence to use when INPUT_DIR holds several")
     p.add_argument("--overwrite", action="store_true", help="replace frames already in OUT_DIR")
@@ -85,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.engine import layout
     from goesvfi_lab.frames import ReadOptions, read_frame, render, write_interpolated_cube, write_png, write_video
+    from goesvfi_lab.frames.annotate import burn_in, frame_label
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
     from goesvfi_lab.plan import n_frames
@@ -117,11 +123,13 @@ def run(args: argparse.Namespace) -> int:
     cube_frames: list = []
     cube_times: list = []
 
-    def emit(index: int, frame) -> str:
+    def emit(index: int, frame, when, interpolated: bool) -> str:
         if np.issubdtype(frame.dtype, np.floating):
             image = render(frame, cmap=cmap)
         else:
             image = frame
+        if args.annotate:  # the PNG (and so the MP4) only; the cube keeps the field
+            image = burn_in(image, frame, cmap, None, None, frame_label(when, interpolated), seq.paths[0])
         return write_png(out / f"{index:06d}.png", image)
 
     written: list[str] = []
@@ -140,13 +148,13 @@ def run(args: argparse.Namespace) -> int:
                 interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind) if times else []
             )
             for j, frame in enumerate([frame0, *generated]):
-                written.append(emit(k * args.factor + j, frame))
+                written.append(emit(k * args.factor + j, frame, _time_at(seq, k, j / args.factor), j > 0))
                 if keep_cube:
                     cube_frames.append(np.asarray(frame, dtype=np.float32))
                     cube_times.append(_time_at(seq, k, j / args.factor))
             progress.advance(task, 1 + len(generated))
             frame0 = frame1
-        written.append(emit(n_out - 1, frame0))
+        written.append(emit(n_out - 1, frame0, _time_at(seq, len(seq.paths) - 1, 0.0), False))
         if keep_cube:
             cube_frames.append(np.asarray(frame0, dtype=np.float32))
             cube_times.append(_time_at(seq, len(seq.paths) - 1, 0.0))

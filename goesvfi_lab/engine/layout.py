@@ -54,6 +54,11 @@ Job settings (``BatchJob.settings``) the engine understands:
     True: it runs on CPU workers instead, with a note on the job.
 ``cmap``, ``vmin``, ``vmax``
     how physical fields are rendered to PNG/MP4 (see :func:`goesvfi_lab.frames.render`).
+``annotate``
+    False (default); True burns a UTC time label and, for physical inputs, the colour bar with its
+    units into every PNG frame (and so the MP4): the scan start on scans, the interpolated time with
+    ``(interp.)`` on generated frames (see :mod:`goesvfi_lab.frames.annotate`). A result-changing
+    setting; the float fields and the cube are never annotated.
 """
 
 from __future__ import annotations
@@ -168,7 +173,7 @@ def read_manifest(output_dir: str) -> dict[str, Any] | None:
 # settings that change how a job runs, not what it writes: a rerun that differs only in these is the same result
 EXECUTION_SETTINGS = frozenset({"overwrite", "timeout", "device", "fallback_cpu"})
 # settings result_spec takes as they take effect (defaults filled in, dropped where they change nothing)
-_EFFECTIVE = frozenset({"video", "cube", "latlon", "fps", "cmap", "vmin", "vmax", "kind"})
+_EFFECTIVE = frozenset({"video", "cube", "latlon", "fps", "cmap", "vmin", "vmax", "kind", "annotate"})
 
 
 def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,6 +197,8 @@ def result_spec(inputs: Iterable[str], factor: int, method: str, settings: Mappi
         effective.update(cmap=settings.get("cmap") or "ir", vmin=settings.get("vmin"), vmax=settings.get("vmax"))
     if (settings.get("kind") or "auto") != "auto":
         effective["kind"] = settings["kind"]
+    if settings.get("annotate"):  # labels and colour bar in the frames; False writes what no setting does
+        effective["annotate"] = True
     if effective["cube"] and settings.get("latlon"):  # lat/lon are in the cube only
         effective["latlon"] = True
     merged = {**rest, **effective}

@@ -52,6 +52,8 @@ def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float)
         stop=act.stop,
         poll=poll,
         read=act.read,
+        annotate=bool(job.settings.get("annotate")),
+        times=(act.times[pair], act.times[pair + 1]) if len(act.times) > pair + 1 else (None, None),
     )
 
 

@@ -62,6 +62,8 @@ class PairSpec:
     stop: str | None = None  # distributed.Event name; None: never stopped (raw benchmark)
     poll: float = 0.1
     read: ReadOptions = ReadOptions()  # which field and pixels of the inputs (one value per job)
+    annotate: bool = False  # burn the time label and the colour bar into the PNGs (settings["annotate"])
+    times: tuple[str | None, str | None] = (None, None)  # ISO scan starts of in0 and in1, for the labels
 
 
 @dataclass(frozen=True)
@@ -150,10 +152,21 @@ def _frame_ok(output_dir: str, index: int, keep_fields: bool) -> bool:
     return True
 
 
+def _frame_label(spec: PairSpec, index: int) -> str | None:
+    """The annotation label of output frame ``index`` of the pair: its time from :func:`frame_times`
+    (as the manifest lists it), marked interpolated between the two scans."""
+    from goesvfi_lab.frames.annotate import frame_label as label
+
+    k = index - spec.pair * spec.factor
+    times = frame_times(spec.times, spec.factor)
+    return label(times[k] if times else None, interpolated=0 < k < spec.factor)
+
+
 def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
     import numpy as np
 
     from goesvfi_lab.frames import atomic_path, render, write_png
+    from goesvfi_lab.frames.annotate import burn_in
 
     if array.dtype.kind == "f":
         if spec.keep_fields:
@@ -166,9 +179,12 @@ def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
                 from goesvfi_lab.errors import FrameError
 
                 raise FrameError(field, f"cannot write: {e.strerror or e}", transient=True) from e
-        write_png(layout.frame_path(spec.output_dir, index), render(array, spec.cmap, spec.vmin, spec.vmax))
+        image = render(array, spec.cmap, spec.vmin, spec.vmax)
     else:
-        write_png(layout.frame_path(spec.output_dir, index), array)
+        image = array
+    if spec.annotate:  # pictures only: the field saved above and the cube stay as computed
+        image = burn_in(image, array, spec.cmap, spec.vmin, spec.vmax, _frame_label(spec, index), spec.in0)
+    write_png(layout.frame_path(spec.output_dir, index), image)
 
 
 def run_pair(spec: PairSpec) -> dict[str, Any]:

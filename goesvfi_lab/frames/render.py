@@ -4,12 +4,17 @@ Colour tables are lookup tables indexed by the field's position in [vmin, vmax],
 identical for every frame of an animation (no per-frame stretch, hence no flicker):
 
 - ``ir``: the forecaster's grey infrared look, cold (high cloud) white, warm surface black;
-- ``enhanced``: the same grey for warm scenes, colours for cold cloud tops, like NOAA's enhanced
-  IR imagery (light blue from -30 C, blue, green, yellow, orange, red, purple, white below -90 C);
-- ``wv``: the water-vapour enhancement for ABI bands 8-10 over 190-280 K: warm, dry air dark grey to
-  brown and orange; moist upper troposphere white; cold, moist cloud light blue, blue, then blue-green;
-- ``grey``: plain linear grey, low black / high white (reflectance, or any field); its default range
-  is the field's own finite min/max.
+- ``enhanced``: the "colorized IR clouds" convention of GOES IR-window imagery (band 13 and the other
+  emissive bands): colours only for cloud tops between 193 K (-80 C) and 253 K (-20 C) -- light blue,
+  blue, green, yellow, orange, red, purple as they get colder --, grey from 253 K (light) to 303 K
+  (dark), black for warmer surfaces, white for the rare tops colder than 193 K;
+- ``wv``: the water-vapour enhancement for ABI bands 8-10 over 190-280 K (upper- and mid-troposphere
+  temperatures of 6.2-7.3 um): warm, dry air dark grey to brown and orange; moist upper troposphere
+  white; cold, moist cloud light blue, blue, then blue-green;
+- ``vis``: reflectance factor 0..1 (bands 1-6) through gamma 1/2.2, as ABI visible imagery is usually
+  shown: linear reflectance looks too dark in everything but bright cloud;
+- ``grey``: plain linear grey, low black / high white (any field); its default range is the field's own
+  finite min/max.
 ``goesvfi_lab.bands.auto_cmap`` picks one of them by ABI band (what ``cmap="auto"`` means).
 NaN (space off the Earth's limb, fill) renders black. Integer arrays are treated as images already.
 """
@@ -20,22 +25,33 @@ import numpy as np
 
 IR_RANGE = (180.0, 320.0)  # K: default range of the ir and enhanced tables
 WV_RANGE = (190.0, 280.0)  # K: default range of the wv table (upper-troposphere temperatures)
+VIS_RANGE = (0.0, 1.0)  # reflectance factor: default range of the vis table
+VIS_GAMMA = 1 / 2.2
 _LUT_SIZE = 1401  # 0.1 K steps over the default range
+_VIS_LUT_SIZE = 4096  # the gamma curve is steep near 0: finer steps there than 1401 would give
 _ROWS_PER_BLOCK = 512  # bounds temporaries on full-disk frames
+
+IR_CLOUD_COLOURS = (193.0, 253.0)  # K: the enhanced table's coloured cloud-top range
+IR_CLOUD_GREYS = (253.0, 303.0)  # K: its grey ramp, light to dark; black above, white below the colours
 
 # (temperature K, RGB) anchors of the enhanced table at the default range; linear in between,
 # steps where two anchors sit 0.01 K apart (thresholds forecasters read off the image)
 _ENHANCED_ANCHORS = (
     (180.0, (255, 255, 255)),
-    (183.0, (255, 255, 255)),
-    (193.0, (140, 0, 160)),
-    (203.0, (220, 0, 0)),
-    (213.0, (255, 140, 0)),
-    (223.0, (255, 255, 0)),
-    (232.99, (0, 190, 0)),
-    (233.0, (0, 50, 200)),
-    (242.99, (130, 200, 255)),
-    (243.0, (200, 200, 200)),
+    (192.99, (255, 255, 255)),
+    (193.0, (120, 0, 140)),
+    (203.0, (220, 0, 180)),
+    (203.01, (200, 0, 0)),
+    (213.0, (255, 120, 0)),
+    (223.0, (255, 230, 0)),
+    (223.01, (230, 255, 0)),
+    (233.0, (0, 170, 0)),
+    (233.01, (0, 40, 170)),
+    (243.0, (40, 120, 255)),
+    (243.01, (60, 160, 255)),
+    (252.99, (170, 225, 255)),
+    (253.0, (220, 220, 220)),
+    (303.0, (40, 40, 40)),
     (320.0, (0, 0, 0)),
 )
 
@@ -63,6 +79,11 @@ def _grey_lut(low_is_white: bool) -> np.ndarray:
     return np.repeat(grey[:, None], 3, axis=1)
 
 
+def _gamma_lut(gamma: float) -> np.ndarray:
+    grey = np.round(255.0 * np.linspace(0.0, 1.0, _VIS_LUT_SIZE) ** gamma).astype(np.uint8)
+    return np.repeat(grey[:, None], 3, axis=1)
+
+
 def _anchor_lut(anchors: tuple, value_range: tuple[float, float]) -> np.ndarray:
     lo, hi = value_range
     temps = np.array([t for t, _ in anchors])
@@ -76,9 +97,10 @@ _LUTS = {
     "ir": _grey_lut(low_is_white=True),
     "enhanced": _anchor_lut(_ENHANCED_ANCHORS, IR_RANGE),
     "wv": _anchor_lut(_WV_ANCHORS, WV_RANGE),
+    "vis": _gamma_lut(VIS_GAMMA),
     "grey": _grey_lut(low_is_white=False),
 }
-_DEFAULT_RANGE = {"ir": IR_RANGE, "enhanced": IR_RANGE, "wv": WV_RANGE}  # grey: the data's own range
+_DEFAULT_RANGE = {"ir": IR_RANGE, "enhanced": IR_RANGE, "wv": WV_RANGE, "vis": VIS_RANGE}  # grey: the data's own
 COLORMAPS = tuple(_LUTS)
 
 
@@ -91,8 +113,8 @@ def colour_table(cmap: str) -> np.ndarray:
 
 
 def value_range(array: np.ndarray, cmap: str, vmin: float | None, vmax: float | None) -> tuple[float, float]:
-    """The (vmin, vmax) a table uses: IR tables default to 180-320 K, wv to 190-280 K, grey to the finite
-    data range."""
+    """The (vmin, vmax) a table uses: IR tables default to 180-320 K, wv to 190-280 K, vis to reflectance
+    0-1, grey to the finite data range."""
     if cmap in _DEFAULT_RANGE:
         lo, hi = _DEFAULT_RANGE[cmap]
     else:

@@ -177,8 +177,8 @@ class JobSettings:
 
 def auto_cmap(path: str) -> str:
     """The project's one band rule (:func:`goesvfi_lab.bands.auto_cmap`): ``enhanced`` IR for IR-window
-    bands, ``wv`` for water vapour, ``grey`` for reflective bands and for files without an ABI name
-    (stored images pass through unchanged anyway)."""
+    bands, ``wv`` for water vapour, ``vis`` (gamma) for reflective bands, ``grey`` for files without an ABI
+    name (stored images pass through unchanged anyway)."""
     from ..bands import auto_cmap as band_cmap
 
     return band_cmap(path, default="grey")

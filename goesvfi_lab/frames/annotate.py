@@ -1,0 +1,128 @@
+"""Burn a UTC time label and the colour bar into a rendered frame (``settings["annotate"]``, ``--annotate``).
+
+A frame that leaves the kit as a picture should say when it shows and what its colours mean, and a
+generated frame must not pass for a scan: its label ends in ``(interp.)``. The CLI and the batch engine
+build the label with the one :func:`frame_label` and draw with the one :func:`annotate`.
+
+The annotation is a black panel over the bottom of the image (the frame keeps its size, so videos and
+resumed jobs stay consistent): the label on top, the colour bar with its units below. Only rendered
+images are annotated, never the float fields or the cube.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+
+from .colorbar import ColorBar, colorbar_for, colorbar_geometry, colorbar_image, text_box
+from .render import image_to_rgb8
+
+INTERPOLATED = " (interp.)"
+_MIN_FONT, _MAX_FONT = 8, 96
+
+Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive, in frame pixels
+
+
+def frame_label(when: datetime | None, interpolated: bool) -> str | None:
+    """``2024-07-01 18:02:30Z`` for a scan (its start), with `` (interp.)`` for a generated frame;
+    None when the time is unknown. Rounded to the second; aware times are converted to UTC, naive ones
+    taken as UTC (ABI names are)."""
+    if when is None:
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc).replace(tzinfo=None)
+    when = (when + timedelta(microseconds=500_000)).replace(microsecond=0)
+    return when.strftime("%Y-%m-%d %H:%M:%SZ") + (INTERPOLATED if interpolated else "")
+
+
+def font_size(width: int, label: str | None = None) -> int:
+    """Text size for a frame ``width`` pixels wide: about 1/36 of it, shrunk until ``label`` fits."""
+    size = min(_MAX_FONT, max(round(width / 36), 10 if width >= 160 else _MIN_FONT))
+    if label:
+        while size > _MIN_FONT and text_box(label, size)[2] + 2 * max(2, size // 3) > width:
+            size -= 1
+    return size
+
+
+@dataclass(frozen=True)
+class AnnotationLayout:
+    """Where :func:`annotate` draws on a frame: the whole panel, the label's row, the colour strip."""
+
+    size: int  # text size in pixels
+    panel: Box | None
+    label: Box | None
+    strip: Box | None
+
+
+def annotation_layout(shape: tuple[int, ...], label: str | None, colorbar: ColorBar | None) -> AnnotationLayout:
+    """The boxes :func:`annotate` fills on a frame of ``shape`` (tests and callers locate the parts)."""
+    height, width = shape[:2]
+    size = font_size(width, label)
+    pad = max(2, size // 3)
+    label_h = text_box(label, size)[3] + pad if label else 0
+    bar_h = colorbar_geometry(colorbar, width, size).height if colorbar else 0
+    panel_h = min(height, (pad if label else 0) + label_h + bar_h)
+    if panel_h == 0:
+        return AnnotationLayout(size, None, None, None)
+    top = height - panel_h
+    label_box = (top, min(height, top + pad + label_h), 0, width) if label else None
+    strip = None
+    if colorbar:
+        y0, y1, x0, x1 = colorbar_geometry(colorbar, width, size).strip
+        bar_top = top + (pad + label_h if label else 0)
+        strip = (min(height, bar_top + y0), min(height, bar_top + y1), x0, x1)
+    return AnnotationLayout(size, (top, height, 0, width), label_box, strip)
+
+
+def annotate(
+    rgb: np.ndarray, label: str | None, colorbar: ColorBar | None = None, colour: tuple[int, int, int] = (255, 255, 255)
+) -> np.ndarray:
+    """A copy of the uint8 RGB frame with ``label`` and ``colorbar`` in a black panel at its bottom.
+
+    Nothing to draw (no label, no bar) returns the frame unchanged.
+    """
+    from PIL import Image, ImageDraw
+
+    from .colorbar import font
+
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"annotate() needs uint8 RGB (HxWx3), got {rgb.dtype} {rgb.shape}")
+    layout = annotation_layout(rgb.shape, label, colorbar)
+    if layout.panel is None:
+        return rgb
+    height, width = rgb.shape[:2]
+    size, pad = layout.size, max(2, layout.size // 3)
+    top = layout.panel[0]
+    panel = np.zeros((height - top, width, 3), dtype=np.uint8)
+    y = 0
+    if label:
+        image = Image.fromarray(panel)
+        left, text_top, _right, _bottom = text_box(label, size)
+        ImageDraw.Draw(image).text((pad - left, pad - text_top), label, font=font(size), fill=colour)
+        panel = np.asarray(image).copy()
+        y = layout.label[1] - top
+    if colorbar:
+        bar = colorbar_image(colorbar, width, size, foreground=colour)
+        rows = min(bar.shape[0], panel.shape[0] - y)
+        panel[y : y + rows] = bar[:rows]
+    out = rgb.copy()
+    out[top:] = panel
+    return out
+
+
+def burn_in(
+    image: np.ndarray,
+    field: np.ndarray,
+    cmap: str,
+    vmin: float | None,
+    vmax: float | None,
+    label: str | None,
+    source: str | os.PathLike[str] | None = None,
+) -> np.ndarray:
+    """The annotated RGB of one output frame: ``image`` is what would be written (the render of
+    ``field``, or a stored image as it is); the colour bar only when ``field`` is physical."""
+    return annotate(image_to_rgb8(np.asarray(image)), label, colorbar_for(field, cmap, vmin, vmax, source))
