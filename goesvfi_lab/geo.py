@@ -335,7 +335,10 @@ def window_crop(source: str, window: tuple[int, int, int, int]) -> Crop:
     rows, cols = grid.shape
     if y1 > rows or x1 > cols:
         raise FrameError(source, f"crop window rows {y0}:{y1}, columns {x0}:{x1} exceeds the {rows}×{cols} frame")
-    return _finish(grid, window, [], "crop")
+    crop = _finish(grid, window, [], "crop")
+    if crop.off_disk == crop.pixels:
+        raise FrameError(source, f"crop window rows {y0}:{y1}, columns {x0}:{x1} is entirely off the Earth's disk")
+    return crop
 
 
 def resolve_crop(settings: Mapping[str, Any] | None, source: str) -> Crop | None:

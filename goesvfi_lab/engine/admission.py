@@ -67,10 +67,12 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
 
     Sorts and de-duplicates the inputs (with notes), refuses paths that climb out of the job folder,
     skips a folder that already holds this very result, refuses (:class:`OutputConflict`) one that
-    holds another, and records the result spec in the folder before the first frame. Raises
-    FrameError / ValueError for inputs no attempt can use.
+    holds another, resolves the ``crop`` setting on the first input (:func:`goesvfi_lab.geo.read_options`)
+    and records the result spec in the folder before the first frame. Raises FrameError / ValueError for
+    inputs no attempt can use (a crop box outside the file's sector among them).
     """
     from goesvfi_lab.discover import check_job_inputs, find_duplicates, parse_goes_name
+    from goesvfi_lab.geo import read_options
 
     notes = list(job.notes)
     settings = job.settings
@@ -110,6 +112,9 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
             return Admitted(inputs, total, changes=changes, skip=skip)
         if found.state == "other":  # resuming would mix two results: say so, replace nothing
             raise OutputConflict(layout.conflict_message(job.output_dir, found))
+    read, crop_notes = read_options(settings, inputs[0])  # a crop bbox becomes pixels once per job, on input 0
+    for note in crop_notes:
+        _add(notes, note)
     if notes != job.notes:
         changes["notes"] = notes
     layout.write_started(job.output_dir, job.id, wanted)
@@ -117,4 +122,4 @@ def prepare(job: BatchJob, gpu: bool) -> Admitted:
     for p in inputs:
         g = parse_goes_name(p)
         times.append(g.start.isoformat() if g is not None else None)
-    return Admitted(inputs, total, tuple(times), changes, read=ReadOptions.from_settings(settings))
+    return Admitted(inputs, total, tuple(times), changes, read=read)
