@@ -89,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab import config
     from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.engine import layout
-    from goesvfi_lab.frames import ReadOptions, read_frame, render, write_interpolated_cube, write_png, write_video
+    from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.frames.annotate import burn_in, frame_label
+    from goesvfi_lab.geo import read_options
     from goesvfi_lab.interp import interpolate_times, resolve_method
     from goesvfi_lab.interp.kind import input_kind
     from goesvfi_lab.plan import n_frames
@@ -113,7 +114,9 @@ def run(args: argparse.Namespace) -> int:
         if int(stale[:6]) >= n_out:
             os.remove(out / stale)
 
-    options = ReadOptions.from_settings(read_settings(args))
+    options, crop_notes = read_options(read_settings(args), seq.paths[0])  # a crop bbox resolved once, on input 0
+    for note in crop_notes:
+        print(note)
     first = read_frame(seq.paths[0], options=options)
     cmap = auto_cmap(seq.paths[0], default="ir") if args.cmap == "auto" else args.cmap
     kind = input_kind(first.dtype, seq.paths, args.kind)

@@ -54,6 +54,14 @@ Job settings (``BatchJob.settings``) the engine understands:
     True: it runs on CPU workers instead, with a note on the job.
 ``cmap``, ``vmin``, ``vmax``
     how physical fields are rendered to PNG/MP4 (see :func:`goesvfi_lab.frames.render`).
+``crop``
+    None (default: whole frames); ``{"bbox": (west, south, east, north)}`` in degrees (NetCDF inputs
+    with a fixed grid): the smallest fixed-grid window holding every pixel whose lon/lat is in the box
+    (satpy's ``crop(ll_bbox=...)`` convention), resolved once per job on its first input; or
+    ``{"window": (y0, y1, x0, x1)}`` in pixels, half-open (any input). Frames are cropped as they are
+    read, before interpolation, and the cube's x/y are the window's. A box outside the disk or the
+    file's sector fails the job naming the file and the box; off-disk pixels inside the window are
+    counted in a note (see :func:`goesvfi_lab.geo.read_options`). A result-changing setting.
 ``annotate``
     False (default); True burns a UTC time label and, for physical inputs, the colour bar with its
     units into every PNG frame (and so the MP4): the scan start on scans, the interpolated time with
