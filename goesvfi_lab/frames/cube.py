@@ -70,14 +70,14 @@ def _variable_name(variable: str | None, template: Any, first: Any) -> str:
 
 
 def _time_renames(template: Any) -> dict[str, str]:
-    """The input's scalar time coordinates (ABI's ``t``), which ``cell_methods`` say ``time`` in the cube."""
-    if template is None:
-        return {}
-    return {
-        str(c): "time"
-        for c, v in template.coords.items()
-        if v.ndim == 0 and (np.issubdtype(v.dtype, np.datetime64) or v.attrs.get("standard_name") == "time")
-    }
+    """The input's scalar time coordinates, which ``cell_methods`` say ``time`` in the cube: ABI's mid-scan
+    ``t`` (whether or not the reader kept it) and any other scalar time the template carries."""
+    renames = {"t": "time"}
+    if template is not None:
+        for c, v in template.coords.items():
+            if v.ndim == 0 and (np.issubdtype(v.dtype, np.datetime64) or v.attrs.get("standard_name") == "time"):
+                renames[str(c)] = "time"
+    return renames
 
 
 def _latlon(path: str, template: Any) -> dict[str, Any]:
