@@ -133,9 +133,10 @@ def test_frame_label_scan_and_interpolated():
     assert frame_label(None, True) is None
 
 
-def test_annotate_draws_in_a_bottom_panel_only():
+@pytest.mark.parametrize("width", [320, 960])  # narrow: label above the bar; wide: left of it
+def test_annotate_draws_in_a_bottom_panel_only(width):
     rng = np.random.default_rng(1)
-    rgb = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    rgb = rng.integers(0, 256, (240, width, 3), dtype=np.uint8)
     bar = ColorBar("enhanced", 180.0, 320.0, "K")
     label = "2024-07-01 18:02:30Z (interp.)"
     out = annotate(rgb, label, bar)
@@ -143,13 +144,18 @@ def test_annotate_draws_in_a_bottom_panel_only():
     top = lay.panel[0]
     assert out.shape == rgb.shape and 0 < top < 240 - 30
     np.testing.assert_array_equal(out[:top], rgb[:top])  # the image above the panel is untouched
-    ly0, ly1 = lay.label[:2]
-    text = out[ly0:ly1]
+    ly0, ly1, lx0, lx1 = lay.label
+    text = out[ly0:ly1, lx0:lx1]
+    if width == 960:
+        assert lx1 <= lay.strip[2] and ly0 < lay.strip[1] and lay.strip[0] < ly1  # one row
+        assert lay.bar[0] == lay.panel[0]  # the panel is one bar high
+    else:
+        assert ly1 <= lay.strip[0] and lx1 == width  # stacked
     assert (text.min(axis=2) > 180).sum() > 100 and (text == 0).all(axis=2).mean() > 0.6  # white on black
     y0, y1, x0, x1 = lay.strip
     expected = render(strip_values(bar, x1 - x0)[None, :], "enhanced", 180.0, 320.0)[0]
     np.testing.assert_array_equal(out[(y0 + y1) // 2, x0:x1], expected)
-    assert not np.array_equal(annotate(rgb, label.replace("(interp.)", ""), bar)[ly0:ly1], text)
+    assert not np.array_equal(annotate(rgb, label.replace("(interp.)", ""), bar)[ly0:ly1, lx0:lx1], text)
     assert annotate(rgb, None, None) is rgb
     only_label = annotation_layout(rgb.shape, label, None)
     assert only_label.strip is None and only_label.panel[0] > top
@@ -272,3 +278,59 @@ def test_engine_annotates_like_the_cli(tmp_path):
 
     with xr.open_dataset(tmp_path / "engine" / "cube.nc") as cube:  # the field itself: never annotated
         np.testing.assert_allclose(cube["CMI"].values[0], read_frame(paths[0]), atol=1e-3)
+
+
+# --- the notebook's preview: a colour bar with units under the thumbnails of NetCDF sequences --------------
+
+
+@pytest.fixture
+def wire(monkeypatch):
+    from _widget_wire import install
+
+    return install(monkeypatch)
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_preview_shows_the_colour_bar_of_netcdf_thumbnails_and_asks_for_annotation(wire, tmp_path):
+    from _engine_support import make_frames
+
+    from goesvfi_lab.sample import write_sample
+    from goesvfi_lab.widgets.preview_panel import PreviewPanel
+    from goesvfi_lab.widgets.state import FilterState, make_jobs, scan
+    from goesvfi_lab.widgets.thumbnails import COLORBAR_FONT, COLORBAR_WIDTH, ThumbnailCache
+
+    write_sample(tmp_path / "nc", frames=3, size=(60, 80), fmt="nc", band=13, seed=2)
+    panel = PreviewPanel(
+        output_dir=str(tmp_path / "out"), methods=["linear"], measure=lambda *a: 0.01, thumbnails=ThumbnailCache()
+    )
+    wire.clear()
+    panel.show(scan(FilterState(root=str(tmp_path / "nc"), extensions=".nc")))
+    assert panel.wait()
+    assert panel.colorbar.layout.display == "block"
+    sent = [m for m in wire.log if m["comm_id"] == panel.colorbar.model_id and m["buffers"]]
+    assert sent and _png(bytes(sent[-1]["buffers"][0])).shape[1] == COLORBAR_WIDTH  # went to the browser
+    expected = colorbar_image(ColorBar("enhanced", 180.0, 320.0, "K"), COLORBAR_WIDTH, COLORBAR_FONT)
+    np.testing.assert_array_equal(_png(panel.colorbar.value), expected)  # band 13, auto: enhanced IR in K
+
+    wire.set(panel.cmap, index=[v for _, v in panel.cmap.options].index("ir"))  # another table: the bar follows
+    assert panel.wait()
+    grey = _png(panel.colorbar.value)
+    np.testing.assert_array_equal(
+        grey, colorbar_image(ColorBar("ir", 180.0, 320.0, "K"), COLORBAR_WIDTH, COLORBAR_FONT)
+    )
+
+    wire.set(panel.annotate, value=True)
+    (job,) = make_jobs(panel.result.sequences, panel.settings())
+    assert job.settings["annotate"] is True and job.settings["cmap"] == "ir"
+
+    make_frames(tmp_path / "png", 3, 32)  # stored images: no table, no bar
+    panel.show(scan(FilterState(root=str(tmp_path / "png"), extensions=".png")))
+    assert panel.wait()
+    assert panel.colorbar.layout.display == "none" and panel.colorbar.value == b""

@@ -5,8 +5,8 @@ generated frame must not pass for a scan: its label ends in ``(interp.)``. The C
 build the label with the one :func:`frame_label` and draw with the one :func:`annotate`.
 
 The annotation is a black panel over the bottom of the image (the frame keeps its size, so videos and
-resumed jobs stay consistent): the label on top, the colour bar with its units below. Only rendered
-images are annotated, never the float fields or the cube.
+resumed jobs stay consistent): the label left of the colour bar and its units on a wide frame, above it
+on a narrow one. Only rendered images are annotated, never the float fields or the cube.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ def frame_label(when: datetime | None, interpolated: bool) -> str | None:
 
 
 def font_size(width: int, label: str | None = None) -> int:
-    """Text size for a frame ``width`` pixels wide: about 1/36 of it, shrunk until ``label`` fits."""
-    size = min(_MAX_FONT, max(round(width / 36), 10 if width >= 160 else _MIN_FONT))
+    """Text size for a frame ``width`` pixels wide: about 1/48 of it (10 px at least on frames of 160 px
+    and more), shrunk until ``label`` fits."""
+    size = min(_MAX_FONT, max(round(width / 48), 10 if width >= 160 else _MIN_FONT))
     if label:
         while size > _MIN_FONT and text_box(label, size)[2] + 2 * max(2, size // 3) > width:
             size -= 1
@@ -49,11 +50,15 @@ def font_size(width: int, label: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class AnnotationLayout:
-    """Where :func:`annotate` draws on a frame: the whole panel, the label's row, the colour strip."""
+    """Where :func:`annotate` draws on a frame: the panel, the label's box, the colour bar's box and strip.
+
+    On a wide frame the label sits left of the bar (one row); otherwise above it.
+    """
 
     size: int  # text size in pixels
     panel: Box | None
     label: Box | None
+    bar: Box | None
     strip: Box | None
 
 
@@ -62,19 +67,27 @@ def annotation_layout(shape: tuple[int, ...], label: str | None, colorbar: Color
     height, width = shape[:2]
     size = font_size(width, label)
     pad = max(2, size // 3)
-    label_h = text_box(label, size)[3] + pad if label else 0
-    bar_h = colorbar_geometry(colorbar, width, size).height if colorbar else 0
-    panel_h = min(height, (pad if label else 0) + label_h + bar_h)
-    if panel_h == 0:
-        return AnnotationLayout(size, None, None, None)
+    if not label and not colorbar:
+        return AnnotationLayout(size, None, None, None, None)
+    label_w = text_box(label, size)[2] + 2 * pad if label else 0
+    label_h = text_box(label, size)[3] + 2 * pad if label else 0
+    side = bool(label and colorbar) and label_w <= 0.4 * width
+    bar_x = label_w if side else 0
+    bar_h = colorbar_geometry(colorbar, width - bar_x, size).height if colorbar else 0
+    panel_h = min(height, max(label_h, bar_h) if side else label_h + bar_h)
     top = height - panel_h
-    label_box = (top, min(height, top + pad + label_h), 0, width) if label else None
-    strip = None
+    label_box = (top, min(height, top + label_h), 0, label_w if side else width) if label else None
+    bar_box = strip = None
     if colorbar:
-        y0, y1, x0, x1 = colorbar_geometry(colorbar, width, size).strip
-        bar_top = top + (pad + label_h if label else 0)
-        strip = (min(height, bar_top + y0), min(height, bar_top + y1), x0, x1)
-    return AnnotationLayout(size, (top, height, 0, width), label_box, strip)
+        bar_top = top if side else top + label_h
+        bar_box = (min(height, bar_top), height, bar_x, width)
+        y0, y1, x0, x1 = colorbar_geometry(colorbar, width - bar_x, size).strip
+        strip = (min(height, bar_top + y0), min(height, bar_top + y1), bar_x + x0, bar_x + x1)
+    if side:  # the label's text centred on the strip's line
+        _left, text_top, _right, text_bottom = text_box(label, size)
+        y0 = max(top, (strip[0] + strip[1]) // 2 - pad - (text_bottom - text_top) // 2)
+        label_box = (y0, min(height, y0 + label_h), 0, label_w)
+    return AnnotationLayout(size, (top, height, 0, width), label_box, bar_box, strip)
 
 
 def annotate(
@@ -94,23 +107,20 @@ def annotate(
     layout = annotation_layout(rgb.shape, label, colorbar)
     if layout.panel is None:
         return rgb
-    height, width = rgb.shape[:2]
     size, pad = layout.size, max(2, layout.size // 3)
     top = layout.panel[0]
-    panel = np.zeros((height - top, width, 3), dtype=np.uint8)
-    y = 0
-    if label:
-        image = Image.fromarray(panel)
-        left, text_top, _right, _bottom = text_box(label, size)
-        ImageDraw.Draw(image).text((pad - left, pad - text_top), label, font=font(size), fill=colour)
-        panel = np.asarray(image).copy()
-        y = layout.label[1] - top
-    if colorbar:
-        bar = colorbar_image(colorbar, width, size, foreground=colour)
-        rows = min(bar.shape[0], panel.shape[0] - y)
-        panel[y : y + rows] = bar[:rows]
     out = rgb.copy()
-    out[top:] = panel
+    out[top:] = 0
+    if colorbar:
+        y0, _y1, x0, x1 = layout.bar
+        bar = colorbar_image(colorbar, x1 - x0, size, foreground=colour)
+        out[y0 : y0 + bar.shape[0], x0:x1] = bar[: out.shape[0] - y0]
+    if label:
+        image = Image.fromarray(out)
+        left, text_top, _right, _bottom = text_box(label, size)
+        y0, _y1, x0, _x1 = layout.label
+        ImageDraw.Draw(image).text((x0 + pad - left, y0 + pad - text_top), label, font=font(size), fill=colour)
+        out = np.asarray(image).copy()
     return out
 
 

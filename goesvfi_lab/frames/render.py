@@ -112,6 +112,12 @@ def colour_table(cmap: str) -> np.ndarray:
         raise ValueError(f"unknown colour table {cmap!r}; choose one of {', '.join(COLORMAPS)}") from None
 
 
+def fixed_range(cmap: str) -> tuple[float, float] | None:
+    """The default (vmin, vmax) of a table made for one physical quantity; None for ``grey`` (data range)."""
+    colour_table(cmap)  # unknown names fail here, not later
+    return _DEFAULT_RANGE.get(cmap)
+
+
 def value_range(array: np.ndarray, cmap: str, vmin: float | None, vmax: float | None) -> tuple[float, float]:
     """The (vmin, vmax) a table uses: IR tables default to 180-320 K, wv to 190-280 K, vis to reflectance
     0-1, grey to the finite data range."""

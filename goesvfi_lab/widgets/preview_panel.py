@@ -18,7 +18,15 @@ from ..model import BatchJob, JobPriority
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .common import ErrorArea, button, guard
 from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs
-from .thumbnails import THUMB_SIZE, ThumbnailCache, pick_frames, read_frame_locked, shared_cache
+from .thumbnails import (
+    COLORBAR_WIDTH,
+    THUMB_SIZE,
+    ThumbnailCache,
+    colorbar_png,
+    pick_frames,
+    read_frame_locked,
+    shared_cache,
+)
 from .updater import Debouncer
 
 _LABEL = {"description_width": "8em"}
@@ -91,6 +99,9 @@ class PreviewPanel(W.VBox):
         figures = [W.VBox([img, cap]) for img, cap in zip(self.images, self.captions, strict=True)]
         for f in figures:
             f.add_class("gvl-thumb")
+        # the key to the thumbnails' colours, with units (NetCDF sequences only)
+        self.colorbar = W.Image(format="png", layout=W.Layout(width=f"{COLORBAR_WIDTH}px", display="none"))
+        self.colorbar.add_class("gvl-colorbar")
         self.factor = W.BoundedIntText(
             value=d.factor,
             min=1,
@@ -121,12 +132,19 @@ class PreviewPanel(W.VBox):
             value=d.output_dir, description="Output folder", style=_LABEL, layout=W.Layout(width="40em")
         )
         self.overwrite = W.Checkbox(value=d.overwrite, description="overwrite existing outputs", indent=False)
+        self.annotate = W.Checkbox(
+            value=d.annotate,
+            description="time and colour bar in frames",
+            indent=False,
+            tooltip="burn the UTC time ('(interp.)' on generated frames) and the colour bar into the PNGs and video",
+        )
         self.cmap = W.Dropdown(
             options=[
                 ("auto", "auto"),
                 ("enhanced IR", "enhanced"),
                 ("grey IR", "ir"),
                 ("water vapour", "wv"),
+                ("visible (gamma)", "vis"),
                 ("grey", "grey"),
             ],
             value=d.cmap,
@@ -161,6 +179,7 @@ class PreviewPanel(W.VBox):
             self.priority,
             self.output_dir,
             self.overwrite,
+            self.annotate,
         ):
             w.observe(self._settings_changed, names="value")
         self.cmap.observe(lambda _c: self._refresh_thumbs(), names="value")
@@ -179,10 +198,11 @@ class PreviewPanel(W.VBox):
                 self.table,
                 self.sequence,
                 W.HBox(figures, layout=W.Layout(grid_gap="8px")),
+                self.colorbar,
                 W.HBox(
                     [
                         W.VBox([self.factor, self.method, self.fps, self.priority]),
-                        W.VBox([self.cmap, self.video, self.cube, self.overwrite]),
+                        W.VBox([self.cmap, self.video, self.cube, self.annotate, self.overwrite]),
                     ]
                 ),
                 self.output_dir,
@@ -206,6 +226,7 @@ class PreviewPanel(W.VBox):
             output_dir=self.output_dir.value,
             overwrite=bool(self.overwrite.value),
             cmap=self.cmap.value,
+            annotate=bool(self.annotate.value),
         )
 
     def show(self, result: ScanResult) -> None:
@@ -240,12 +261,17 @@ class PreviewPanel(W.VBox):
             cap.value = '<span class="gvl-muted">rendering…</span>' if seq is not None else ""
         self._thumbnailer(None if seq is None else list(seq.paths), self.cmap.value)
 
-    def _render_thumbs(self, paths: list[str] | None, cmap: str) -> list[tuple[str, str, bytes]]:
+    def _render_thumbs(self, paths: list[str] | None, cmap: str) -> tuple[list[tuple[str, str, bytes]], bytes | None]:
         if not paths:
-            return []
-        return [(label, p, self.thumbs.get(p, cmap=cmap)) for label, p in pick_frames(paths)]
+            return [], None
+        thumbs = [(label, p, self.thumbs.get(p, cmap=cmap)) for label, p in pick_frames(paths)]
+        return thumbs, colorbar_png(paths[0], cmap)
 
-    def _show_thumbs(self, thumbs: list[tuple[str, str, bytes]]) -> None:
+    def _show_thumbs(self, rendered: tuple[list[tuple[str, str, bytes]], bytes | None]) -> None:
+        thumbs, bar = rendered
+        with self.colorbar.hold_sync():
+            self.colorbar.value = bar or b""
+            self.colorbar.layout.display = "block" if bar else "none"
         for i, (img, cap) in enumerate(zip(self.images, self.captions, strict=True)):
             if i < len(thumbs):
                 label, path, png = thumbs[i]

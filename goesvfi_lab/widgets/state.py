@@ -163,6 +163,7 @@ class JobSettings:
     output_dir: str = "goesvfi-output"
     overwrite: bool = False
     cmap: str = "auto"  # colours for physical fields in the video (and the thumbnails)
+    annotate: bool = False  # UTC time and colour bar burnt into the frames (settings["annotate"])
 
     def validate(self) -> None:
         if self.factor < 1:
@@ -213,6 +214,8 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
             "overwrite": settings.overwrite,
             "cmap": auto_cmap(job.inputs[0]) if settings.cmap == "auto" else settings.cmap,
         }
+        if settings.annotate:
+            job.settings["annotate"] = True
     return jobs
 
 

@@ -2,7 +2,8 @@
 
 Physical fields (NetCDF brightness temperatures) go through :func:`goesvfi_lab.frames.render` with a
 colour map; stored images are shown as they are. The array is strided down before rendering so a
-5424² full-disk scan costs a read, not a full-resolution colour mapping.
+5424² full-disk scan costs a read, not a full-resolution colour mapping. :func:`colorbar_png` is the key
+to those colours (units K or reflectance %), shown under the thumbnails of NetCDF sequences.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 from .state import auto_cmap
 
 THUMB_SIZE = 192
+COLORBAR_WIDTH = 3 * THUMB_SIZE + 16  # under the row of three thumbnails and their gaps
+COLORBAR_FONT = 11
 
 # The panels read frames on two background threads (thumbnails, the time estimate). The netCDF/HDF5
 # C libraries are not safe to enter from two threads at once (measured: a bus error within a few
@@ -44,6 +47,31 @@ def thumbnail_png(path: str, size: int = THUMB_SIZE, cmap: str = "ir") -> bytes:
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
+
+
+def colorbar_png(path: str, cmap: str = "auto", width: int = COLORBAR_WIDTH) -> bytes | None:
+    """PNG bytes of the colour bar, with units, that the thumbnail of ``path`` is drawn with; None for
+    stored images (no colour table applies). Only ``grey`` (the data's range) reads the file."""
+    from PIL import Image
+
+    from ..engine.layout import is_physical
+    from ..frames.colorbar import colorbar_for, colorbar_image
+    from ..frames.render import fixed_range
+
+    if not is_physical(path):
+        return None
+    if cmap == "auto":
+        cmap = auto_cmap(path)
+    if fixed_range(cmap):
+        field = np.zeros((1, 1), np.float32)  # the table's own range: no read
+    else:  # the data's range, strided as thumbnail_png strides it
+        arr = read_frame_locked(path)
+        step = max(1, max(arr.shape[:2]) // (2 * THUMB_SIZE))
+        field = arr[::step, ::step].astype(np.float32)
+    bar = colorbar_for(field, cmap, source=path)
+    buf = io.BytesIO()
+    Image.fromarray(colorbar_image(bar, width, COLORBAR_FONT)).save(buf, format="PNG")
     return buf.getvalue()
 
 
