@@ -334,3 +334,24 @@ def test_preview_shows_the_colour_bar_of_netcdf_thumbnails_and_asks_for_annotati
     panel.show(scan(FilterState(root=str(tmp_path / "png"), extensions=".png")))
     assert panel.wait()
     assert panel.colorbar.layout.display == "none" and panel.colorbar.value == b""
+
+
+def test_cli_run_annotates_like_interpolate(tmp_path):
+    """``goesvfi-lab run --annotate`` (here on a running scheduler) writes the frames ``interpolate --annotate``
+    writes with the same table (``run`` renders with ``ir``, its default)."""
+    from _engine_support import NO_DASHBOARD
+    from distributed import LocalCluster
+
+    from goesvfi_lab.cli import main
+
+    paths, _starts = _sample(tmp_path)
+    _cli(tmp_path, "cli", "--annotate", "--cmap", "ir")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster:
+        argv = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "run"), "--factor", "2", "--method", "linear"]
+        assert main([*argv, "--annotate", "--scheduler", cluster.scheduler_address, "--quiet"]) == 0
+    (folder,) = [p for p in (tmp_path / "run").iterdir() if p.is_dir()]
+    assert layout.read_manifest(str(folder))["settings"]["annotate"] is True
+    for i in range(5):
+        np.testing.assert_array_equal(
+            read_frame(folder / layout.frame_name(i)), read_frame(tmp_path / "cli" / layout.frame_name(i))
+        )
