@@ -24,6 +24,7 @@ from goes_fixtures import make_abi_sequence, require_ncgen
 import goesvfi_lab
 from goesvfi_lab import geo
 from goesvfi_lab.cli import main
+from goesvfi_lab.cli.inspect import check_folder
 from goesvfi_lab.discover import parse_goes_name
 from goesvfi_lab.engine import layout
 from goesvfi_lab.frames import read_field, write_cube
@@ -168,6 +169,7 @@ def test_zarr_cube_equals_netcdf_cube_from_cli_and_engine(tmp_path):
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]  # no temporary store left behind
 
     # the engine's layout knows cube.zarr: a complete result, partial without its store, removed as a whole
+    assert check_folder(folders["zarr"]) == []  # goesvfi-lab check: the store listed in job.json is there
     spec = layout.result_spec(inputs, 3, "linear", {"cube": "zarr"})
     assert layout.existing_result(folders["zarr"], spec).state == "complete"
     assert layout.existing_result(folders["zarr"], layout.result_spec(inputs, 3, "linear", {"cube": True})).state == (
@@ -176,6 +178,7 @@ def test_zarr_cube_equals_netcdf_cube_from_cli_and_engine(tmp_path):
     shutil.copytree(os.path.join(folders["zarr"], "cube.zarr"), tmp_path / "kept.zarr")
     shutil.rmtree(os.path.join(folders["zarr"], "cube.zarr"))
     assert layout.existing_result(folders["zarr"], spec).state == "partial"
+    assert check_folder(folders["zarr"]) == ["cube cube.zarr listed in job.json is missing"]
     shutil.copytree(tmp_path / "kept.zarr", os.path.join(folders["zarr"], "cube.zarr"))
     layout.remove_outputs(folders["zarr"])
     assert not os.path.exists(folders["zarr"])

@@ -180,7 +180,7 @@ def check_folder(folder: str, decode: bool = True) -> list[str]:
     if manifest:
         for key in ("video", "cube"):
             rel = manifest.get(key)
-            if rel and not os.path.isfile(os.path.join(folder, rel)):
+            if rel and not layout.output_exists(os.path.join(folder, rel)):  # a Zarr cube is a directory
                 problems.append(f"{key} {rel} listed in job.json is missing")
         video = manifest.get("video")
         if decode and video and os.path.isfile(os.path.join(folder, video)) and expected:

@@ -162,7 +162,7 @@ def remove_path(path: str) -> bool:
     return remove(path)
 
 
-def _output_exists(path: str) -> bool:
+def output_exists(path: str) -> bool:
     """A finished output: a file, or a Zarr store (a directory renamed into place only once complete)."""
     if path.rstrip(os.sep).lower().endswith(".zarr"):
         return os.path.isdir(path)
@@ -289,7 +289,7 @@ def existing_result(output_dir: str, wanted: Mapping[str, Any]) -> Existing:
         settings = wanted.get("settings") or {}
         files = [frame_path(output_dir, i) for i in range(total)]
         files += [p for p in (video_path(output_dir, settings), cube_path(output_dir, settings)) if p]
-        if manifest.get("frames") == total and all(_output_exists(p) for p in files):
+        if manifest.get("frames") == total and all(output_exists(p) for p in files):
             return Existing("complete", job_id, f"complete from job {job_id} (same settings)")
         return Existing("partial", job_id, f"files missing from job {job_id}'s result: recomputed")
     started = _read_json(os.path.join(output_dir, STARTED))
