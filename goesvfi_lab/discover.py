@@ -247,7 +247,8 @@ class FileFilter:
     the absolute path; a directory whose path plus a trailing separator matches is skipped whole.
     GOES fields (``satellite``, ``band``, ``sector``, ``product``, ``mode``, ``level``; each one value
     or a collection) and the scan-start range ``start``/``end`` (naive values are UTC) only pass ABI
-    names. ``sector="M"`` means either mesoscale sector.
+    names. ``sector="M"`` means either mesoscale sector. A multi-band ``MCMIP`` file (no band in its name)
+    holds every band, so it passes any ``band``.
     """
 
     extensions: Iterable[str] | None = (".nc", ".png")
@@ -387,7 +388,7 @@ class FileFilter:
     def _goes_ok(self, g: GoesName) -> bool:
         return (
             (self._sats is None or g.satellite in self._sats)
-            and (self._bands is None or g.band in self._bands)
+            and (self._bands is None or g.band in self._bands or (g.band is None and g.product == "MCMIP"))
             and (self._sectors is None or g.sector in self._sectors)
             and (self._products is None or g.product.casefold() in self._products)
             and (self._modes is None or g.mode in self._modes)
@@ -424,7 +425,8 @@ class Sequence:
     """Consecutive frames of one satellite/level/product/sector/band (or one folder of non-ABI files).
 
     ``times`` are scan starts (None for non-ABI names); ``missing`` the expected scan starts absent
-    from the files; ``duplicates`` further files with a scan start already in ``paths``.
+    from the files; ``duplicates`` further files with a scan start already in ``paths`` (of a scan NOAA
+    re-issued, the newest ``_c`` creation time is kept); ``notes`` say which was kept and why.
     """
 
     name: str
@@ -435,6 +437,7 @@ class Sequence:
     missing: list[datetime] = field(default_factory=list)
     size_bytes: int = 0
     duplicates: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:
@@ -505,15 +508,44 @@ def _sequence_name(g: GoesName, start: datetime) -> str:
     return name if ext == ".nc" else f"{name}-{ext.lstrip('.').replace('.', '-') or 'noext'}"
 
 
+def newest_per_scan(
+    named: list[tuple[GoesName, str]],
+) -> tuple[list[tuple[GoesName, str]], list[tuple[GoesName, str, str]]]:
+    """One file per scan start, in scan order: of a scan NOAA re-issued (same ``_s``, later ``_c``) the newest,
+    of exact copies the first given; and (name, path, note) of the files skipped.
+
+    ``named`` is taken in its order among files of one start (stable), so callers decide what "first" means.
+    """
+    by_start: dict[datetime, list[tuple[GoesName, str]]] = {}
+    for item in sorted(named, key=lambda item: item[0].start):
+        by_start.setdefault(item[0].start, []).append(item)
+    kept: list[tuple[GoesName, str]] = []
+    skipped: list[tuple[GoesName, str, str]] = []
+    for group in by_start.values():
+        best = max(group, key=lambda item: item[0].created)  # the first of equals on ties
+        kept.append(best)
+        for item in group:
+            if item is best:
+                continue
+            g, path = item
+            if g.created < best[0].created:
+                why = f"a re-issue of this scan was created later: kept {best[1]}"
+            else:
+                why = f"same scan start as {best[1]}"
+            skipped.append((g, path, f"duplicate scan skipped: {path} ({why})"))
+    return kept, skipped
+
+
 def _abi_sequences(named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int) -> list[Sequence]:
     named.sort(key=lambda item: (item[0].start, natural_sort_key(item[1])))
+    named, skipped = newest_per_scan(named)
+    skipped_at: dict[datetime, list[tuple[str, str]]] = {}  # scan start -> (path, note) of the files left out
+    for g, path, note in skipped:
+        skipped_at.setdefault(g.start, []).append((path, note))
     cadence = _sequence_cadence([g for g, _ in named])
     runs: list[Sequence] = []
     current: Sequence | None = None
     for g, path in named:
-        if current is not None and g.start == current.times[-1]:
-            current.duplicates.append(path)  # same scan twice (e.g. reprocessed): keep the first
-            continue
         if current is not None:
             gap = g.start - current.times[-1]
             if gap > cadence * gap_factor:
@@ -528,6 +560,9 @@ def _abi_sequences(named: list[tuple[GoesName, str]], gap_factor: float, split_a
             runs.append(current)
         current.paths.append(path)
         current.times.append(g.start)
+        for dup, note in skipped_at.get(g.start, ()):
+            current.duplicates.append(dup)
+            current.notes.append(note)
     for seq in runs:
         seq.size_bytes = sum(_file_size(p) for p in seq.paths)
     return runs
@@ -669,8 +704,9 @@ def check_job_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str]
     Jobs built by hand (or edited) can mix what :func:`group_sequences` would keep apart. When
     every input is an ABI name: a file of another satellite/product/sector/band is an error naming
     it (interpolating band 13 into band 14 is meaningless), inputs out of scan order are sorted, and
-    a second file of the same scan start is dropped (as ``group_sequences`` does). Other names are
-    taken in the order given (nothing to sort them by).
+    of several files of one scan start only one is kept (the newest re-issue, else the first given:
+    :func:`newest_per_scan`, as ``group_sequences`` does). Other names are taken in the order given
+    (nothing to sort them by).
     """
     paths = [os.fspath(p) for p in paths]
     names = [parse_goes_name(p) for p in paths]
@@ -689,13 +725,6 @@ def check_job_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str]
     order = sorted(range(len(paths)), key=lambda i: names[i].start)  # type: ignore[union-attr]
     if order != list(range(len(paths))):
         notes.append("inputs were not in scan order: sorted by scan start time")
-    kept: list[str] = []
-    first_of: dict[datetime, str] = {}
-    for i in order:
-        start = names[i].start  # type: ignore[union-attr]
-        if start in first_of:
-            notes.append(f"duplicate scan skipped: {paths[i]} (same scan start as {first_of[start]})")
-            continue
-        first_of[start] = paths[i]
-        kept.append(paths[i])
-    return kept, notes
+    kept, skipped = newest_per_scan(list(zip(names, paths)))  # type: ignore[arg-type]
+    notes.extend(note for _, _, note in skipped)
+    return [path for _, path in kept], notes

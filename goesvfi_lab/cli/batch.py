@@ -83,7 +83,12 @@ def _filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pattern", default=None, help="glob on file names, e.g. '*C13*.nc'")
     g.add_argument("--ext", action="append", help="file extension (repeatable; default .nc and .png)")
     g.add_argument("--satellite", action="append", help="G16, G17, G18, G19 (repeatable)")
-    g.add_argument("--band", action="append", type=int, help="ABI band (repeatable)")
+    g.add_argument(
+        "--band",
+        action="append",
+        type=int,
+        help="ABI band (repeatable; a single one also picks CMI_CNN of MCMIP files)",
+    )
     g.add_argument("--sector", action="append", help="F, C, M1, M2 or M (repeatable)")
     g.add_argument("--product", action="append", help="e.g. CMIP, Rad (repeatable)")
     g.add_argument("--start", help="first scan start (ISO, UTC)")

@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     seq = _pick_sequence(args.input_dir, args.sequence)
     if len(seq.paths) < 2:
         raise ValueError(f"{seq.paths[0]}: a sequence needs at least 2 frames, found 1")
+    for note in seq.notes:  # e.g. a scan NOAA re-issued: the newest file is used
+        print(note)
 
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,20 @@ from typing import Any
 def add_read_flags(p: argparse.ArgumentParser) -> None:
     """The flags that choose what is read from each input: the NetCDF field and the crop."""
     p.add_argument("--variable", help="NetCDF variable to read (default: CMI, else Rad converted to K/reflectance)")
+    try:
+        p.add_argument(
+            "--band",
+            metavar="N",
+            help="ABI band 1..16: picks CMI_CNN of a multi-band (MCMIP) file (needed there); checked on one-band files",
+        )
+    except argparse.ArgumentError:  # ``run`` has --band as a file filter already: one band there is also read
+        pass
+    p.add_argument(
+        "--mask-dqf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="set pixels whose DQF > 1 to NaN (--no-mask-dqf: none; default: L1b 'no value' pixels only)",
+    )
     crop = p.add_mutually_exclusive_group()
     crop.add_argument(
         "--bbox",
@@ -36,6 +50,15 @@ def read_settings(args: argparse.Namespace) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     if args.variable:
         settings["variable"] = args.variable
+    band = args.band
+    if isinstance(band, list):  # ``run``'s repeatable --band filter: one band also says which MCMIP band to read
+        band = band[0] if len(set(band)) == 1 else None
+    if band is not None:
+        from goesvfi_lab.frames.read import parse_band  # lazily: the frames package is heavy for --help
+
+        settings["band"] = parse_band(band)
+    if args.mask_dqf is not None:
+        settings["mask_dqf"] = args.mask_dqf
     if args.bbox:
         settings["crop"] = {"bbox": tuple(args.bbox)}
     elif args.window:

@@ -62,6 +62,15 @@ Job settings (``BatchJob.settings``) the engine understands:
     read, before interpolation, and the cube's x/y are the window's. A box outside the disk or the
     file's sector fails the job naming the file and the box; off-disk pixels inside the window are
     counted in a note (see :func:`goesvfi_lab.geo.read_options`). A result-changing setting.
+``band``
+    None (default) or an ABI band 1..16 (``13`` or ``"C13"``): picks ``CMI_C13`` of a multi-band (MCMIP)
+    file, where it is required; a one-band file (``CMI``/``Rad``) of another band fails the job naming the
+    file. An MCMIP file without the band (or without a band asked) fails the job naming the file and
+    listing the bands it holds (see :func:`goesvfi_lab.frames.abi.choose_variable`).
+``mask_dqf``
+    None (default: the product's rule, L1b "no value" pixels, DQF 3, become NaN; nothing for L2, whose
+    fill already is NaN), True (every pixel whose DQF > 1 becomes NaN: out of range, no value, focal plane
+    temperature exceeded) or False (no DQF masking). A result-changing setting, like ``band``.
 ``annotate``
     False (default); True burns a UTC time label and, for physical inputs, the colour bar with its
     units into every PNG frame (and so the MP4): the scan start on scans, the interpolated time with

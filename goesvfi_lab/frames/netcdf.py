@@ -1,12 +1,17 @@
 """Read GOES ABI NetCDF frames as physical fields: L2 ``CMI``, or L1b ``Rad`` converted like CMI.
 
-xarray's mask_and_scale unpacks the int16 counts (scale_factor, add_offset, _Unsigned) and turns
+xarray's CF decoding unpacks the int16 counts (scale_factor, add_offset, _Unsigned) and turns
 _FillValue into NaN, so this module only picks the variable and applies the ABI conversions:
 
 - emissive bands (7-16): brightness temperature with the file's Planck constants,
   ``BT = (fk2 / ln(fk1 / Rad + 1) - bc1) / bc2``;
 - reflective bands (1-6): reflectance factor ``Rad * kappa0``.
-DQF is ignored.
+
+The file is opened raw and only the variables the field needs are decoded (see :mod:`.abi` for bands,
+DQF and scan times), so an auxiliary variable xarray cannot decode (a time in odd units) costs nothing.
+Scan times are exposed as coordinates (``t`` mid-scan, ``time_coverage_start`` / ``_end``); cubes and
+jobs time each scan by its *start* from the file name (:func:`goesvfi_lab.discover.parse_goes_name`),
+which every ABI file has, agrees with the sequence grouping and is readable without opening the file.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import FrameError
+from . import abi
 from .images import brief_error, check_frame_size, sniff_format
 
 PLANCK_NAMES = ("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2")
@@ -26,10 +32,10 @@ _PACKING_ATTRS = ("scale_factor", "add_offset", "_FillValue", "_Unsigned", "vali
 
 
 def _constant(ds: Any, name: str, var: Any) -> float | None:
-    """A calibration constant stored as a scalar variable (real ABI files) or as an attribute."""
+    """A calibration constant stored as a scalar variable (real ABI files) or as an attribute; None if at fill."""
     if name in ds.variables:
-        value = np.asarray(ds[name].values, dtype=np.float64)
-        return float(value.reshape(-1)[0]) if value.size else None
+        value = np.asarray(_decode(ds, name).values, dtype=np.float64).reshape(-1)
+        return float(value[0]) if value.size and np.isfinite(value[0]) else None
     for attrs in (var.attrs, ds.attrs):
         if name in attrs:
             return float(np.asarray(attrs[name]).reshape(-1)[0])
@@ -57,57 +63,141 @@ def bt_to_radiance(bt: np.ndarray, fk1: float, fk2: float, bc1: float, bc2: floa
 NETCDF_LOCK = threading.RLock()
 
 
-def read_netcdf(path: str | os.PathLike[str], variable: str | None = None):
+def read_netcdf(
+    path: str | os.PathLike[str], variable: str | None = None, band: int | None = None, mask_dqf: bool | None = None
+):
     """One ABI field as a float32 ``xarray.DataArray`` (y, x) with its coordinates and attributes.
 
-    ``variable=None`` takes ``CMI``, else ``Rad`` (converted to brightness temperature or
-    reflectance). Any other named variable is returned unpacked as float32. The file is closed
-    before returning, so the result is safe to pickle and keep. Thread-safe (see NETCDF_LOCK).
+    ``variable=None`` takes ``CMI_C{band:02d}`` of a multi-band (MCMIP) file, else ``CMI``, else ``Rad``
+    (converted to brightness temperature or reflectance). ``band`` is required for MCMIP files and checked
+    against one-band files. ``mask_dqf``: True sets pixels whose DQF > 1 to NaN, None the product's default
+    (L1b "no value" pixels), False none (see :func:`.abi.dqf_rule`). Any other named variable is returned
+    unpacked as float32. Coordinates: x/y (radians), the grid mapping, and scalar datetime64 ``t``
+    (mid-scan), ``time_coverage_start`` and ``time_coverage_end`` (scan start/end) where the file has them.
+    The file is closed before returning, so the result is safe to pickle and keep. Thread-safe (see
+    NETCDF_LOCK).
     """
     with NETCDF_LOCK:
-        return _read_netcdf(path, variable)
+        return _read_netcdf(path, variable, band, mask_dqf)
 
 
-def _read_netcdf(path: str | os.PathLike[str], variable: str | None = None):
+def _decode(ds: Any, name: str, times: bool = False):
+    """One variable of a raw dataset, CF-decoded alone (unpacked, fill as NaN; times if asked)."""
+    import xarray as xr
+
+    return xr.decode_cf(xr.Dataset({name: ds.variables[name]}), decode_times=times, decode_coords=False)[name]
+
+
+def _read_netcdf(path: str | os.PathLike[str], variable: str | None, band: int | None, mask_dqf: bool | None):
     import xarray as xr
 
     path = os.fspath(path)
     fmt = sniff_format(path)
     if fmt != "netcdf":
         raise FrameError(path, f"is {fmt.upper()}, not NetCDF")
-    try:  # the netCDF C library reads NetCDF-4 (HDF5) and classic files alike
-        ds = xr.open_dataset(path, engine="netcdf4", mask_and_scale=True, decode_times=True, cache=False)
+    try:  # raw: only the variables the field needs are decoded, so an odd auxiliary one cannot stop the read
+        ds = xr.open_dataset(path, engine="netcdf4", decode_cf=False, cache=False)
     except Exception as e:
         raise FrameError(path, f"cannot open as NetCDF: {brief_error(e)}") from e
     with ds:
-        name = variable or next((v for v in ("CMI", "Rad") if v in ds.data_vars), None)
-        if name is None or name not in ds.variables:
-            have = ", ".join(map(str, ds.data_vars)) or "none"
-            wanted = repr(variable) if variable else "CMI or Rad"
-            raise FrameError(path, f"no {wanted} variable (variables: {have})")
-        var = ds[name]
-        if var.ndim != 2:
-            var = var.squeeze(drop=True)
-        if var.ndim != 2:
-            raise FrameError(path, f"variable {name!r} has dims {var.dims}, expected 2-D (y, x)")
-        check_frame_size(path, tuple(var.shape), 8 if name == "Rad" else 4)  # Rad converts through float64
+        name = abi.choose_variable(path, ds.data_vars, variable, band)
+        abi.check_band(path, name, band, _file_band(path, ds))
+        raw = ds[name]
+        if raw.ndim != 2:
+            raw = raw.squeeze(drop=True)
+        if raw.ndim != 2:
+            raise FrameError(path, f"variable {name!r} has dims {raw.dims}, expected 2-D (y, x)")
+        check_frame_size(path, tuple(raw.shape), 8 if name == "Rad" else 4)  # Rad converts through float64
         try:
+            var = _decode(ds, name).squeeze(drop=True)
             values = np.asarray(var.values)
         except Exception as e:
             raise FrameError(path, f"cannot read variable {name!r}: {brief_error(e)}") from e
-        attrs = {k: v for k, v in var.attrs.items() if k not in _PACKING_ATTRS}
+        attrs = {k: v for k, v in raw.attrs.items() if k not in _PACKING_ATTRS and k != "coordinates"}
         if name == "Rad":
-            values, attrs, name = _convert_radiance(path, ds, var, values, attrs)
-        coords = {c: ds[c].copy(deep=True) for c in var.coords if c in ds.variables and ds[c].ndim <= 2}
+            values, attrs, name = _convert_radiance(path, ds, raw, values, attrs)
+        values = _mask_quality(path, ds, raw.name, raw.attrs, values, attrs, mask_dqf)
+        coords = _coordinates(ds, raw)
         projection = attrs.get("grid_mapping", "goes_imager_projection")
         if projection in ds.variables:
             coords[projection] = ds[projection].copy(deep=True)
-        da = xr.DataArray(values.astype(np.float32, copy=False), dims=var.dims, coords=coords, attrs=attrs, name=name)
+        da = xr.DataArray(values.astype(np.float32, copy=False), dims=raw.dims, coords=coords, attrs=attrs, name=name)
     da.encoding["source"] = path
     return da
 
 
+def _file_band(path: str, ds: Any) -> int | None:
+    """The band of a one-band file: ``band_id``, else the file name's ``C13``."""
+    if "band_id" in ds.variables:
+        try:
+            value = np.asarray(_decode(ds, "band_id").values, dtype=np.float64).reshape(-1)
+            if value.size and np.isfinite(value[0]):
+                return int(value[0])
+        except Exception:
+            pass  # an unreadable band_id says nothing; the name may
+    from ..discover import parse_goes_name
+
+    name = parse_goes_name(path)
+    return name.band if name is not None else None
+
+
+def _coordinates(ds: Any, raw: Any) -> dict[str, Any]:
+    """x/y and the scalar coordinates the field lists (``t`` decoded to datetime64), plus the scan start/end.
+
+    A coordinate that fails to decode (a time in odd units, a fill where a time should be) is left out.
+    """
+    import xarray as xr
+
+    coords: dict[str, Any] = {}
+    listed = str(raw.attrs.get("coordinates", "")).split()
+    for c in dict.fromkeys([*raw.dims, *listed]):
+        if c not in ds.variables or not set(ds.variables[c].dims) <= set(raw.dims):
+            continue
+        try:
+            value = _decode(ds, c, times=ds.variables[c].attrs.get("units", "").startswith("seconds since"))
+            value.load()
+        except Exception:
+            continue
+        if value.ndim == 0 and value.dtype.kind == "f" and not np.isfinite(value.values):
+            continue
+        coords[c] = value.variable
+    for key in ("time_coverage_start", "time_coverage_end"):
+        stamp = abi.coverage_time(ds.attrs.get(key))
+        if stamp is not None and key not in coords:
+            coords[key] = xr.Variable((), stamp, {"long_name": f"scan {key.rsplit('_', 1)[1]} (file attribute)"})
+    return coords
+
+
+def _mask_quality(path: str, ds: Any, name: str, attrs_in: dict, values, attrs: dict, mask_dqf: bool | None):
+    """``values`` with the pixels the DQF rule rules out set to NaN (the rule is noted in ``attrs``)."""
+    rule = abi.dqf_rule(mask_dqf, level_l1b=name == "Rad")
+    if rule is None:
+        return values
+    dqf = abi.dqf_name(name, attrs_in, ds.variables)
+    if dqf is None:
+        if mask_dqf:
+            raise FrameError(path, f"no DQF variable for {name!r}: cannot mask by quality (mask_dqf)")
+        return values
+    try:
+        flags = np.asarray(_decode(ds, dqf).squeeze(drop=True).values)
+    except Exception as e:
+        raise FrameError(path, f"cannot read {dqf!r} to mask by quality: {brief_error(e)}") from e
+    if flags.shape != values.shape:
+        raise FrameError(path, f"{dqf!r} is {flags.shape}, the field {values.shape}: cannot mask by quality")
+    text, bad = rule
+    with np.errstate(invalid="ignore"):
+        masked = bad(flags)
+    values = np.array(values, dtype=np.float32)
+    values[masked] = np.nan
+    attrs["goesvfi_dqf_mask"] = f"{dqf} {text.removeprefix('DQF ')}"
+    return values
+
+
 def _convert_radiance(path: str, ds: Any, var: Any, rad: np.ndarray, attrs: dict) -> tuple[np.ndarray, dict, str]:
+    """Emissive (Planck constants present, not fill) -> K; reflective (kappa0 present) -> reflectance factor.
+
+    NOAA files carry both sets, the other band kind's at its fill (-999): a fill counts as absent.
+    """
     planck = [_constant(ds, n, var) for n in PLANCK_NAMES]
     if all(p is not None for p in planck):
         fk1, fk2, bc1, bc2 = planck  # type: ignore[misc]

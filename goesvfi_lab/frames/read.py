@@ -26,6 +26,8 @@ class ReadOptions:
 
     variable: str | None = None  # NetCDF variable; None: ``CMI``, else ``Rad`` (converted)
     window: tuple[int, int, int, int] | None = None  # crop (y0, y1, x0, x1), half-open pixels, after reading
+    band: int | None = None  # ABI band: picks CMI_Cnn of an MCMIP file, checked against one-band files
+    mask_dqf: bool | None = None  # True: DQF > 1 -> NaN; None: the product's default (L1b "no value"); False: none
 
     @classmethod
     def from_settings(
@@ -42,11 +44,33 @@ class ReadOptions:
             if crop[0] == "bbox":
                 raise ValueError("a crop bbox must be resolved on the first input: use goesvfi_lab.geo.read_options")
             window = crop[1]
-        return cls(variable=settings.get("variable") or None, window=tuple(window) if window else None)
+        return cls(
+            variable=settings.get("variable") or None,
+            window=tuple(window) if window else None,
+            band=parse_band(settings.get("band")),
+            mask_dqf=parse_mask_dqf(settings.get("mask_dqf")),
+        )
 
     def netcdf_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~goesvfi_lab.frames.netcdf.read_netcdf` for these options."""
-        return {"variable": self.variable}
+        return {"variable": self.variable, "band": self.band, "mask_dqf": self.mask_dqf}
+
+
+def parse_band(band: Any) -> int | None:
+    """A ``band`` setting as an ABI band number 1..16 (``13``, ``"13"``, ``"C13"``); None: not given."""
+    if band is None or band == "":
+        return None
+    text = str(band).strip().upper().removeprefix("C")
+    if isinstance(band, bool) or not text.isdigit() or not 1 <= int(text) <= 16:
+        raise ValueError(f"band must be an ABI band 1..16 (e.g. 13 or 'C13'), not {band!r}")
+    return int(text)
+
+
+def parse_mask_dqf(value: Any) -> bool | None:
+    """A ``mask_dqf`` setting: True, False, or None (the product's default)."""
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError(f"mask_dqf must be True, False or None (the product's default), not {value!r}")
 
 
 def read_field(path: str | os.PathLike[str], options: ReadOptions | None = None):
