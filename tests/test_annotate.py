@@ -12,7 +12,7 @@ from goesvfi_lab.bands import auto_cmap
 from goesvfi_lab.discover import parse_goes_name
 from goesvfi_lab.engine import layout
 from goesvfi_lab.frames import read_frame, read_video, render
-from goesvfi_lab.frames.annotate import annotate, annotation_layout, frame_label
+from goesvfi_lab.frames.annotate import annotate, annotation_layout, burn_in, frame_label
 from goesvfi_lab.frames.colorbar import (
     ColorBar,
     colorbar_for,
@@ -161,6 +161,15 @@ def test_annotate_draws_in_a_bottom_panel_only(width):
     assert only_label.strip is None and only_label.panel[0] > top
     with pytest.raises(ValueError, match="uint8 RGB"):
         annotate(rgb[..., 0], label, bar)
+
+
+def test_burn_in_stored_images_get_the_time_only():
+    grey16 = np.arange(200 * 320, dtype=np.uint16).reshape(200, 320)
+    out = burn_in(grey16, grey16, "enhanced", None, None, "2024-07-01 18:00:00Z")
+    lay = annotation_layout(out.shape, "2024-07-01 18:00:00Z", None)
+    assert out.dtype == np.uint8 and out.shape == (200, 320, 3) and lay.strip is None
+    np.testing.assert_array_equal(out[: lay.panel[0]], render(grey16)[: lay.panel[0]])  # 8-bit RGB above the label
+    assert burn_in(grey16, grey16, "enhanced", None, None, None) is grey16  # nothing known: written as it is
 
 
 def test_result_spec_counts_annotate_only_when_on():

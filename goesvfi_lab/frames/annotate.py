@@ -134,5 +134,9 @@ def burn_in(
     source: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """The annotated RGB of one output frame: ``image`` is what would be written (the render of
-    ``field``, or a stored image as it is); the colour bar only when ``field`` is physical."""
-    return annotate(image_to_rgb8(np.asarray(image)), label, colorbar_for(field, cmap, vmin, vmax, source))
+    ``field``, or a stored image as it is); the colour bar only when ``field`` is physical. Nothing to
+    draw (a stored image without a known time) leaves ``image`` as it is, 16-bit pixels included."""
+    colorbar = colorbar_for(field, cmap, vmin, vmax, source)
+    if label is None and colorbar is None:
+        return image
+    return annotate(image_to_rgb8(np.asarray(image)), label, colorbar)
