@@ -37,7 +37,7 @@ _LAZY = {
     "lab": "goesvfi_lab.notebook",
     "panel": "goesvfi_lab.notebook",
 }
-_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config", "geo"}
+_SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config", "geo", "archive"}
 
 __all__ = sorted([*_LAZY, "__version__"])
 

@@ -536,13 +536,15 @@ def newest_per_scan(
     return kept, skipped
 
 
-def _abi_sequences(named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int) -> list[Sequence]:
+def _abi_sequences(
+    named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int, cadence: timedelta | None = None
+) -> list[Sequence]:
     named.sort(key=lambda item: (item[0].start, natural_sort_key(item[1])))
     named, skipped = newest_per_scan(named)
     skipped_at: dict[datetime, list[tuple[str, str]]] = {}  # scan start -> (path, note) of the files left out
     for g, path, note in skipped:
         skipped_at.setdefault(g.start, []).append((path, note))
-    cadence = _sequence_cadence([g for g, _ in named])
+    cadence = cadence or _sequence_cadence([g for g, _ in named])
     runs: list[Sequence] = []
     current: Sequence | None = None
     for g, path in named:
@@ -573,6 +575,7 @@ def group_sequences(
     *,
     gap_factor: float | None = None,
     split_after_missing: int | None = None,
+    cadence: timedelta | None = None,
 ) -> list[Sequence]:
     """Group files into time-ordered sequences.
 
@@ -581,6 +584,7 @@ def group_sequences(
     scans; more than ``split_after_missing`` consecutive missing scans start a new sequence. Other
     names group by directory and extension, in natural order ("frame2" before "frame10").
     Defaults: :data:`GAP_FACTOR`, :data:`SPLIT_AFTER_MISSING` (config ``discover.*`` mirrors them).
+    ``cadence`` replaces the product's nominal one (scans thinned to a coarser step, e.g. a NOAA archive query).
     """
     gap_factor = GAP_FACTOR if gap_factor is None else float(gap_factor)
     split_after_missing = SPLIT_AFTER_MISSING if split_after_missing is None else int(split_after_missing)
@@ -602,7 +606,7 @@ def group_sequences(
 
     result: list[Sequence] = []
     for key in sorted(abi, key=lambda k: tuple("" if v is None else str(v).zfill(2) for v in k)):
-        result.extend(_abi_sequences(abi[key], gap_factor, split_after_missing))
+        result.extend(_abi_sequences(abi[key], gap_factor, split_after_missing, cadence))
     for directory, ext in sorted(other, key=lambda k: (natural_sort_key(k[0]), k[1])):
         files = sorted(other[(directory, ext)], key=lambda p: natural_sort_key(os.path.basename(p)))
         label = os.path.basename(directory.rstrip(os.sep)) or directory or "."

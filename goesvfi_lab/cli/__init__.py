@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from goesvfi_lab import __version__
 
 # sub-modules that contribute sub-commands, in help order
-_COMMAND_MODULES = ("sample", "interpolate", "batch", "inspect")
+_COMMAND_MODULES = ("sample", "interpolate", "batch", "inspect", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
