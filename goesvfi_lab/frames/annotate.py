@@ -109,18 +109,19 @@ def annotate(
         return rgb
     size, pad = layout.size, max(2, layout.size // 3)
     top = layout.panel[0]
-    out = rgb.copy()
-    out[top:] = 0
+    panel = np.zeros((rgb.shape[0] - top, rgb.shape[1], 3), dtype=np.uint8)  # drawn alone: cheap on full disks
     if colorbar:
         y0, _y1, x0, x1 = layout.bar
         bar = colorbar_image(colorbar, x1 - x0, size, foreground=colour)
-        out[y0 : y0 + bar.shape[0], x0:x1] = bar[: out.shape[0] - y0]
+        panel[y0 - top : y0 - top + bar.shape[0], x0:x1] = bar[: panel.shape[0] - (y0 - top)]
     if label:
-        image = Image.fromarray(out)
+        image = Image.fromarray(panel)
         left, text_top, _right, _bottom = text_box(label, size)
         y0, _y1, x0, _x1 = layout.label
-        ImageDraw.Draw(image).text((x0 + pad - left, y0 + pad - text_top), label, font=font(size), fill=colour)
-        out = np.asarray(image).copy()
+        ImageDraw.Draw(image).text((x0 + pad - left, y0 - top + pad - text_top), label, font=font(size), fill=colour)
+        panel = np.asarray(image)
+    out = rgb.copy()
+    out[top:] = panel
     return out
 
 
