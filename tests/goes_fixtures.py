@@ -63,11 +63,14 @@ CADENCE = {"F": timedelta(minutes=10), "C": timedelta(minutes=5)}
 SCENE_ID = {"F": "Full Disk", "C": "CONUS"}
 ORBITAL_SLOT = {"G16": "GOES-East", "G17": "GOES-West", "G18": "GOES-West", "G19": "GOES-East"}
 NOMINAL_LON = {"G16": -75.0, "G17": -137.0, "G18": -137.0, "G19": -75.0}
-# L1b Rad bit depth per band (GOES-R PUG vol. 3, table 5.1.3.6.1-1); fill = 2**bits - 1
+# L1b Rad bit depth per band (sensor_band_bit_depth as GOES-16 files carry it; the README's fills 1023/4095/16383
+# are 10/12/14 bits); fill = 2**bits - 1
 L1B_BITS = {1: 10, 2: 12, 3: 10, 4: 11, 5: 10, 6: 10, 7: 14, 8: 12, 9: 11, 10: 12, 11: 12, 12: 11}
 L1B_BITS.update({13: 12, 14: 12, 15: 12, 16: 10})
-# (scale_factor, add_offset) of Rad in real G16 files; other bands are derived from their range
+# (scale_factor, add_offset) of Rad: band 1 from the L1b header here, band 13 as GOES-16 band-13 L1b files carry
+# it; other bands are derived from their range (what matters is the structure, not the exact counts)
 L1B_PACKING = {1: (0.8121064, -25.93665), 13: (0.04572892, -1.6443)}
+# kappa0 and esun of the reflective bands: plausible GOES-16-like values (they vary with the Earth-Sun distance)
 KAPPA0 = {1: 0.0015839, 2: 0.0019586, 3: 0.0033384, 4: 0.0087996, 5: 0.0131665, 6: 0.0421489}
 ESUN = {1: 2017.1648, 2: 1631.3351, 3: 957.0699, 4: 360.9018, 5: 242.5404, 6: 76.8999}
 CMI_EMISSIVE_PACKING = (0.06145332, 89.62)  # L2 band 13 (K); used for every emissive band here

@@ -16,6 +16,7 @@ which every ABI file has, agrees with the sequence grouping and is readable with
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from typing import Any
@@ -98,6 +99,9 @@ def _read_netcdf(path: str | os.PathLike[str], variable: str | None, band: int |
     try:  # raw: only the variables the field needs are decoded, so an odd auxiliary one cannot stop the read
         ds = xr.open_dataset(path, engine="netcdf4", decode_cf=False, cache=False)
     except Exception as e:
+        # xarray leaves a file it opened and then failed on to the garbage collector, whose close outside
+        # NETCDF_LOCK can race another thread's read (an HDF error, or a crash): close it now, under the lock
+        gc.collect()
         raise FrameError(path, f"cannot open as NetCDF: {brief_error(e)}") from e
     with ds:
         name = abi.choose_variable(path, ds.data_vars, variable, band)
