@@ -211,6 +211,7 @@ def test_real_structure_cube_with_latlon_from_cli_and_engine(tmp_path, conus):
             assert ds["lat"].attrs["units"] == "degrees_north" and ds["lon"].attrs["standard_name"] == "longitude"
             np.testing.assert_allclose(ds["lat"].values, lat, atol=1e-4)
             np.testing.assert_allclose(ds["lon"].values, lon, atol=1e-4)
+            np.testing.assert_allclose(geo.lonlat(ds)[1], lat)  # the cube alone geolocates (x/y + grid mapping)
             assert ds.attrs["platform_ID"] == "G16" and ds.attrs["scene_id"] == "CONUS"
             assert ds["CMI"].attrs["units"] == "K"
         same_cube(cli_nc, eng_z, "CMI", atol=1e-4)
