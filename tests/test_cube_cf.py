@@ -27,6 +27,7 @@ from goesvfi_lab.cli import main
 from goesvfi_lab.cli.inspect import check_folder
 from goesvfi_lab.discover import parse_goes_name
 from goesvfi_lab.engine import layout
+from goesvfi_lab.errors import FrameError
 from goesvfi_lab.frames import read_field, write_cube
 from goesvfi_lab.frames.atomic import atomic_dir
 from goesvfi_lab.frames.cube_cf import dangling_references, frame_types, resolve_references
@@ -284,6 +285,10 @@ def test_zarr_writes_are_atomic(tmp_path):
         os.makedirs(tmp)
         raise RuntimeError("boom")
     assert sorted(os.listdir(tmp_path)) == ["c.zarr"]  # no temporaries, no half store
+    (tmp_path / "a-file").write_text("not a folder")
+    for name in ("c.zarr", "c.nc"):
+        with pytest.raises(FrameError, match=rf"a-file/{name}: cannot write the (zarr|netcdf) cube"):
+            write_cube(tmp_path / "a-file" / name, frames, times)
 
 
 def test_cli_cube_flags(tmp_path, capsys):

@@ -141,17 +141,24 @@ def write_cube(
     # The synchronous scheduler keeps xarray from picking a distributed.Lock for the write (it does whenever a
     # Dask client is the default, as inside a worker): a round trip to the scheduler per write, and a hang when
     # that client is gone. NETCDF_LOCK serialises the netCDF library in this process.
-    with dask.config.set(scheduler="synchronous"):
-        if fmt == "zarr":
-            with atomic_dir(path) as tmp:
-                # compute=False writes the metadata and coordinates; compute() then the frames, one chunk each
-                delayed = ds.to_zarr(
-                    tmp, mode="w-", encoding=encoding, compute=False, consolidated=True, zarr_format=ZARR_FORMAT
-                )
-                delayed.compute()
-        else:
-            with atomic_path(path) as tmp, NETCDF_LOCK:
-                ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, compute=False).compute()
+    try:
+        with dask.config.set(scheduler="synchronous"):
+            if fmt == "zarr":
+                with atomic_dir(path) as tmp:
+                    # compute=False writes the metadata and coordinates; compute() then the frames, one chunk each
+                    delayed = ds.to_zarr(
+                        tmp, mode="w-", encoding=encoding, compute=False, consolidated=True, zarr_format=ZARR_FORMAT
+                    )
+                    delayed.compute()
+            else:
+                with atomic_path(path) as tmp, NETCDF_LOCK:
+                    ds.to_netcdf(tmp, engine="netcdf4", encoding=encoding, compute=False).compute()
+    except OSError as e:  # a full disk, a read-only folder: say which cube, and that a retry may help
+        from goesvfi_lab.errors import FrameError
+
+        from .images import brief_error
+
+        raise FrameError(path, f"cannot write the {fmt} cube: {brief_error(e)}", transient=True) from e
     return path
 
 
