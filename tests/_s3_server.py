@@ -21,6 +21,7 @@ from pathlib import Path
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 _LIST = re.compile(r'"GET /(?P<bucket>[^/?\s]+)\?list-type=2&prefix=(?P<prefix>[^&\s]*)[^"]*" (?P<status>\d{3})')
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _GET = re.compile(r'"GET /(?P<bucket>[^/?\s]+)/(?P<key>[^?\s]+) HTTP[^"]*" (?P<status>\d{3})')
 
 
@@ -100,7 +101,9 @@ class S3Server:
     # -- the request log -------------------------------------------------------------------------
 
     def log_lines(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        """The request log without werkzeug's colour codes (it colours 206, 4xx and 5xx lines)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return _ANSI.sub("", text).splitlines()
 
     def listing_requests(self) -> Counter:
         """``Counter({"bucket/prefix": n})`` of the list_objects_v2 requests the server answered."""

@@ -55,6 +55,10 @@ def _size(n: float) -> str:
     return f"{n} B"
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -77,14 +81,14 @@ def run(args: argparse.Namespace) -> int:
     for note in scans.notes:
         print(f"note: {note}")
     print(
-        f"found {len(scans)} scans ({_size(scans.total_bytes)}) in {scans.folders} hour folders "
-        f"({scans.requests} listing requests)"
+        f"found {_n(len(scans), 'scan')} ({_size(scans.total_bytes)}) in {_n(scans.folders, 'hour folder')} "
+        f"({_n(scans.requests, 'listing request')})"
     )
     for seq in sequences(scans):
         if seq.missing:
             shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in seq.missing[:5])
             more = f" and {len(seq.missing) - 5} more" if len(seq.missing) > 5 else ""
-            print(f"{seq.name}: {len(seq.missing)} scans missing in the archive ({shown}{more})")
+            print(f"{seq.name}: {_n(len(seq.missing), 'scan')} missing in the archive ({shown}{more})")
     if args.list:
         for scan in scans:
             print(f"{scan.url}\t{scan.size}")
@@ -100,9 +104,12 @@ def run(args: argparse.Namespace) -> int:
             TransferSpeedColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=err, transient=False) as progress:
-            task = progress.add_task("fetch", total=todo)
-            report = cache.fetch(scans, endpoint=args.endpoint_url, on_bytes=lambda n: progress.advance(task, n))
+        if todo:
+            with Progress(*columns, console=err, transient=False) as progress:
+                task = progress.add_task("fetch", total=todo)
+                report = cache.fetch(scans, endpoint=args.endpoint_url, on_bytes=lambda n: progress.advance(task, n))
+        else:  # everything cached: nothing to show progress of
+            report = cache.fetch(scans, endpoint=args.endpoint_url)
         for scan, path in zip(scans, report.paths):
             _deliver(path, out / scan.filename)
     extra = []
