@@ -298,3 +298,21 @@ def test_cli_cube_flags(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["run", str(tmp_path / "in"), "-o", str(tmp_path / "r"), "--cube", "hdf"])
     assert "--cube takes no value or 'zarr', not 'hdf'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_run_cube_zarr_with_latlon_and_rerun_skips(tmp_path, conus, capsys, monkeypatch):
+    """``goesvfi-lab run --cube zarr --latlon``: each job's cube.zarr, and a second run finds it complete."""
+    monkeypatch.setenv("COLUMNS", "220")  # the summary table on one line per row
+    args = ["run", os.path.dirname(conus[0]), "-o", str(tmp_path / "out"), "--factor", "2", "--method", "linear"]
+    args += ["--cube", "zarr", "--latlon", "--workers", "1", "--threads", "1", "--quiet"]
+    assert main(args) == 0
+    (job,) = [d for d in os.listdir(tmp_path / "out") if (tmp_path / "out" / d).is_dir()]
+    with xr.open_zarr(tmp_path / "out" / job / "cube.zarr") as ds:
+        assert_lazy_one_frame_per_chunk(ds, "CMI")
+        check_cf(ds, conus, 2, "CMI")
+        assert ds["CMI"].encoding["coordinates"] == "lat lon"
+        np.testing.assert_allclose(ds["lat"].values, geo.lonlat(read_field(conus[0]))[1], atol=1e-4)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "│    1 │    0 │                  1 │" in capsys.readouterr().out  # jobs, done, skipped as complete
