@@ -240,6 +240,25 @@ def test_full_cache_disk_is_a_clear_error_and_leaves_nothing(s3, settings):
     assert not [p for p in settings["cache"].rglob("*.nc*")]  # no file, no part
 
 
+def test_disk_refusing_a_write_mid_download_is_a_clear_error_and_leaves_nothing(s3, settings):
+    """A real refused write: the child's file-size limit (RLIMIT_FSIZE) makes the kernel fail the part's
+    write past 1 MB (EFBIG, the same path as ENOSPC) while the 11 MB scan downloads."""
+    resource = pytest.importorskip("resource")
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))  # Python ignores SIGXFSZ: writes fail
+
+    args = ["fetch", "--satellite", "G16", "--band", "13", "--start", "2024-07-01T19:00", "--end", "2024-07-01T19:03",
+            "-o", str(settings["tmp"] / "out")]  # fmt: skip
+    env = {**settings["env"], "DASK_GOESVFI__ARCHIVE__CHUNK_BYTES": str(1 << 18)}
+    done = subprocess.run([sys.executable, "-m", "goesvfi_lab", *args], env=env, capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "s3://noaa-goes16/ABI-L2-CMIPC/2024/183/19/OR_ABI-L2-CMIPC-M6C13_G16_s2024183190117" in done.stderr
+    assert "the cache disk at" in done.stderr and "is full" in done.stderr
+    assert list(settings["cache"].rglob("*.nc*")) == [] and list((settings["tmp"] / "out").glob("*")) == []
+
+
 def _wait_for_part(cache: Path, timeout: float = 60) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
