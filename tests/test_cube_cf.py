@@ -220,7 +220,12 @@ def test_real_structure_cube_with_latlon_from_cli_and_engine(tmp_path, conus):
 
 @pytest.mark.parametrize(
     "product, band, name, units",
-    [("L1b-RadC", 13, "BT", "K"), ("L2-MCMIPC", 13, "CMI_C13", "K"), ("sample-Rad", 2, "reflectance", "1")],
+    [
+        ("L1b-RadC", 13, "BT", "K"),
+        ("L1b-RadF", 1, "reflectance", "1"),  # NOAA's band-1 header as is: 10-bit, kappa0
+        ("L2-MCMIPC", 13, "CMI_C13", "K"),
+        ("sample-Rad", 2, "reflectance", "1"),
+    ],
 )
 def test_cube_keeps_the_name_read(tmp_path, product, band, name, units):
     if product.startswith("sample"):  # the package's own L1b writer (kappa0 for a reflective band)
