@@ -251,7 +251,7 @@ def bbox_window(grid: Any, bbox: tuple[float, float, float, float]) -> Crop:
     whole grid in row blocks. FrameError naming the file and the box when no pixel of the file lies in it.
     """
     grid = fixed_grid(grid)
-    bbox = _check_bbox(bbox, grid.source)
+    bbox = check_bbox(bbox)
     sector = f"{grid.scene} sector" if grid.scene else "grid"
     ox, oy = scan_angles(grid, *_outline(bbox))
     on_disk = np.isfinite(ox)
@@ -311,7 +311,8 @@ def _finish(grid: FixedGrid, window: tuple[int, int, int, int], notes: list[str]
     return Crop(window, off, tuple(notes))
 
 
-def _check_bbox(bbox: Any, source: str) -> tuple[float, float, float, float]:
+def check_bbox(bbox: Any) -> tuple[float, float, float, float]:
+    """``bbox`` as (west, south, east, north) floats; ValueError saying what is expected otherwise."""
     try:
         west, south, east, north = (float(v) for v in bbox)
     except (TypeError, ValueError):

@@ -17,7 +17,7 @@ from .. import html as fmt
 from ..model import BatchJob, JobPriority
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .common import ErrorArea, button, guard
-from .state import Estimate, JobSettings, ScanResult, estimate, make_jobs
+from .state import CropView, Estimate, JobSettings, ScanResult, crop_view, estimate, make_jobs
 from .thumbnails import (
     COLORBAR_WIDTH,
     THUMB_SIZE,
@@ -138,6 +138,16 @@ class PreviewPanel(W.VBox):
             indent=False,
             tooltip="burn the UTC time ('(interp.)' on generated frames) and the colour bar into the PNGs and video",
         )
+        self.box = W.Text(
+            value=d.box,
+            description="Crop box",
+            placeholder="W S E N in degrees, e.g. -90 25 -80 32 (empty: whole frames; NetCDF)",
+            style=_LABEL,
+            layout=W.Layout(width="40em"),
+            tooltip="crop every frame to the smallest fixed-grid window covering this lon/lat box",
+        )
+        self.crop_note = W.HTML()  # the window the box gives on the shown sequence, or why it gives none
+        self.crop_note.add_class("gvl-crop-note")
         self.cmap = W.Dropdown(
             options=[
                 ("auto", "auto"),
@@ -180,9 +190,11 @@ class PreviewPanel(W.VBox):
             self.output_dir,
             self.overwrite,
             self.annotate,
+            self.box,
         ):
             w.observe(self._settings_changed, names="value")
         self.cmap.observe(lambda _c: self._refresh_thumbs(), names="value")
+        self.box.observe(lambda _c: self._refresh_thumbs(), names="value")
         self.sequence.observe(self._sequence_changed, names="value")
         self.back.on_click(guard(self.errors, "Going back failed")(self._back))
         self.confirm.on_click(guard(self.errors, "Submitting the jobs failed")(self._confirm))
@@ -199,12 +211,14 @@ class PreviewPanel(W.VBox):
                 self.sequence,
                 W.HBox(figures, layout=W.Layout(grid_gap="8px")),
                 self.colorbar,
+                self.crop_note,
                 W.HBox(
                     [
                         W.VBox([self.factor, self.method, self.fps, self.priority]),
                         W.VBox([self.cmap, self.video, self.cube, self.annotate, self.overwrite]),
                     ]
                 ),
+                self.box,
                 self.output_dir,
                 self.estimate,
                 self.checks,
@@ -227,6 +241,7 @@ class PreviewPanel(W.VBox):
             overwrite=bool(self.overwrite.value),
             cmap=self.cmap.value,
             annotate=bool(self.annotate.value),
+            box=self.box.value,
         )
 
     def show(self, result: ScanResult) -> None:
@@ -259,16 +274,22 @@ class PreviewPanel(W.VBox):
         seq = self.selected()
         for cap in self.captions:
             cap.value = '<span class="gvl-muted">rendering…</span>' if seq is not None else ""
-        self._thumbnailer(None if seq is None else list(seq.paths), self.cmap.value)
+        self._thumbnailer(None if seq is None else list(seq.paths), self.cmap.value, self.box.value)
 
-    def _render_thumbs(self, paths: list[str] | None, cmap: str) -> tuple[list[tuple[str, str, bytes]], bytes | None]:
+    def _render_thumbs(
+        self, paths: list[str] | None, cmap: str, box: str = ""
+    ) -> tuple[list[tuple[str, str, bytes]], bytes | None, CropView]:
         if not paths:
-            return [], None
-        thumbs = [(label, p, self.thumbs.get(p, cmap=cmap)) for label, p in pick_frames(paths)]
-        return thumbs, colorbar_png(paths[0], cmap)
+            return [], None, CropView()
+        crop = crop_view(paths[0], box)  # the window every job of the sequence will read
+        thumbs = [(label, p, self.thumbs.get(p, cmap=cmap, window=crop.window)) for label, p in pick_frames(paths)]
+        return thumbs, colorbar_png(paths[0], cmap), crop
 
-    def _show_thumbs(self, rendered: tuple[list[tuple[str, str, bytes]], bytes | None]) -> None:
-        thumbs, bar = rendered
+    def _show_thumbs(self, rendered: tuple[list[tuple[str, str, bytes]], bytes | None, CropView]) -> None:
+        thumbs, bar, crop = rendered
+        self.crop_note.value = (
+            fmt.error_box(crop.error) if crop.error else fmt.html_note(crop.text) if crop.text else ""
+        )
         with self.colorbar.hold_sync():
             self.colorbar.value = bar or b""
             self.colorbar.layout.display = "block" if bar else "none"

@@ -164,6 +164,12 @@ class JobSettings:
     overwrite: bool = False
     cmap: str = "auto"  # colours for physical fields in the video (and the thumbnails)
     annotate: bool = False  # UTC time and colour bar burnt into the frames (settings["annotate"])
+    box: str = ""  # crop box "W S E N" in degrees (settings["crop"]); empty: whole frames
+
+    @property
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """The crop box typed in the form; ValueError saying what is expected for anything else."""
+        return parse_box(self.box)
 
     def validate(self) -> None:
         if self.factor < 1:
@@ -174,6 +180,7 @@ class JobSettings:
             raise ValueError("choose at least one output: video and/or NetCDF cube")
         if not self.output_dir.strip():
             raise ValueError("output folder is empty")
+        parse_box(self.box)  # a box that does not parse is refused here, before any job
 
 
 def auto_cmap(path: str) -> str:
@@ -198,6 +205,8 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
     for seq in usable:
         if settings.cube and not all(p.lower().endswith(".nc") for p in seq.paths):
             raise ValueError(f"a NetCDF cube needs NetCDF inputs; {seq.name} has other files (untick 'NetCDF cube')")
+        if settings.bbox and not all(p.lower().endswith(".nc") for p in seq.paths):
+            raise ValueError(f"a crop box needs NetCDF inputs (lon/lat); {seq.name} has other files (clear 'Crop box')")
     jobs = jobs_for(
         usable,
         os.path.expanduser(settings.output_dir),
@@ -216,7 +225,57 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
         }
         if settings.annotate:
             job.settings["annotate"] = True
+        if settings.bbox:
+            job.settings["crop"] = {"bbox": settings.bbox}
     return jobs
+
+
+def parse_box(text: str) -> tuple[float, float, float, float] | None:
+    """A crop box typed as "W S E N" (degrees; spaces or commas), None when empty."""
+    parts = [p for p in re.split(r"[\s,]+", (text or "").strip()) if p]
+    if not parts:
+        return None
+    from ..geo import check_bbox
+
+    try:
+        return check_bbox([float(p) for p in parts] if len(parts) == 4 else parts)
+    except ValueError:
+        raise ValueError(
+            f"crop box: four numbers W S E N in degrees with south < north (e.g. -90 25 -80 32), not {text.strip()!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class CropView:
+    """What the preview says about a crop box on a sequence: the window on its first frame, or why not."""
+
+    window: tuple[int, int, int, int] | None = None  # (y0, y1, x0, x1) on the frame
+    text: str = ""  # one line for the panel
+    error: str | None = None
+
+
+def crop_view(path: str, text: str) -> CropView:
+    """The window a crop box gives on ``path`` (the sequence's first frame), as the engine will resolve it.
+
+    Reads the file's fixed grid (:func:`goesvfi_lab.geo.bbox_window`): call it off the main thread.
+    """
+    from ..errors import FrameError
+    from ..geo import bbox_window, fixed_grid
+
+    try:
+        bbox = parse_box(text)
+        if bbox is None:
+            return CropView()
+        crop = bbox_window(path, bbox)
+        rows, cols = fixed_grid(path).shape
+    except (FrameError, ValueError) as e:
+        return CropView(error=str(e))
+    y0, y1, x0, x1 = crop.window
+    text = (
+        f"crop: rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} px, "
+        f"{100 * crop.pixels / (rows * cols):.1f}% of the {rows} × {cols} frame)"
+    )
+    return CropView(crop.window, "; ".join([text, *crop.notes]))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from .state import auto_cmap
 THUMB_SIZE = 192
 COLORBAR_WIDTH = 3 * THUMB_SIZE + 16  # under the row of three thumbnails and their gaps
 COLORBAR_FONT = 11
+CROP_COLOUR = (255, 64, 32)  # the crop box's outline on thumbnails
 
 # The panels read frames on two background threads (thumbnails, the time estimate). The netCDF/HDF5
 # C libraries are not safe to enter from two threads at once (measured: a bus error within a few
@@ -34,8 +35,11 @@ def read_frame_locked(path: str) -> np.ndarray:
         return np.asarray(read_frame(path))
 
 
-def thumbnail_png(path: str, size: int = THUMB_SIZE, cmap: str = "ir") -> bytes:
-    """PNG bytes of ``path`` scaled so its longer side is at most ``size`` pixels."""
+def thumbnail_png(
+    path: str, size: int = THUMB_SIZE, cmap: str = "ir", window: tuple[int, int, int, int] | None = None
+) -> bytes:
+    """PNG bytes of ``path`` scaled so its longer side is at most ``size`` pixels; a crop ``window``
+    (y0, y1, x0, x1 on the frame) is outlined on it."""
     from PIL import Image
 
     from ..frames import render
@@ -45,9 +49,30 @@ def thumbnail_png(path: str, size: int = THUMB_SIZE, cmap: str = "ir") -> bytes:
     rgb = np.ascontiguousarray(render(arr[::step, ::step], cmap=cmap))  # images pass through as RGB
     img = Image.fromarray(rgb)
     img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    if window is not None:
+        _outline(img, window, arr.shape[:2])
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
+
+
+def thumb_rectangle(
+    window: tuple[int, int, int, int], frame: tuple[int, int], thumb: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """A frame window (y0, y1, x0, x1) as the (left, top, right, bottom) pixels it covers on a thumbnail
+    of ``thumb`` (width, height), inclusive and inside the image, so even a tiny crop shows."""
+    y0, y1, x0, x1 = window
+    rows, cols = frame
+    w, h = thumb
+    left, right = int(x0 * w / cols), max(int(x0 * w / cols), int(np.ceil(x1 * w / cols)) - 1)
+    top, bottom = int(y0 * h / rows), max(int(y0 * h / rows), int(np.ceil(y1 * h / rows)) - 1)
+    return min(left, w - 1), min(top, h - 1), min(right, w - 1), min(bottom, h - 1)
+
+
+def _outline(img, window: tuple[int, int, int, int], frame: tuple[int, int]) -> None:
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(img).rectangle(thumb_rectangle(window, frame, img.size), outline=CROP_COLOUR, width=2)
 
 
 def colorbar_png(path: str, cmap: str = "auto", width: int = COLORBAR_WIDTH) -> bytes | None:
@@ -76,7 +101,7 @@ def colorbar_png(path: str, cmap: str = "auto", width: int = COLORBAR_WIDTH) -> 
 
 
 class ThumbnailCache:
-    """LRU of PNG bytes keyed by (path, mtime, size on disk, thumb size, colour map); thread-safe."""
+    """LRU of PNG bytes keyed by (path, mtime, size on disk, thumb size, colour map, crop); thread-safe."""
 
     def __init__(self, capacity: int = 256) -> None:
         self.capacity = capacity
@@ -85,17 +110,19 @@ class ThumbnailCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, path: str, size: int = THUMB_SIZE, cmap: str = "auto") -> bytes:
+    def get(
+        self, path: str, size: int = THUMB_SIZE, cmap: str = "auto", window: tuple[int, int, int, int] | None = None
+    ) -> bytes:
         if cmap == "auto":
             cmap = auto_cmap(path)
         st = os.stat(path)
-        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size, size, cmap)
+        key = (os.path.abspath(path), st.st_mtime_ns, st.st_size, size, cmap, window)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return self._items[key]
-        png = thumbnail_png(path, size, cmap)  # outside the lock: rendering may take a while
+        png = thumbnail_png(path, size, cmap, window)  # outside the lock: rendering may take a while
         with self._lock:
             self.misses += 1
             self._items[key] = png
