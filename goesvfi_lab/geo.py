@@ -98,12 +98,23 @@ def _grid_from_xarray(obj: Any, source: str | None = None) -> FixedGrid:
 
 
 def fixed_grid(obj: Any) -> FixedGrid:
-    """The :class:`FixedGrid` of a path (reads x, y and the projection only, not the field), a field or a cube.
+    """The :class:`FixedGrid` of a path (reads x, y and the projection only, not the field), a field, a cube,
+    a :class:`~goesvfi_lab.discover.Sequence` (its first scan) or a :class:`~goesvfi_lab.model.BatchJob` (its
+    first input, cropped as the job's ``crop`` setting says: the grid of the job's frames and cube).
 
     FrameError naming the file when it has no fixed grid (a PNG, a NetCDF file without the projection).
     """
     if isinstance(obj, FixedGrid):
         return obj
+    if hasattr(obj, "inputs") and hasattr(obj, "settings"):  # a BatchJob
+        if not obj.inputs:
+            raise ValueError(f"job {getattr(obj, 'name', '?')!r} has no inputs to geolocate")
+        crop = resolve_crop(obj.settings, os.fspath(obj.inputs[0]))
+        return fixed_grid(os.fspath(obj.inputs[0])).window(crop.window if crop else None)
+    if hasattr(obj, "paths") and hasattr(obj, "times"):  # a discover.Sequence: one grid for all its scans
+        if not obj.paths:
+            raise ValueError(f"sequence {getattr(obj, 'name', '?')!r} has no files to geolocate")
+        return fixed_grid(os.fspath(obj.paths[0]))
     if not isinstance(obj, (str, os.PathLike)):
         return _grid_from_xarray(obj)
     import xarray as xr
@@ -168,7 +179,8 @@ def lonlat(obj: Any) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) in degrees, float64 arrays of the field's (y, x) shape; NaN for pixels off the Earth's disk.
 
     ``obj``: a field as :func:`goesvfi_lab.frames.read_field` returns it (its x/y and projection coordinates;
-    a cropped field gives the crop's lon/lat), a cube Dataset, a :class:`FixedGrid` or a NetCDF path.
+    a cropped field gives the crop's lon/lat), a cube Dataset, a NetCDF path, a sequence, a job (its frames'
+    lon/lat, crop included) or a :class:`FixedGrid`.
     FrameError naming the file when the projection variable or x/y are missing ("geolocation refused").
     """
     grid = fixed_grid(obj)

@@ -133,3 +133,22 @@ def test_a_png_has_no_grid(tmp_path):
     with pytest.raises(FrameError, match="no fixed grid") as err:
         gl.lonlat(path)
     assert path in str(err.value)
+
+
+def test_lonlat_of_a_sequence_and_of_a_cropped_job(tmp_path):
+    paths = write_sample(tmp_path, frames=2, size=(40, 60), sector="C", seed=3)
+    seq = gl.group_sequences(paths)[0]
+    full = gl.lonlat(paths[0])
+    np.testing.assert_array_equal(gl.lonlat(seq)[0], full[0])
+    job = gl.BatchJob(
+        name="j", inputs=paths, output_dir=str(tmp_path / "out"), settings={"crop": {"window": (5, 25, 10, 50)}}
+    )
+    lon, lat = gl.lonlat(job)  # the lon/lat of the job's frames: its crop applied
+    np.testing.assert_array_equal(lon, full[0][5:25, 10:50])
+    np.testing.assert_array_equal(lat, full[1][5:25, 10:50])
+    lon0, lon1, mid, top = np.nanmin(full[0]) - 1, np.nanmax(full[0]) + 1, np.nanmedian(full[1]), np.nanmax(full[1])
+    box = (float(lon0), float(mid), float(lon1), float(top) + 1)  # the northern half
+    job.settings = {"crop": {"bbox": box}}
+    y0, y1, x0, x1 = geo.bbox_window(paths[0], box).window
+    assert (y0, y1) == (0, pytest.approx(20, abs=2)) and (x0, x1) == (0, 60)
+    np.testing.assert_array_equal(gl.lonlat(job)[1], full[1][y0:y1, x0:x1])
