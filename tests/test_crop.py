@@ -222,3 +222,20 @@ def test_the_batch_engine_crops_as_the_cli_and_a_bad_box_fails_its_job_only(conu
     with xr.open_dataset(tmp_path / "fl" / "cube.nc") as ds:
         check_smallest_window(ds["x"].values, ds["y"].values, conus[0], east)
     assert not os.path.exists(tmp_path / "br" / "cube.nc")
+
+
+@pytest.mark.slow
+def test_goesvfi_lab_run_crops_with_bbox(conus, tmp_path):
+    from goesvfi_lab.cli.batch import STORE_NAME
+    from goesvfi_lab.store import Store
+
+    out = tmp_path / "out"
+    folder = os.path.dirname(conus[0])
+    bbox = [str(v) for v in FLORIDA]
+    args = ["run", folder, "-o", out, "--method", "linear", "--cube", "--bbox", *bbox, "--workers", "1", "--quiet"]
+    assert cli(*args) == 0
+    with Store(os.path.join(out, STORE_NAME)) as store:
+        (job,) = store.jobs()
+    assert job.status == JobStatus.COMPLETED and job.settings["crop"] == {"bbox": list(FLORIDA)}
+    with xr.open_dataset(os.path.join(job.output_dir, "cube.nc")) as ds:
+        check_smallest_window(ds["x"].values, ds["y"].values, conus[0], FLORIDA)
