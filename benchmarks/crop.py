@@ -10,6 +10,10 @@ the smallest fixed-grid window that covers it (:func:`goesvfi_lab.geo.bbox_windo
 Prints one row per box: window, area ratio (window / frame), median seconds of the full run and of the
 cropped run, and their ratio. Full and cropped runs are interleaved round by round and the medians taken,
 because on a shared host the speed of the same work drifts between seconds.
+
+Measured (2 shared CPU cores, ``--rounds 5``, flow on CPU): full frame 5.55 s; Florida 322 × 501 (area
+0.043) 0.48 s (0.087 of the full time); central US 545 × 629 (0.091) 0.64 s (0.115). The cost is about
+0.25 s + area × full time: the floor is reading and decoding the three whole files.
 """
 
 from __future__ import annotations
