@@ -29,7 +29,7 @@ from filelock import FileLock, Timeout
 from goesvfi_lab import config
 from goesvfi_lab.policy import backoff_delay
 
-from .keys import RemoteScan
+from .keys import RemoteScan, remote_scan
 from .remote import ArchiveError, filesystem, read_range
 
 INDEX_NAME = "index.sqlite3"
@@ -79,12 +79,18 @@ class Cache:
         self.min_free = int(min_free if min_free is not None else config.get("archive.min-free"))
         self.root.mkdir(parents=True, exist_ok=True)
         self._db_lock = threading.Lock()
-        self._db = sqlite3.connect(self.root / INDEX_NAME, timeout=60, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS scans (path TEXT PRIMARY KEY, size INTEGER NOT NULL, etag TEXT, "
-            "fetched REAL NOT NULL, used REAL NOT NULL)"
-        )
+        (self.root / ".locks").mkdir(exist_ok=True)
+        # switching to WAL and creating the table take SQLite's exclusive lock, which processes opening the
+        # index at the same moment (workers starting together) would get as "database is locked": one at a time
+        with FileLock(str(self.root / ".locks" / "index.lock"), timeout=60):
+            self._db = sqlite3.connect(
+                self.root / INDEX_NAME, timeout=60, check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS scans (path TEXT PRIMARY KEY, size INTEGER NOT NULL, etag TEXT, "
+                "fetched REAL NOT NULL, used REAL NOT NULL)"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -107,7 +113,6 @@ class Cache:
 
     def _lock_for(self, scan: RemoteScan) -> FileLock:
         digest = hashlib.sha1(scan.path.encode()).hexdigest()[:20]
-        (self.root / ".locks").mkdir(exist_ok=True)
         return FileLock(str(self.root / ".locks" / f"{digest}.lock"), timeout=float(config.get("archive.lock-timeout")))
 
     def lookup(self, scan: RemoteScan) -> Path | None:
@@ -117,6 +122,15 @@ class Cache:
             return dest if dest.stat().st_size == scan.size else None
         except OSError:
             return None
+
+    def known(self, path: str) -> RemoteScan | None:
+        """The indexed scan at ``bucket/key`` (size and ETag as last fetched), None if the index has none."""
+        with self._db_lock:
+            row = self._db.execute("SELECT size, etag FROM scans WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return None
+        bucket, _, key = path.partition("/")
+        return remote_scan(bucket, key, row[0], row[1])
 
     def status(self, scans: Iterable[RemoteScan]) -> list[Path | None]:
         """:meth:`lookup` for each scan: what a listing shows as cached or still remote."""

@@ -209,9 +209,15 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
         "pid": os.getpid(),
         "method": None,
         "backend_id": None,
+        "fetched_bytes": 0,  # inputs from the NOAA archive (s3://) downloaded here, by this worker
+        "fetch_seconds": 0.0,
     }
     if todo:
         stop.check()
+        if spec.in0.startswith("s3://") or spec.in1.startswith("s3://"):
+            from goesvfi_lab.archive.worker import local_inputs
+
+            spec, result["fetched_bytes"], result["fetch_seconds"] = local_inputs(spec)
         frame0, frame1 = read_frame(spec.in0, options=spec.read), read_frame(spec.in1, options=spec.read)
         inner = [t for _, t in todo if 0.0 < t < 1.0]
         generated: dict[float, Any] = {}
@@ -243,7 +249,7 @@ def run_pairs(specs: tuple[PairSpec, ...]) -> dict[str, Any]:
         if not total:
             total = dict(result, pairs=0)
         else:
-            for k in ("frames", "written", "skipped", "seconds"):
+            for k in ("frames", "written", "skipped", "seconds", "fetched_bytes", "fetch_seconds"):
                 total[k] += result[k]
             total["method"] = total["method"] or result["method"]
         total["pairs"] += 1
@@ -331,11 +337,16 @@ def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime]
     from goesvfi_lab.frames import write_interpolated_cube
 
     fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
+    inputs = list(spec.inputs)
+    if any(p.startswith("s3://") for p in inputs):  # the cube reads its grid from the inputs: local copies
+        from goesvfi_lab.archive.worker import local_paths
+
+        inputs = local_paths(inputs)
     write_interpolated_cube(
         path,
         fields,
         times or [None] * total,
-        spec.inputs,
+        inputs,
         spec.factor,
         spec.method,
         options=spec.read,
