@@ -274,11 +274,14 @@ def bbox_window(grid: Any, bbox: tuple[float, float, float, float]) -> Crop:
         rows, cols = (0, grid.shape[0]), (0, grid.shape[1])
     hit_rows: list[int] = []
     hit_cols: list[int] = []
-    if rows[0] < rows[1] and cols[0] < cols[1]:
+    space = np.zeros((max(rows[1] - rows[0], 0), max(cols[1] - cols[0], 0)), dtype=bool)  # off-disk pixels searched
+    if space.size:
         sub = FixedGrid(**{**grid.__dict__, "x": grid.x[cols[0] : cols[1]], "y": grid.y[rows[0] : rows[1]]})
         for r0 in range(0, sub.shape[0], _ROWS_PER_BLOCK):
             x, y = np.meshgrid(sub.x, sub.y[r0 : r0 + _ROWS_PER_BLOCK])
-            inside = _in_box(*_inverse(sub, x, y), bbox)
+            lon, lat = _inverse(sub, x, y)
+            space[r0 : r0 + _ROWS_PER_BLOCK] = np.isnan(lon)
+            inside = _in_box(lon, lat, bbox)
             r, c = np.nonzero(inside.any(axis=1))[0], np.nonzero(inside.any(axis=0))[0]
             if r.size:
                 hit_rows += [rows[0] + r0 + int(r[0]), rows[0] + r0 + int(r[-1])]
@@ -298,7 +301,11 @@ def bbox_window(grid: Any, bbox: tuple[float, float, float, float]) -> Crop:
         clipped = (iy < -0.5) | (iy > grid.shape[0] - 0.5) | (ix < -0.5) | (ix > grid.shape[1] - 0.5)
         if clipped.any():
             notes.append(f"crop {_box_text(bbox)} reaches beyond the file's {sector}: cropped to the part inside")
-    return _finish(grid, window, notes, f"crop {_box_text(bbox)}")
+    else:
+        notes.append(f"crop {_box_text(bbox)} reaches past the Earth's limb: cropped to the part the satellite sees")
+    y0, y1, x0, x1 = window
+    off = int(np.count_nonzero(space[y0 - rows[0] : y1 - rows[0], x0 - cols[0] : x1 - cols[0]]))
+    return _finish(grid, window, notes, f"crop {_box_text(bbox)}", off)
 
 
 def _any_visible(grid: FixedGrid, bbox: tuple[float, float, float, float]) -> bool:
@@ -309,10 +316,12 @@ def _any_visible(grid: FixedGrid, bbox: tuple[float, float, float, float]) -> bo
     return bool(np.isfinite(scan_angles(grid, (lon + 180.0) % 360.0 - 180.0, lat)[0]).any())
 
 
-def _finish(grid: FixedGrid, window: tuple[int, int, int, int], notes: list[str], what: str) -> Crop:
-    """The Crop of ``window``, with a note when part of it is off the Earth's disk."""
-    lon, _ = lonlat(grid.window(window))
-    off = int(np.count_nonzero(np.isnan(lon)))
+def _finish(
+    grid: FixedGrid, window: tuple[int, int, int, int], notes: list[str], what: str, off: int | None = None
+) -> Crop:
+    """The Crop of ``window``, with a note when part of it is off the Earth's disk (``off`` pixels, when known)."""
+    if off is None:
+        off = int(np.count_nonzero(np.isnan(lonlat(grid.window(window))[0])))
     y0, y1, x0, x1 = window
     total = (y1 - y0) * (x1 - x0)
     if off:

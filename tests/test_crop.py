@@ -125,7 +125,8 @@ def test_a_box_across_the_limb_says_how_many_pixels_are_off_disk(tmp_path, capsy
     assert (y0, y1 - 1, x0, x1 - 1) == (rows[0], rows[-1], cols[0], cols[-1])
     space = int((~on_disk[y0:y1, x0:x1]).sum())
     assert crop.off_disk == space > 0  # space in the corners of the window beside the limb
-    assert f"has {space} pixels" in crop.notes[0] and "off the Earth's disk" in crop.notes[0]
+    assert "reaches past the Earth's limb" in crop.notes[0]
+    assert f"has {space} pixels" in crop.notes[1] and "off the Earth's disk" in crop.notes[1]
     assert cli("interpolate", tmp_path / "fd", "-o", tmp_path / "o", "--method", "linear", "--bbox", *bbox) == 0
     assert f"has {space} pixels" in capsys.readouterr().out
     # a pixel window entirely in space is refused, one beside the limb counted
