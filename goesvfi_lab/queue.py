@@ -65,6 +65,7 @@ class BatchQueue:
         self._conn = None
         self._dashboard = None  # publishes job snapshots to the scheduler's /goesvfi page
         self._frames_computed: dict[str, int] = {}
+        self._fetched: dict[str, Any] = {}  # NOAA archive downloads by the workers (engine/results.py)
 
     @property
     def max_concurrent(self) -> int | None:
@@ -213,6 +214,7 @@ class BatchQueue:
                 max_concurrent=self.max_concurrent,
                 meter=self.meter,
                 frames_computed=self._frames_computed,
+                fetched=self._fetched,
                 on_locked=self.on_locked,  # goesvfi.* read now, for this run
                 settings=EngineSettings.from_config(),
             )
@@ -280,6 +282,19 @@ class BatchQueue:
     def frames_computed(self) -> dict[str, int]:
         """Frames this queue computed per job since it started (frames resumed from disk not counted)."""
         return dict(self._frames_computed)
+
+    @property
+    def fetched(self) -> dict[str, Any]:
+        """Remote (``s3://``) inputs the workers downloaded since this queue started: ``bytes``, ``seconds``
+        (download time, summed over workers), ``rate`` (bytes per second of it) and ``workers`` (bytes each)."""
+        got = dict(self._fetched)
+        seconds = got.get("seconds", 0.0)
+        return {
+            "bytes": got.get("bytes", 0),
+            "seconds": seconds,
+            "rate": got.get("bytes", 0) / seconds if seconds else 0.0,
+            "workers": dict(got.get("workers", {})),
+        }
 
     @property
     def callback_errors(self) -> list:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -345,6 +346,10 @@ def test_server_gone_mid_download_retries_then_names_the_key(s3, settings, tmp_p
             error = result.get("error")
             assert isinstance(error, archive.ArchiveError), result
             assert scans[0].url in str(error) and "after 3 attempts" in str(error) and "resumes" in str(error)
+            assert error.transient and pickle.loads(pickle.dumps(error)).transient  # a batch retries the job
+            with pytest.raises(archive.ArchiveError, match="listing failed") as listing:
+                archive.find(satellite="G16", sector="C", band=13, start=BIG, end="2024-07-01T19:03")
+            assert listing.value.transient
             assert archive.Cache().lookup(scans[0]) is None  # nothing under the real name
             server.start()  # back (same port, empty): fill it again and run again
             server.put(big)

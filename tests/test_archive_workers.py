@@ -50,7 +50,7 @@ def settings(server, tmp_path):
         yield {"env": env, "tmp": tmp_path}
 
 
-def _run_remote_job(client, tmp_path) -> tuple[BatchJob, list]:
+def _run_remote_job(client, tmp_path) -> tuple[BatchJob, list, dict]:
     from goesvfi_lab.queue import BatchQueue
 
     scans = archive.find(satellite="G19", sector="C", band=13, start="2025-06-01T18:00", end="2025-06-01T18:30")
@@ -62,19 +62,23 @@ def _run_remote_job(client, tmp_path) -> tuple[BatchJob, list]:
     try:
         assert q.wait(180)
         job = q.job(job_id)
+        fetched = q.fetched
     finally:
         q.stop()
     assert job.status == JobStatus.COMPLETED, job.error
     check_outputs(str(out), N, 2)
-    return job, scans
+    return job, scans, fetched
 
 
-def _check_fetched_by_workers(client, scans) -> dict:
+def _check_fetched_by_workers(client, scans, batch: dict) -> dict:
     per_worker = client.run(fetch_stats)
     fetched = {w: s["bytes"] for w, s in per_worker.items()}
     assert sum(fetched.values()) == scans.total_bytes, per_worker  # every byte once (one cache, per-key locks)
     assert fetch_stats()["bytes"] == 0  # none through the client
-    print(f"\nbytes fetched per worker: {fetched}")
+    # the batch knows it too, from the pair results: bytes, per worker, and how fast
+    assert batch["bytes"] == scans.total_bytes and batch["rate"] > 0
+    assert batch["workers"] == {w: b for w, b in fetched.items() if b}
+    print(f"\nbytes fetched per worker: {fetched}; batch: {batch['bytes']} B at {batch['rate'] / 1e6:.1f} MB/s")
     return fetched
 
 
@@ -86,8 +90,8 @@ def test_remote_job_completes_on_a_local_cluster_with_the_workers_downloading(se
         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, **NO_DASHBOARD) as cluster,
         Client(cluster) as client,
     ):
-        job, scans = _run_remote_job(client, settings["tmp"])
-        _check_fetched_by_workers(client, scans)
+        job, scans, batch = _run_remote_job(client, settings["tmp"])
+        _check_fetched_by_workers(client, scans, batch)
     assert job.inputs == [s.url for s in scans]  # the job names the archive, not a worker's cache
 
 
@@ -98,8 +102,8 @@ def test_remote_job_completes_on_dask_scheduler_and_two_dask_workers(settings):
     cluster = SubprocessCluster(settings["tmp"] / "cluster", {"w1": [], "w2": []}, env=settings["env"]).start()
     try:
         with Client(cluster.address) as client:
-            _job, scans = _run_remote_job(client, settings["tmp"])
-            fetched = _check_fetched_by_workers(client, scans)
+            _job, scans, batch = _run_remote_job(client, settings["tmp"])
+            fetched = _check_fetched_by_workers(client, scans, batch)
             assert len(fetched) == 2
     finally:
         cluster.close()

@@ -39,6 +39,9 @@ _FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 class CacheFullError(ArchiveError):
     """The cache disk (or its size limit) has no room for a scan; nothing was left half-written."""
 
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(message, transient)
+
 
 def default_cache_dir() -> Path:
     """``goesvfi.archive.cache``, else ``goesvfi-lab/archive`` in the user cache dir (platformdirs)."""
@@ -325,7 +328,8 @@ class Cache:
             if failures >= attempts:
                 raise ArchiveError(
                     f"{scan.url}: download failed after {failures} attempts ({offset} of {scan.size} bytes kept in "
-                    f"{part.name}; running again resumes): {type(last).__name__}: {last}"
+                    f"{part.name}; running again resumes): {type(last).__name__}: {last}",
+                    transient=True,
                 ) from last
             time.sleep(backoff_delay(failures - 1, base, cap))
             offset = part.stat().st_size if part.exists() else 0

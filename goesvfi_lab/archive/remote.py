@@ -13,6 +13,7 @@ from typing import Any
 
 from goesvfi_lab import config
 from goesvfi_lab.discover import Sequence, group_sequences
+from goesvfi_lab.errors import GoesVfiError
 
 from .keys import Query, RemoteScan, plan, remote_scan, select
 
@@ -20,8 +21,19 @@ _FILESYSTEMS: dict[tuple, Any] = {}
 _FS_LOCK = threading.Lock()
 
 
-class ArchiveError(RuntimeError):
-    """A bucket, key or endpoint that could not be read, with the reason."""
+class ArchiveError(GoesVfiError, RuntimeError):
+    """A bucket, key or endpoint that could not be read, with the reason.
+
+    ``transient``: the network or a full disk, which can clear by itself (the batch retries the job); a key
+    that is not there or is refused fails the same way again.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message)
+
+    def __reduce__(self):  # keep ``transient`` across pickling (Dask ships exceptions between processes)
+        return (type(self), (str(self), self.transient))
 
 
 def endpoint_url(value: str | None = None) -> str | None:
@@ -84,8 +96,8 @@ def _list_folder(fs: Any, path: str) -> tuple[list[dict], int]:
         raise ArchiveError(f"s3://{bucket}: bucket not found at {getattr(fs, 'endpoint_url', None) or 'AWS'}") from exc
     except PermissionError as exc:
         raise ArchiveError(f"s3://{path}: listing refused (anonymous access): {exc}") from exc
-    except OSError as exc:
-        raise ArchiveError(f"s3://{path}: listing failed: {exc}") from exc
+    except Exception as exc:  # the network (botocore and aiohttp errors are not all OSErrors)
+        raise ArchiveError(f"s3://{path}: listing failed: {type(exc).__name__}: {exc}", transient=True) from exc
     # list_objects_v2 pages hold 1000 keys
     return list(found.values()), max(1, -(-len(found) // 1000))
 

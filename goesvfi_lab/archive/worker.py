@@ -54,7 +54,7 @@ def _head(url: str) -> RemoteScan:
         except Exception as exc:  # the network: try again
             if attempt + 1 >= attempts:
                 raise ArchiveError(
-                    f"{url}: not reachable after {attempts} attempts: {type(exc).__name__}: {exc}"
+                    f"{url}: not reachable after {attempts} attempts: {type(exc).__name__}: {exc}", transient=True
                 ) from exc
             time.sleep(backoff_delay(attempt, base, cap))
     scan = remote_scan(bucket, key, info["size"], (info.get("ETag") or "").strip('"') or None)
@@ -75,12 +75,12 @@ def local_path(url: str) -> tuple[str, int, float]:
     known = cache.known(url[len(SCHEME) :])
     scan = known if known is not None and cache.lookup(known) is not None else _head(url)
     report = cache.fetch([scan], workers=1)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started if report.bytes else 0.0  # download time only: cached costs none
     with _LOCK:
         _STATS["files"] += 1
         _STATS["cached"] += report.cached
         _STATS["bytes"] += report.bytes
-        _STATS["seconds"] += seconds if report.bytes else 0.0
+        _STATS["seconds"] += seconds
         _STATS["retries"] += report.retries
     return str(report.paths[0]), report.bytes, seconds
 

@@ -190,6 +190,11 @@ class ResultHandling:
             n = self.sizer.observe(result)
             self.frames_computed[result["job"]] = self.frames_computed.get(result["job"], 0) + n
             written += n
+            if result.get("fetched_bytes"):  # remote (s3://) inputs this task's worker downloaded
+                self.fetched["bytes"] = self.fetched.get("bytes", 0) + result["fetched_bytes"]
+                self.fetched["seconds"] = self.fetched.get("seconds", 0.0) + result["fetch_seconds"]
+                workers = self.fetched.setdefault("workers", {})
+                workers[result.get("worker")] = workers.get(result.get("worker"), 0) + result["fetched_bytes"]
         if written and not self.metrics_from_scheduler:
             self.meter.add(written)
 

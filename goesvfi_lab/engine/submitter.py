@@ -76,6 +76,7 @@ class Submitter(ResultHandling):
         max_concurrent: int | None = None,
         meter: policy.ThroughputMeter | None = None,
         frames_computed: dict[str, int] | None = None,
+        fetched: dict[str, Any] | None = None,
         on_locked: str = "wait",
         settings: EngineSettings | None = None,
     ) -> None:
@@ -97,6 +98,8 @@ class Submitter(ResultHandling):
         self.metrics = SchedulerMetrics()
         # job -> frames this queue computed (frames resumed from disk not counted)
         self.frames_computed: dict[str, int] = {} if frames_computed is None else frames_computed
+        # NOAA archive inputs the workers downloaded: bytes, seconds and bytes per worker (results.py)
+        self.fetched: dict[str, Any] = {} if fetched is None else fetched
         self.paused_reason: str | None = None
         self.slots = Slots()
         self.metrics_from_scheduler = False
