@@ -219,6 +219,21 @@ def _outline(bbox: tuple[float, float, float, float], n: int = _EDGE_SAMPLES) ->
     return (lon + 180.0) % 360.0 - 180.0, lat
 
 
+@functools.lru_cache(maxsize=8)
+def _limb(height: float, a: float, b: float, lon_0: float, sweep: str, n: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """Scan angles (x, y) just inside the Earth's limb in ``n`` directions (bisection on where pyproj sees
+    the Earth): about one 2 km pixel apart, so a box across the limb is bounded without a full-disk search."""
+    grid = FixedGrid("limb", np.zeros(1), np.zeros(1), height, a, b, lon_0, sweep)
+    theta = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    c, s = np.cos(theta), np.sin(theta)
+    lo, hi = np.zeros(n), np.full(n, 0.2)  # the limb is ~0.152 rad from nadir at geostationary height
+    for _ in range(48):
+        mid = (lo + hi) / 2
+        seen = np.isfinite(_inverse(grid, mid * c, mid * s)[0])
+        lo, hi = np.where(seen, mid, lo), np.where(seen, hi, mid)
+    return lo * c, lo * s
+
+
 def _index_range(axis: np.ndarray, values: np.ndarray, margin: int) -> tuple[int, int]:
     """Half-open index range of a regular axis that holds ``values`` (rad), widened by ``margin`` and clipped."""
     step = (axis[-1] - axis[0]) / (len(axis) - 1) if len(axis) > 1 else 1.0
@@ -267,11 +282,14 @@ def bbox_window(grid: Any, bbox: tuple[float, float, float, float]) -> Crop:
     sector = f"{grid.scene} sector" if grid.scene else "grid"
     ox, oy = scan_angles(grid, *_outline(bbox))
     on_disk = np.isfinite(ox)
-    if on_disk.all():
-        rows = _index_range(grid.y, oy, _MARGIN)
-        cols = _index_range(grid.x, ox, _MARGIN)
-    else:  # the box reaches past the limb (or around the globe): its outline does not bound it on the grid
-        rows, cols = (0, grid.shape[0]), (0, grid.shape[1])
+    # the region seen inside the box is bounded by the box's outline where the satellite sees it and, for a
+    # box past the limb, by the part of the limb inside the box: its extent on the grid bounds the search
+    bx, by = ox[on_disk], oy[on_disk]
+    if not on_disk.all():
+        lx, ly = _limb(grid.height, grid.semi_major, grid.semi_minor, grid.lon_0, grid.sweep)
+        in_box = _in_box(*_inverse(grid, lx, ly), bbox)
+        bx, by = np.concatenate([bx, lx[in_box]]), np.concatenate([by, ly[in_box]])
+    rows, cols = (_index_range(grid.y, by, _MARGIN), _index_range(grid.x, bx, _MARGIN)) if bx.size else ((0, 0), (0, 0))
     hit_rows: list[int] = []
     hit_cols: list[int] = []
     space = np.zeros((max(rows[1] - rows[0], 0), max(cols[1] - cols[0], 0)), dtype=bool)  # off-disk pixels searched

@@ -152,3 +152,27 @@ def test_lonlat_of_a_sequence_and_of_a_cropped_job(tmp_path):
     y0, y1, x0, x1 = geo.bbox_window(paths[0], box).window
     assert (y0, y1) == (0, pytest.approx(20, abs=2)) and (x0, x1) == (0, 60)
     np.testing.assert_array_equal(gl.lonlat(job)[1], full[1][y0:y1, x0:x1])
+
+
+def test_bbox_window_equals_a_brute_force_search_for_random_boxes_across_the_disk_and_limb():
+    # every pixel of a coarse full disk geolocated by the PUG formulas; the window of each box is the bounding
+    # rows/columns of the pixels inside it (or an error when there are none)
+    n = 400
+    v = (np.arange(n) - (n - 1) / 2) * (2 * 0.151872 / n)
+    full = grid(v, -v)
+    lon, lat = pug_lonlat(*np.meshgrid(v, -v), -75.0)
+    rng = np.random.default_rng(7)
+    found = 0
+    for _ in range(150):
+        west = rng.uniform(-200, 60)
+        south = rng.uniform(-89, 80)
+        box = (west, south, west + rng.uniform(0.5, 80), min(90.0, south + rng.uniform(0.5, 40)))
+        inside = geo._in_box(lon, lat, box)
+        rows, cols = np.nonzero(inside.any(axis=1))[0], np.nonzero(inside.any(axis=0))[0]
+        if not rows.size:
+            with pytest.raises(FrameError, match="off the Earth's disk|outside"):
+                geo.bbox_window(full, box)
+            continue
+        found += 1
+        assert geo.bbox_window(full, box).window == (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1), box
+    assert found > 80  # most boxes touch the disk (boxes reach from -200 to 140 E: many cross the limb)
