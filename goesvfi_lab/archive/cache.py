@@ -114,8 +114,9 @@ class Cache:
         dest = self.path_for(scan)
         return dest.with_name(f".{dest.name}.part")
 
-    def _lock_for(self, scan: RemoteScan) -> FileLock:
-        digest = hashlib.sha1(scan.path.encode()).hexdigest()[:20]
+    def _lock_for(self, path: str) -> FileLock:
+        """The lock of ``bucket/key`` (in ``.locks/``, so evicting a scan leaves no lock file beside the data)."""
+        digest = hashlib.sha1(path.encode()).hexdigest()[:20]
         return FileLock(str(self.root / ".locks" / f"{digest}.lock"), timeout=float(config.get("archive.lock-timeout")))
 
     def lookup(self, scan: RemoteScan) -> Path | None:
@@ -180,9 +181,8 @@ class Cache:
                 break
             if path in keep:
                 continue
-            lock = FileLock(str(self.root / ".locks" / f"{hashlib.sha1(path.encode()).hexdigest()[:20]}.lock"))
             try:
-                with lock.acquire(timeout=0):
+                with self._lock_for(path).acquire(timeout=0):
                     with contextlib.suppress(FileNotFoundError):
                         (self.root / path).unlink()
                     with self._db_lock:
@@ -245,11 +245,15 @@ class Cache:
                 on_scan(scan, how)
 
         workers = max(1, min(int(workers or config.get("archive.fetch-workers")), len(scans)))
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="goesvfi-fetch")
         try:
-            with ThreadPoolExecutor(workers, thread_name_prefix="goesvfi-fetch") as pool:
-                for future in [pool.submit(one, s) for s in scans]:
-                    future.result()
+            for future in [pool.submit(one, s) for s in scans]:
+                future.result()
+        except BaseException:  # the first failure (or Ctrl-C): start no more downloads; parts stay resumable
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         finally:
+            pool.shutdown(wait=True)
             report.seconds = time.monotonic() - started
         return report
 
@@ -259,7 +263,7 @@ class Cache:
         if self.lookup(scan) is not None:
             self._record(scan, fetched=False)
             return "cached", 0
-        with self._lock_for(scan):
+        with self._lock_for(scan.path):
             if self.lookup(scan) is not None:  # another process finished it while we waited
                 self._record(scan, fetched=False)
                 return "cached", 0
