@@ -387,6 +387,14 @@ def resolve_crop(settings: Mapping[str, Any] | None, source: str) -> Crop | None
     if crop is None:
         return None
     kind, value = crop
+    if not os.path.exists(source):  # a remote input (s3://…) that the workers fetch: not readable here
+        if kind == "window":
+            return Crop(value, 0)  # pixels need no grid; the reader checks the size where it reads
+        raise FrameError(
+            source,
+            "a crop bbox is resolved on the job's first input where the queue runs, and this file is not here "
+            "(fetch the scans first with goesvfi-lab fetch, or crop with a pixel window)",
+        )
     if kind == "window":
         return window_crop(source, value)
     return bbox_window(source, value)

@@ -240,3 +240,12 @@ def test_goesvfi_lab_run_crops_with_bbox(conus, tmp_path):
     assert job.status == JobStatus.COMPLETED and job.settings["crop"] == {"bbox": list(FLORIDA)}
     with xr.open_dataset(os.path.join(job.output_dir, "cube.nc")) as ds:
         check_smallest_window(ds["x"].values, ds["y"].values, conus[0], FLORIDA)
+
+
+def test_a_crop_of_remote_inputs(tmp_path):
+    remote = "s3://noaa-goes16/ABI-L2-CMIPC/2024/183/18/OR_ABI-L2-CMIPC-M6C13_G16_s20241831801171_e1_c2.nc"
+    options, notes = geo.read_options({"crop": {"window": (0, 10, 0, 20)}}, remote)  # fetched by the workers
+    assert options.window == (0, 10, 0, 20) and notes == ()
+    with pytest.raises(FrameError, match="fetch the scans first") as err:
+        geo.read_options({"crop": {"bbox": FLORIDA}}, remote)
+    assert remote in str(err.value)
