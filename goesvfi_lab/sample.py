@@ -116,7 +116,7 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
     import netCDF4
 
     from .frames.atomic import atomic_path
-    from .frames.netcdf import NETCDF_LOCK, bt_to_radiance
+    from .frames.netcdf import bt_to_radiance, netcdf4_library
 
     if product not in ("CMIP", "Rad"):
         raise ValueError(f"product must be 'CMIP' or 'Rad', not {product!r}")
@@ -129,7 +129,7 @@ def write_netcdf_scan(path: str, scene: Scene, k: int, product: str = "CMIP", mo
         name, (scale, offset) = "Rad", _radiance_packing(band)
     scale, offset = float(np.float32(scale)), float(np.float32(offset))  # as the file stores them
     planck = planck_constants(band) if emissive else None
-    with atomic_path(path) as tmp, NETCDF_LOCK:  # netCDF-C/HDF5 are not thread-safe
+    with atomic_path(path) as tmp, netcdf4_library():  # netCDF-C/HDF5 are not thread-safe
         nc = netCDF4.Dataset(tmp, "w", format="NETCDF4")
         try:
             nc.createDimension("y", rows)

@@ -153,10 +153,10 @@ def product_globals(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     import netCDF4
 
-    from .netcdf import NETCDF_LOCK
+    from .netcdf import netcdf4_library
 
     try:
-        with NETCDF_LOCK, netCDF4.Dataset(os.fspath(path)) as nc:
+        with netcdf4_library(), netCDF4.Dataset(os.fspath(path)) as nc:
             return {k: nc.getncattr(k) for k in PRODUCT_GLOBALS if k in nc.ncattrs()}
     except (OSError, RuntimeError, ValueError):
         return {}

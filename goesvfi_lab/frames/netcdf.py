@@ -16,9 +16,11 @@ which every ABI file has, agrees with the sequence grouping and is readable with
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -62,6 +64,30 @@ def bt_to_radiance(bt: np.ndarray, fk1: float, fk2: float, bc1: float, bc2: floa
 # once crash it (seen as a bus error within a few hundred concurrent reads). Every NetCDF open, read and
 # write in the package holds this process-wide lock; the decoding work stays outside it where possible.
 NETCDF_LOCK = threading.RLock()
+
+
+def _xarray_netcdf_lock() -> Any:
+    """The lock xarray takes around its own netCDF4 calls, including a file it closes from the garbage
+    collector (``CachingFileManager.__del__``, which only tries it without blocking)."""
+    try:
+        from xarray.backends.netCDF4_ import NETCDF4_PYTHON_LOCK
+    except ImportError:  # a future xarray: our lock alone still serialises the package's own calls
+        return contextlib.nullcontext()
+    return NETCDF4_PYTHON_LOCK
+
+
+@contextlib.contextmanager
+def netcdf4_library() -> Iterator[None]:
+    """Hold around a direct ``netCDF4`` call (not through xarray): this process's NETCDF_LOCK and xarray's.
+
+    xarray closes a dataset that its owner never closed (a test's ``xr.open_dataset`` left to the garbage
+    collector) in whichever thread collects it, holding only xarray's lock; a netCDF4 call of ours on
+    another thread at that moment crashed the process (seen: a segmentation fault in a cube's global
+    attributes read). With xarray's lock held as well, that close waits for a later collection.
+    Lock order is always NETCDF_LOCK, then xarray's; nothing takes them the other way round.
+    """
+    with NETCDF_LOCK, _xarray_netcdf_lock():
+        yield
 
 
 def read_netcdf(
