@@ -154,6 +154,60 @@ def test_a_pixel_window_crops_png_and_netcdf_alike(conus, tmp_path):
         geo.read_options({"crop": {"bbox": FLORIDA}}, pngs[0])  # PNG frames have no fixed grid
 
 
+def _flags(shape: tuple[int, int]) -> np.ndarray:
+    """DQF 0 but a block of each L1b value 1..4 (rows 20.., columns 30..), so a window cuts through them."""
+    dqf = np.zeros(shape, np.uint8)
+    for k in range(1, 5):
+        dqf[20 + 8 * k : 28 + 8 * k, 30 + 10 * k : 45 + 10 * k] = k
+    return dqf
+
+
+@pytest.mark.parametrize(
+    "product, band, mask_dqf",
+    [
+        ("L1b-RadF", 13, None),  # Rad -> K through the file's Planck constants; L1b default: DQF "no value"
+        ("L1b-RadF", 13, True),  # DQF > 1
+        ("L1b-RadF", 1, True),  # Rad -> reflectance factor (kappa0)
+        ("L2-CMIPC", 13, True),
+        ("L2-MCMIPC", 13, True),  # CMI_C13 + DQF_C13
+    ],
+)
+def test_a_window_read_alone_equals_the_whole_field_cut_to_it(tmp_path, product, band, mask_dqf):
+    """Only the window's rows/columns are read (field, DQF, x/y), and the result is the whole read's isel."""
+    require_ncgen()
+    from goes_fixtures import make_abi_file, moving_field
+
+    shape = (96, 160)
+    truth = moving_field(shape, 0.0, band)
+    truth[50:54, 100:104] = np.nan  # fill counts inside the window
+    kw = {"bands": (1, 13), "dqf": {13: _flags(shape)}} if "MCMIP" in product else {"dqf": _flags(shape)}
+    kw["field"] = {13: truth} if "MCMIP" in product else truth
+    path = make_abi_file(tmp_path, product, band=band, shape=shape, **kw)
+    options = ReadOptions(band=band, mask_dqf=mask_dqf)
+    full = read_field(path, options)
+    for window in [(25, 70, 35, 120), (0, 96, 0, 160), (95, 96, 0, 1)]:
+        y0, y1, x0, x1 = window
+        cut = read_field(path, ReadOptions(band=band, mask_dqf=mask_dqf, window=window))
+        expected = full.isel(y=slice(y0, y1), x=slice(x0, x1))
+        xr.testing.assert_identical(cut, expected)  # values (NaN where masked), x/y, t, projection, attrs
+        np.testing.assert_array_equal(cut.values, full.values[y0:y1, x0:x1])
+        assert cut.encoding["source"] == str(path) and cut.values.flags.c_contiguous
+    cut = read_field(path, ReadOptions(band=band, mask_dqf=mask_dqf, window=(25, 70, 35, 120))).values
+    assert np.isnan(cut).any() and np.isfinite(cut).any()  # the window holds masked and fill pixels
+    with pytest.raises(FrameError, match=r"crop window rows 10:97, columns 0:10 does not fit the 96×160") as err:
+        read_field(path, ReadOptions(band=band, window=(10, 97, 0, 10)))
+    assert err.value.path == str(path)
+
+
+def test_a_window_of_a_field_too_big_to_decode_whole_is_read(conus):
+    """The size check is of what is decoded: the window, not the whole field (the whole is never read)."""
+    with dask.config.set({"goesvfi.frames.max-frame-bytes": 150 * 250 * 4 - 1}):
+        with pytest.raises(FrameError, match="refused before reading it"):
+            read_field(conus[0])
+        cut = read_field(conus[0], ReadOptions(window=(10, 60, 20, 120)))
+    np.testing.assert_array_equal(cut.values, read_field(conus[0]).values[10:60, 20:120])
+
+
 @pytest.mark.parametrize(
     "crop, message",
     [

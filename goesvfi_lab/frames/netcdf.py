@@ -91,7 +91,11 @@ def netcdf4_library() -> Iterator[None]:
 
 
 def read_netcdf(
-    path: str | os.PathLike[str], variable: str | None = None, band: int | None = None, mask_dqf: bool | None = None
+    path: str | os.PathLike[str],
+    variable: str | None = None,
+    band: int | None = None,
+    mask_dqf: bool | None = None,
+    window: tuple[int, int, int, int] | None = None,
 ):
     """One ABI field as a float32 ``xarray.DataArray`` (y, x) with its coordinates and attributes.
 
@@ -101,21 +105,52 @@ def read_netcdf(
     (L1b "no value" pixels), False none (see :func:`.abi.dqf_rule`). Any other named variable is returned
     unpacked as float32. Coordinates: x/y (radians), the grid mapping, and scalar datetime64 ``t``
     (mid-scan), ``time_coverage_start`` and ``time_coverage_end`` (scan start/end) where the file has them.
-    The file is closed before returning, so the result is safe to pickle and keep. Thread-safe (see
-    NETCDF_LOCK).
+    ``window`` (y0, y1, x0, x1), half-open pixels: only those rows and columns of the field (and of its DQF
+    and x/y) are read from the file and decoded, so a small crop of a big scan costs its share of the read;
+    the result equals the whole field's ``isel`` of the window. The file is closed before returning, so the
+    result is safe to pickle and keep. Thread-safe (see NETCDF_LOCK).
     """
     with NETCDF_LOCK:
-        return _read_netcdf(path, variable, band, mask_dqf)
+        return _read_netcdf(path, variable, band, mask_dqf, window)
 
 
-def _decode(ds: Any, name: str, times: bool = False):
-    """One variable of a raw dataset, CF-decoded alone (unpacked, fill as NaN; times if asked)."""
+def _decode(ds: Any, name: str, times: bool = False, rows_cols: dict[str, slice] | None = None):
+    """One variable of a raw dataset, CF-decoded alone (unpacked, fill as NaN; times if asked).
+
+    ``rows_cols`` ({dim: slice}) indexes the lazy raw variable first, so only those samples leave the file.
+    """
     import xarray as xr
 
-    return xr.decode_cf(xr.Dataset({name: ds.variables[name]}), decode_times=times, decode_coords=False)[name]
+    var = ds.variables[name]
+    if rows_cols:
+        var = var.isel({d: s for d, s in rows_cols.items() if d in var.dims})
+    return xr.decode_cf(xr.Dataset({name: var}), decode_times=times, decode_coords=False)[name]
 
 
-def _read_netcdf(path: str | os.PathLike[str], variable: str | None, band: int | None, mask_dqf: bool | None):
+def _to_dims(var: Any, dims: tuple) -> Any:
+    """``var`` without its length-1 dimensions other than ``dims`` (a window may be one row or column)."""
+    return var.squeeze([d for d in var.dims if d not in dims], drop=True)
+
+
+def _window_indexers(path: str, dims: tuple, shape: tuple, window: tuple[int, int, int, int] | None):
+    """``window`` as {y dim: slice, x dim: slice} of a field of ``shape``; None without one; FrameError if
+    it does not fit (the message :func:`goesvfi_lab.frames.read.read_field` gives images too)."""
+    if window is None:
+        return None
+    y0, y1, x0, x1 = (int(v) for v in window)
+    rows, cols = shape
+    if not (0 <= y0 < y1 <= rows and 0 <= x0 < x1 <= cols):
+        raise FrameError(path, f"crop window rows {y0}:{y1}, columns {x0}:{x1} does not fit the {rows}×{cols} frame")
+    return {dims[0]: slice(y0, y1), dims[1]: slice(x0, x1)}
+
+
+def _read_netcdf(
+    path: str | os.PathLike[str],
+    variable: str | None,
+    band: int | None,
+    mask_dqf: bool | None,
+    window: tuple[int, int, int, int] | None = None,
+):
     import xarray as xr
 
     path = os.fspath(path)
@@ -137,17 +172,20 @@ def _read_netcdf(path: str | os.PathLike[str], variable: str | None, band: int |
             raw = raw.squeeze(drop=True)
         if raw.ndim != 2:
             raise FrameError(path, f"variable {name!r} has dims {raw.dims}, expected 2-D (y, x)")
+        rows_cols = _window_indexers(path, raw.dims, tuple(raw.shape), window)
+        if rows_cols is not None:
+            raw = raw.isel(rows_cols)  # lazy: nothing is read yet
         check_frame_size(path, tuple(raw.shape), 8 if name == "Rad" else 4)  # Rad converts through float64
         try:
-            var = _decode(ds, name).squeeze(drop=True)
+            var = _to_dims(_decode(ds, name, rows_cols=rows_cols), raw.dims)
             values = np.asarray(var.values)
         except Exception as e:
             raise FrameError(path, f"cannot read variable {name!r}: {brief_error(e)}") from e
         attrs = {k: v for k, v in raw.attrs.items() if k not in _PACKING_ATTRS and k != "coordinates"}
         if name == "Rad":
             values, attrs, name = _convert_radiance(path, ds, raw, values, attrs)
-        values = _mask_quality(path, ds, raw.name, raw.attrs, values, attrs, mask_dqf)
-        coords = _coordinates(ds, raw)
+        values = _mask_quality(path, ds, raw, values, attrs, mask_dqf, rows_cols)
+        coords = _coordinates(ds, raw, rows_cols)
         projection = attrs.get("grid_mapping", "goes_imager_projection")
         if projection in ds.variables:
             coords[projection] = ds[projection].copy(deep=True)
@@ -171,8 +209,9 @@ def _file_band(path: str, ds: Any) -> int | None:
     return name.band if name is not None else None
 
 
-def _coordinates(ds: Any, raw: Any) -> dict[str, Any]:
-    """x/y and the scalar coordinates the field lists (``t`` decoded to datetime64), plus the scan start/end.
+def _coordinates(ds: Any, raw: Any, rows_cols: dict[str, slice] | None = None) -> dict[str, Any]:
+    """x/y (``rows_cols`` of them) and the scalar coordinates the field lists (``t`` decoded to datetime64),
+    plus the scan start/end.
 
     A coordinate that fails to decode (a time in odd units, a fill where a time should be) is left out.
     """
@@ -184,7 +223,8 @@ def _coordinates(ds: Any, raw: Any) -> dict[str, Any]:
         if c not in ds.variables or not set(ds.variables[c].dims) <= set(raw.dims):
             continue
         try:
-            value = _decode(ds, c, times=ds.variables[c].attrs.get("units", "").startswith("seconds since"))
+            units = ds.variables[c].attrs.get("units", "")
+            value = _decode(ds, c, times=units.startswith("seconds since"), rows_cols=rows_cols)
             value.load()
         except Exception:
             continue
@@ -198,18 +238,22 @@ def _coordinates(ds: Any, raw: Any) -> dict[str, Any]:
     return coords
 
 
-def _mask_quality(path: str, ds: Any, name: str, attrs_in: dict, values, attrs: dict, mask_dqf: bool | None):
-    """``values`` with the pixels the DQF rule rules out set to NaN (the rule is noted in ``attrs``)."""
+def _mask_quality(
+    path: str, ds: Any, raw: Any, values, attrs: dict, mask_dqf: bool | None, rows_cols: dict[str, slice] | None
+):
+    """``values`` of the field ``raw`` with the pixels the DQF rule rules out set to NaN (the rule is noted in
+    ``attrs``); the DQF is read over the field's window (``rows_cols``) only."""
+    name = raw.name
     rule = abi.dqf_rule(mask_dqf, level_l1b=name == "Rad")
     if rule is None:
         return values
-    dqf = abi.dqf_name(name, attrs_in, ds.variables)
+    dqf = abi.dqf_name(name, raw.attrs, ds.variables)
     if dqf is None:
         if mask_dqf:
             raise FrameError(path, f"no DQF variable for {name!r}: cannot mask by quality (mask_dqf)")
         return values
     try:
-        flags = np.asarray(_decode(ds, dqf).squeeze(drop=True).values)
+        flags = np.asarray(_to_dims(_decode(ds, dqf, rows_cols=rows_cols), raw.dims).values)
     except Exception as e:
         raise FrameError(path, f"cannot read {dqf!r} to mask by quality: {brief_error(e)}") from e
     if flags.shape != values.shape:

@@ -25,7 +25,7 @@ class ReadOptions:
     """How an input file becomes a frame (small, hashable and picklable: it travels in task specs)."""
 
     variable: str | None = None  # NetCDF variable; None: ``CMI``, else ``Rad`` (converted)
-    window: tuple[int, int, int, int] | None = None  # crop (y0, y1, x0, x1), half-open pixels, after reading
+    window: tuple[int, int, int, int] | None = None  # crop (y0, y1, x0, x1), half-open; NetCDF reads only it
     band: int | None = None  # ABI band: picks CMI_Cnn of an MCMIP file, checked against one-band files
     mask_dqf: bool | None = None  # True: DQF > 1 -> NaN; None: the product's default (L1b "no value"); False: none
 
@@ -53,7 +53,7 @@ class ReadOptions:
 
     def netcdf_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~goesvfi_lab.frames.netcdf.read_netcdf` for these options."""
-        return {"variable": self.variable, "band": self.band, "mask_dqf": self.mask_dqf}
+        return {"variable": self.variable, "band": self.band, "mask_dqf": self.mask_dqf, "window": self.window}
 
 
 def parse_band(band: Any) -> int | None:
@@ -76,15 +76,11 @@ def parse_mask_dqf(value: Any) -> bool | None:
 def read_field(path: str | os.PathLike[str], options: ReadOptions | None = None):
     """An ABI NetCDF field as an ``xarray.DataArray`` with its coordinates, read as ``options`` say.
 
-    A crop ``window`` slices the field with ``isel``, so x/y (and the projection) are the crop's.
+    A crop ``window`` is read alone (only its rows and columns of the field, DQF and x/y leave the file),
+    so x/y (and the projection) are the crop's and a small crop of a big scan costs its share of the read.
     """
     options = options or ReadOptions()
-    field = read_netcdf(path, **options.netcdf_kwargs())
-    if options.window is None:
-        return field
-    y0, y1, x0, x1 = _check_window(path, options.window, field.shape)
-    # a copy, not a view: the full frame is freed and the crop's pixels are contiguous
-    return field.isel({field.dims[0]: slice(y0, y1), field.dims[1]: slice(x0, x1)}).copy(deep=True)
+    return read_netcdf(path, **options.netcdf_kwargs())
 
 
 def read_frame(
