@@ -25,6 +25,7 @@ EVENTS = (
     "job_failed",  # retries spent, timeout or an error that retrying cannot fix
     "job_cancelled",
     "job_retrying",  # an attempt failed; payload: attempt, delay (seconds until the retry)
+    "job_checked",  # the self-check's score arrived, after job_completed (payload: quality; goesvfi_lab.quality)
     "queue_paused",  # payload: reason (user, circuit breaker)
     "queue_resumed",
 )

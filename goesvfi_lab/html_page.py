@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .html import display_progress, esc, fmt_duration, fmt_eta, fmt_percent, fmt_rate
+from .html import display_progress, esc, fmt_duration, fmt_eta, fmt_percent, fmt_quality, fmt_rate, quality_title
 
 PAGE = "goesvfi"
 PAGE_JSON = "goesvfi.json"
@@ -93,15 +93,21 @@ def job_table(jobs: list[Mapping[str, Any]]) -> str:
     for j in jobs:
         status = str(j.get("status") or "")
         frac = min(max(float(j.get("progress") or 0.0), 0.0), 1.0)
+        quality = j.get("quality")
         rows.append(
             f'<tr class="status-{esc(status)}" data-job-id="{esc(j.get("id"))}">'
             f'<td>{esc(j.get("name"))}</td><td class="status">{esc(status_text(j))}</td>'
             f"<td>{esc(str(j.get('priority') or '').lower())}</td>"
             f'<td><div class="bar"><div class="fill" style="width:{100 * frac:.1f}%"></div></div></td>'
             f'<td class="num">{esc(j.get("frames_done"))} / {esc(j.get("frames_total"))}</td>'
+            f'<td class="quality" title="{esc(quality_title(quality))}">{esc(fmt_quality(quality))}</td>'
             f'<td class="error">{esc(j.get("error") or "")}</td></tr>'
         )
-    head = "<tr><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th><th>error</th></tr>"
+    head = (
+        "<tr><th>job</th><th>status</th><th>priority</th><th>progress</th><th>frames</th>"
+        '<th title="leave-one-out self-check: a pessimistic bound (twice the real interval)">quality</th>'
+        "<th>error</th></tr>"
+    )
     return f"<table>{head}{''.join(rows)}</table>"
 
 

@@ -103,6 +103,7 @@ class BatchJob:
     frames_done: int = 0
     position: int | None = None
     runs: int = 0  # times a queue claimed it; names the attempt's Dask keys (``attempts`` counts failures)
+    quality: dict[str, Any] | None = None  # the self-check's score once it arrived (goesvfi_lab.quality)
 
     def __post_init__(self) -> None:
         inputs = getattr(self.inputs, "paths", self.inputs)  # a discover.Sequence carries .paths

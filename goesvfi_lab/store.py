@@ -42,6 +42,7 @@ from .store_schema import (
     UPDATABLE,
     Counts,
     job_row,
+    quality_fields,
     row_job,
 )
 
@@ -240,7 +241,7 @@ class Store:
             top = db.execute("SELECT COALESCE(MAX(seq), 0) FROM jobs").fetchone()[0]
             start = float(int(top) + 1)
             rows = [job_row(job, start + i) for i, job in enumerate(jobs)]
-            db.executemany(f"INSERT INTO jobs ({COLUMNS}) VALUES ({','.join('?' * 19)})", rows)
+            db.executemany(f"INSERT INTO jobs ({COLUMNS}) VALUES ({','.join('?' * len(COLUMNS.split(',')))})", rows)
             for job in jobs:
                 self.counts.adjust(job.status.value, 1, job.frames_total, job.frames_done)
         return [job.id for job in jobs]
@@ -257,6 +258,8 @@ class Store:
         for k in ("status", "priority"):
             if k in fields and fields[k] is not None:
                 fields[k] = JobStatus(fields[k]).value if k == "status" else int(fields[k])
+        if "quality" in fields:  # a dict: its JSON and its PSNR column
+            fields.update(quality_fields(fields.pop("quality")))
         with self._lock, self._transaction() as db:
             row = db.execute(
                 "SELECT status, frames_total, frames_done, spec FROM jobs WHERE id=?", (job_id,)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .model import UNFINISHED, BatchJob, JobPriority, JobStatus
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = tuple(s.value for s in JobStatus)
 
 # schema version -> statements that bring the previous version to it
@@ -49,6 +49,8 @@ MIGRATIONS: dict[int, list[str]] = {
     # how often a job was claimed: a retried job's Dask keys and stop event must be new ones (the old
     # attempt's stop event stays set, and tasks cache it), and ``attempts`` is reset by a retry
     3: ["ALTER TABLE jobs ADD COLUMN runs INTEGER NOT NULL DEFAULT 0"],
+    # the self-check's score (JSON, goesvfi_lab.quality) and its PSNR in dB, what the job table sorts by
+    4: ["ALTER TABLE jobs ADD COLUMN quality TEXT", "ALTER TABLE jobs ADD COLUMN quality_psnr REAL"],
 }
 
 # SQL ORDER BY for each policy; must agree with policy.sort_key (a test checks they do)
@@ -73,11 +75,12 @@ ORDERS = {
     "priority": ORDER_BY["priority"],
     "fifo": ORDER_BY["fifo"],
     "sjf": ORDER_BY["sjf"],
+    "quality": "quality_psnr IS NULL, quality_psnr, created_at, rowid",  # worst score first, unchecked last
 }
 
 COLUMNS = (
     "id, seq, name, status, priority, owner, output_dir, frames_total, frames_done, created_at, "
-    "started_at, finished_at, attempts, next_retry_at, error, claimed_by, heartbeat, spec, runs"
+    "started_at, finished_at, attempts, next_retry_at, error, claimed_by, heartbeat, spec, runs, quality"
 )
 # BatchJob fields kept in the JSON ``spec`` column rather than in their own column
 SPEC_FIELDS = ("inputs", "factor", "method", "settings", "notes")
@@ -97,6 +100,7 @@ UPDATABLE = {
     "heartbeat",
     "seq",
     "frames_total",
+    "quality",  # a dict: stored as JSON, its PSNR beside it (quality_fields)
 }
 
 
@@ -123,6 +127,7 @@ def job_row(job: BatchJob, seq: float) -> tuple:
         None,
         spec,
         job.runs,
+        json.dumps(job.quality) if job.quality is not None else None,
     )
 
 
@@ -148,6 +153,7 @@ def row_job(row: tuple) -> BatchJob:
         _hb,
         spec,
         runs,
+        quality,
     ) = row
     data = json.loads(spec)
     return BatchJob(
@@ -170,7 +176,15 @@ def row_job(row: tuple) -> BatchJob:
         notes=data["notes"],
         frames_done=fdone,
         runs=runs,
+        quality=json.loads(quality) if quality else None,
     )
+
+
+def quality_fields(quality: dict | None) -> dict:
+    """The columns a job's ``quality`` dict is stored in: the JSON and its PSNR (dB, None if not finite)."""
+    psnr = (quality or {}).get("psnr")
+    ok = isinstance(psnr, (int, float)) and psnr == psnr and abs(psnr) != float("inf")
+    return {"quality": json.dumps(quality) if quality is not None else None, "quality_psnr": psnr if ok else None}
 
 
 @dataclass

@@ -55,13 +55,20 @@ def test_version_1_store_is_upgraded_in_place(tmp_path):
     db = sqlite3.connect(path)  # what a session-1 goesvfi-lab left behind: no submission-order index
     db.execute("DROP INDEX jobs_by_created")
     db.execute("ALTER TABLE jobs DROP COLUMN runs")  # nor the run counter of version 3
+    db.execute("ALTER TABLE jobs DROP COLUMN quality")  # nor the self-check's score of version 4
+    db.execute("ALTER TABLE jobs DROP COLUMN quality_psnr")
     db.execute("PRAGMA user_version = 1")
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         assert [j.id for j in store.jobs(order="submitted")] == ids
         assert [j.runs for j in store.jobs()] == [0, 0]
+        assert [j.quality for j in store.jobs()] == [None, None]
+        store.update(ids[1], quality={"psnr": 31.5, "rmse": 0.9})
+        store.update(ids[0], quality={"psnr": 22.0, "rmse": 3.1})
+        assert store.get(ids[1]).quality == {"psnr": 31.5, "rmse": 0.9}
+        assert [j.id for j in store.jobs(order="quality")] == [ids[0], ids[1]]  # worst score first
         assert store.claim(ids[0], "me") and store.get(ids[0]).runs == 1
         plan = " ".join(
             r[-1]

@@ -71,6 +71,8 @@ def status(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from goesvfi_lab import config, query
+    from goesvfi_lab.html import fmt_quality
+    from goesvfi_lab.quality import BOUND
     from goesvfi_lab.store import Store
 
     path = _store_path(args.target, args.store)
@@ -84,10 +86,12 @@ def status(args: argparse.Namespace) -> int:
         stale = query.stale(store)
         s = store_stats(store)
     table = Table(title=f"{path}", show_header=True)
-    for col in ("id", "name", "status", "priority", "pos", "frames", "attempts", "error / notes"):
+    for col in ("id", "name", "status", "priority", "pos", "frames", "attempts", "quality*", "error / notes"):
         table.add_column(col, overflow="fold")
     for j in jobs:
         info = j.error or "; ".join(j.notes)
+        if j.quality and (j.quality.get("warning") or j.quality.get("error")):
+            info = "; ".join(filter(None, [info, j.quality.get("warning") or j.quality.get("error")]))
         if j.id in stale:
             info = "; ".join(filter(None, [STALE_NOTE, info]))
         table.add_row(
@@ -98,10 +102,12 @@ def status(args: argparse.Namespace) -> int:
             "" if j.position is None else str(j.position),
             f"{j.frames_done}/{j.frames_total}",
             str(j.attempts),
+            fmt_quality(j.quality),
             info,
         )
     console = _console()
     console.print(table)
+    console.print(f"* quality: the self-check's PSNR and RMSE ({BOUND})")
     if len(jobs) < shown_total:
         first = min(args.offset + 1, shown_total)
         console.print(f"rows {first}–{args.offset + len(jobs)} of {shown_total} (--limit / --offset for others)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from goesvfi_lab import policy
 from goesvfi_lab.errors import is_transient
+from goesvfi_lab.model import JobStatus
 from goesvfi_lab.store import Store
 
 from . import layout
@@ -25,6 +26,7 @@ from .cluster import Slots
 from .metrics import SchedulerMetrics
 from .outbox import Outbox
 from .plugins import parse_key
+from .selfcheck import check_key
 from .settings import EngineSettings
 from .sizing import TaskSizer
 from .stopping import Sweeper, raise_stop_flag
@@ -131,6 +133,7 @@ class ResultHandling:
     frames_computed: dict[str, int]
     metrics_from_scheduler: bool
     paused_reason: str | None
+    checks: dict[str, str]
     lost_reason: str | None
     scheduler_address: str | None
     _inbox: queue_mod.SimpleQueue
@@ -155,6 +158,9 @@ class ResultHandling:
                 fut.add_done_callback(self._inbox.put)
                 continue
             del self.futures[key]
+            if key in self.checks:
+                self._check_finished(fut)
+                continue
             parsed = parse_key(key)
             act = self.active.get(parsed[0]) if parsed else None
             if act is None or parsed[2] != act.attempt or key not in act.inflight:
@@ -197,6 +203,33 @@ class ResultHandling:
                 workers[result.get("worker")] = workers.get(result.get("worker"), 0) + result["fetched_bytes"]
         if written and not self.metrics_from_scheduler:
             self.meter.add(written)
+
+    def _check_finished(self, fut: Any) -> None:
+        """A self-check future is done. Its small result is fetched here (one per job, not worth the fetcher's
+        batching, and so no score is ever waited for in vain); a task that did not return (its worker died)
+        is a note in the job's ``quality``, never a failed job; one cancelled with its job says nothing."""
+        from goesvfi_lab.quality import failed
+
+        job_id = self.checks.pop(fut.key)
+        if fut.status == "cancelled":
+            return
+        try:
+            quality = fut.result(timeout=30)["quality"] if fut.status == "finished" else None
+            error = None if quality is not None else fut.exception(timeout=30)
+        except Exception as exc:  # the result died with its worker before we fetched it
+            quality, error = None, exc
+        if quality is None:
+            job = self.store.get(job_id)
+            if job is None or job.status != JobStatus.COMPLETED:  # its assemble failed: that is the job's error
+                return
+            text = describe_error(error, fut.key, self.metrics.memory_kills, self.settings.memory_limit)
+            quality = failed(f"self-check failed ({text}); the job's outputs are unaffected")
+        self._checked(job_id, quality)
+
+    def _checked(self, job_id: str, quality: dict[str, Any]) -> None:
+        """The score of a job's self-check: into the store (its JSON and PSNR columns), and ``job_checked``."""
+        self.store.update(job_id, quality=quality)
+        self._outbox.append(("job_checked", {"job_id": job_id, "quality": quality}))
 
     def _pair_done(self, act: Active, pair: int) -> None:
         job = act.job
@@ -242,6 +275,9 @@ class ResultHandling:
         if act.inflight and not act.stop_set:
             act.stop_set = raise_stop_flag(self.client, act.stop)
         futs = [self.futures.pop(k) for k in list(act.inflight) if k in self.futures]
+        check = check_key(act.job.id, act.attempt)
+        if self.checks.pop(check, None) is not None and check in self.futures:  # it waited on the assemble
+            futs.append(self.futures.pop(check))
         if futs:
             self.client.cancel(futs)
         act.inflight.clear()

@@ -6,8 +6,11 @@ Specs carry paths and small settings only (no frame data); their keys name job, 
 
 from __future__ import annotations
 
+from goesvfi_lab import quality
+
 from . import layout
 from .plugins import task_key
+from .selfcheck import CheckSpec
 from .tasks import AssembleSpec, PairSpec
 from .transitions import Active
 
@@ -72,4 +75,26 @@ def assemble_spec(act: Active) -> AssembleSpec:
         notes=tuple(job.notes),
         stop=act.stop,
         read=act.read,
+    )
+
+
+def check_spec(act: Active, settings: quality.QualitySettings) -> CheckSpec | None:
+    """The job's self-check (:mod:`.selfcheck`), or None where there is no scan to check."""
+    job = act.job
+    checked = quality.checked_scans(len(act.inputs), job.factor, settings)
+    if not checked:
+        return None
+    return CheckSpec(
+        job_id=job.id,
+        attempt=act.attempt,
+        output_dir=job.output_dir,
+        inputs=tuple(act.inputs),
+        checked=tuple(checked),
+        method=job.method,
+        device=act.device,
+        kind=job.settings.get("kind", "auto"),
+        read=act.read,
+        times=tuple(act.times) if len(act.times) == len(act.inputs) else (),
+        settings=settings,
+        cube=layout.cube_path(job.output_dir, job.settings),
     )

@@ -33,6 +33,7 @@ from distributed import Client
 
 from goesvfi_lab import policy
 from goesvfi_lab.events import EventDispatcher
+from goesvfi_lab.quality import QualitySettings
 from goesvfi_lab.store import Store
 
 from . import specs
@@ -42,6 +43,7 @@ from .metrics import SchedulerMetrics
 from .outbox import Outbox
 from .plugins import ASSEMBLE, TOPIC, MetricsPlugin, ModelLoader, parse_key, task_key
 from .results import ResultFetcher, ResultHandling, address_of
+from .selfcheck import check_key, self_check
 from .settings import EngineSettings
 from .sizing import TaskSizer
 from .stopping import Sweeper
@@ -90,6 +92,8 @@ class Submitter(ResultHandling):
         self.meter = meter or policy.ThroughputMeter(settings.throughput_window)
         self.breaker = policy.CircuitBreaker(settings.circuit_breaker)
         self.sizer = TaskSizer(settings)
+        self.quality = QualitySettings.from_config()  # the self-check (issue 16), read once like settings
+        self.checks: dict[str, str] = {}  # self-check key in self.futures -> its job
         self.tick = 0.05
 
         self.active: dict[str, Active] = {}
@@ -226,6 +230,9 @@ class Submitter(ResultHandling):
             if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
                 del act.inflight[asm]
                 self.futures.pop(asm).cancel()
+                check = check_key(act.job.id, act.attempt)  # and so did its self-check
+                if self.checks.pop(check, None) is not None and check in self.futures:
+                    self.futures.pop(check).cancel()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -422,6 +429,32 @@ class Submitter(ResultHandling):
         )
         act.inflight[key] = ()
         self._watch(fut)
+        self._submit_check(act, fut)
+
+    def _submit_check(self, act: Active, assembled: Any) -> None:
+        """The job's self-check as the Dask dependent of its assemble task, at the job's priority: it starts
+        once the outputs are complete, so it never delays them; its score arrives after ``job_completed``."""
+        spec = specs.check_spec(act, self.quality)
+        if spec is None:
+            return
+        key = check_key(act.job.id, act.attempt)
+        fut = self.client.submit(
+            self_check,
+            spec,
+            assembled,
+            key=key,
+            priority=self._priority(act),
+            resources={"GPU": 1} if act.gpu else None,
+            pure=False,
+            retries=0,
+        )
+        self.checks[key] = act.job.id
+        self._watch(fut)
+
+    def checks_pending(self) -> int:
+        """Self-checks submitted whose score has not been handled yet (``BatchQueue.wait`` waits for them)."""
+        with self._lock:
+            return len(self.checks)
 
     # --- views ---------------------------------------------------------------------------------
 

@@ -160,3 +160,23 @@ def product_globals(path: str | os.PathLike[str]) -> dict[str, Any]:
             return {k: nc.getncattr(k) for k in PRODUCT_GLOBALS if k in nc.ncattrs()}
     except (OSError, RuntimeError, ValueError):
         return {}
+
+
+QUALITY_PREFIX = "goesvfi_quality_"
+
+
+def quality_attrs(quality: Mapping[str, Any]) -> dict[str, Any]:
+    """Global attributes of a job's self-check score (:mod:`goesvfi_lab.quality`): ``goesvfi_quality_rmse``…,
+    with the note that it is a pessimistic bound; values netCDF can hold (no None, lists as int arrays)."""
+    attrs: dict[str, Any] = {}
+    for key in ("rmse", "psnr", "unit", "linear_rmse", "linear_psnr", "ssim", "method", "warning", "error"):
+        value = quality.get(key)
+        if value is not None:
+            attrs[QUALITY_PREFIX + ("units" if key == "unit" else key)] = value
+    if quality.get("checked"):
+        attrs[QUALITY_PREFIX + "checked"] = np.array(quality["checked"], dtype=np.int32)
+    attrs[QUALITY_PREFIX + "comment"] = (
+        "leave-one-out self-check: scans at the input indices in goesvfi_quality_checked were predicted from "
+        f"their neighbours with the job's method and compared with the real scans; a {quality.get('bound', '')}"
+    )
+    return attrs

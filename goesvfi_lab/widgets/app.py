@@ -25,7 +25,7 @@ from .stats_panel import StatsPanel
 from .updater import Updater
 
 # events after which the job table looks different (job_progress only moves a bar: the next tick shows it)
-TABLE_EVENTS = frozenset({"job_started", "job_completed", "job_failed", "job_cancelled", "job_retrying"})
+TABLE_EVENTS = frozenset({"job_started", "job_completed", "job_failed", "job_cancelled", "job_retrying", "job_checked"})
 
 
 def state_label(queue: Any, state: str, stats: Any) -> str:

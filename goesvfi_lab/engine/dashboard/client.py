@@ -41,6 +41,7 @@ JOB_FIELDS = (
     "created_at",
     "started_at",
     "finished_at",
+    "quality",  # the self-check's summary (goesvfi_lab.quality), without its per-scan list
 )
 
 
@@ -55,6 +56,8 @@ def job_row(job: Any) -> dict[str, Any]:
         elif hasattr(value, "value"):
             row[key] = value.value
     row["progress"] = _number(row["progress"])
+    if isinstance(row["quality"], Mapping):
+        row["quality"] = {k: v for k, v in row["quality"].items() if k != "checks"}
     if row["error"] is not None:
         row["error"] = str(row["error"])[:1000]
     return row
