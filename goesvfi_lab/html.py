@@ -240,11 +240,49 @@ def estimate_summary(jobs: int, frames_total: int, frames_new: int, seconds: flo
 
 # ---------------------------------------------------------------------------------------- queue
 
-JOB_COLUMNS = ("name", "status", "priority", "pos", "progress", "created", "duration")
+JOB_COLUMNS = ("name", "status", "priority", "pos", "progress", "created", "duration", "quality")
+
+
+def fmt_quality(quality: Mapping[str, Any] | None) -> str:
+    """A job's self-check score in one line ("38.0 dB, RMSE 1.21 K"; "⚠ …" with a warning; "—" unchecked)."""
+    if not quality or quality.get("psnr") is None:
+        return DASH
+    unit = f" {quality['unit']}" if quality.get("unit") and quality["unit"] != "1" else ""
+    text = f"{quality['psnr']:.1f} dB, RMSE {quality['rmse']:.3g}{unit}"
+    return ("⚠ " + text) if quality.get("warning") else text
+
+
+def quality_title(quality: Mapping[str, Any] | None) -> str:
+    """The tooltip of the score: which scans, linear's score, the warning, and that it is a pessimistic bound."""
+    if not quality:
+        return "not checked yet: the self-check's score arrives after the job's outputs"
+    if quality.get("error") or quality.get("psnr") is None:
+        return str(quality.get("error") or quality.get("note") or "no score")
+    scans = ", ".join(str(k) for k in quality.get("checked") or [])
+    unit = f" {quality['unit']}" if quality.get("unit") and quality["unit"] != "1" else ""
+    lin = quality.get("linear_rmse")
+    parts = [
+        f"self-check of scans {scans} predicted from their neighbours ({quality.get('method') or 'the method'})",
+        f"RMSE {quality['rmse']:.3g}{unit}, PSNR {quality['psnr']:.1f} dB"
+        + (f"; linear: RMSE {lin:.3g}{unit}" if lin is not None else ""),
+        "a pessimistic bound: twice the real interval between scans",
+    ]
+    if quality.get("warning"):
+        parts.insert(0, "warning: " + str(quality["warning"]))
+    return "; ".join(parts)
+
+
+def quality_cell(quality: Mapping[str, Any] | None) -> str:
+    """The job table's quality cell (:func:`fmt_quality`, tooltip :func:`quality_title`)."""
+    cls = "gvl-quality gvl-quality-warn" if quality and quality.get("warning") else "gvl-quality"
+    return f'<span class="{cls}" title="{esc(quality_title(quality))}">{esc(fmt_quality(quality))}</span>'
 
 
 def job_header() -> str:
-    cells = "".join(f"<span>{c}</span>" for c in JOB_COLUMNS)
+    titles = {"quality": "the self-check: input scans predicted from their neighbours (a pessimistic bound)"}
+    cells = "".join(
+        f'<span title="{esc(titles[c])}">{c}</span>' if c in titles else f"<span>{c}</span>" for c in JOB_COLUMNS
+    )
     return f'<div class="gvl-jobrow gvl-jobhead">{cells}</div>'
 
 
@@ -263,6 +301,7 @@ def job_row(job: BatchJob, now: float | None = None) -> str:
         f"<span>{progress_bar(job.progress, bar_label, status)}</span>",
         f"<span>{esc(fmt_timestamp(job.created_at, now))}</span>",
         f"<span>{esc(fmt_duration(job.duration))}</span>",
+        quality_cell(job.quality),
     ]
     return (
         f'<div class="gvl-jobrow" data-job-id="{esc(job.id)}" data-status="{status.value}">' + "".join(cells) + "</div>"
