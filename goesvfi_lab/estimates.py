@@ -94,7 +94,7 @@ class JobWork:
 
     inputs: int
     factor: int
-    pixels: int  # per frame
+    pixels: int  # per frame, as the job handles it: a crop's window (see :func:`cropped_pixels`)
     method: str
     ext: str = ".nc"
     video: bool = True
@@ -118,6 +118,19 @@ class JobWork:
     @property
     def frames_new(self) -> int:
         return self.pairs * max(self.factor - 1, 0)
+
+
+def cropped_pixels(pixels: int, window: tuple[int, int, int, int] | None) -> int:
+    """Pixels of each frame a job handles: its crop window's (y0, y1, x0, x1), else the whole frame's ``pixels``.
+
+    Frames are cropped as they are read (only the window leaves the file), so every per-pixel part of the
+    job (reading, interpolation, writing, video, cube) is of the window: a 600² box of a CONUS scan costs
+    about a 600² job, and a finished cropped job calibrates the next estimate only when counted so.
+    """
+    if window is None:
+        return int(pixels)
+    y0, y1, x0, x1 = window
+    return max(int(y1) - int(y0), 0) * max(int(x1) - int(x0), 0)
 
 
 def job_seconds(job: JobWork, interp_s_mp: float, costs: Costs = COSTS) -> dict[str, float]:

@@ -1,8 +1,9 @@
 """Feed the batch-time model (:mod:`goesvfi_lab.estimates`) from files, the backends and the store.
 
 The model is pure; this adapter is what needs I/O and torch: frame sizes from the first file of each
-sequence, ``auto`` resolved per input kind as the job will, one real pair timed in this process, and
-the finished jobs of the store turned into calibration records. The preview, the benchmark and
+sequence (a job's ``crop`` resolved on it as the engine will: the window's pixels count), ``auto``
+resolved per input kind as the job will, one real pair timed in this process, and the finished jobs of
+the store turned into calibration records. The preview, the benchmark and
 scripts call :func:`estimate_jobs`.
 """
 
@@ -24,12 +25,14 @@ from .estimates import (
     batches,
     calibration,
     cold_methods,
+    cropped_pixels,
     predict,
     scaled_interp,
 )
 from .model import BatchJob, JobStatus
 
 _info_cache: dict[tuple[str, int, int], tuple[int, int, str]] = {}
+_crop_cache: dict[tuple, tuple[int, int, int, int]] = {}
 _lock = threading.Lock()
 
 
@@ -52,6 +55,33 @@ def frame_info(path: str, read: Callable[[str], Any] | None = None) -> tuple[int
     return info
 
 
+def crop_window(path: str, settings: dict[str, Any] | None) -> tuple[int, int, int, int] | None:
+    """The window a job's ``crop`` setting gives on ``path`` (its first input), resolved as the engine resolves
+    it at admission (:func:`goesvfi_lab.geo.resolve_crop`) and cached by file and crop; None without a crop.
+
+    FrameError (a ValueError) when the crop gives no window there: that job will fail, so it costs nothing.
+    """
+    from .frames.read import parse_crop
+
+    crop = parse_crop((settings or {}).get("crop"))
+    if crop is None:
+        return None
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, crop)
+    with _lock:
+        hit = _crop_cache.get(key)
+    if hit is not None:
+        return hit
+    from .geo import resolve_crop
+
+    window = resolve_crop(settings, path).window
+    with _lock:
+        if len(_crop_cache) > 4096:
+            _crop_cache.clear()
+        _crop_cache[key] = window
+    return window
+
+
 def work_of(
     paths: Sequence[str],
     factor: int,
@@ -60,7 +90,8 @@ def work_of(
     device: str = "cpu",
     read: Callable[[str], Any] | None = None,
 ) -> JobWork:
-    """What a job over ``paths`` will do: ``auto`` resolved for this device and the frames' kind."""
+    """What a job over ``paths`` will do: ``auto`` resolved for this device and the frames' kind, the pixels
+    of its ``crop`` window when it has one."""
     from .interp import resolve_method
     from .interp.kind import input_kind
 
@@ -70,7 +101,7 @@ def work_of(
     return JobWork(
         inputs=len(paths),
         factor=int(factor),
-        pixels=pixels,
+        pixels=cropped_pixels(pixels, crop_window(paths[0], settings)),
         method=resolve_method(method, device, kind),
         ext=os.path.splitext(paths[0])[1].lower(),
         video=bool(settings.get("video", False)),

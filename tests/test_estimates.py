@@ -152,6 +152,26 @@ def test_scaled_interp_carries_this_hosts_speed_to_methods_not_timed():
     assert E.interp_cost("rife", device="cuda") < E.interp_cost("rife")
 
 
+def test_a_crop_is_priced_by_its_window_and_calibrates_cropped_batches():
+    window = (663, 985, 1081, 1582)  # Florida on a 2 km CONUS scan (geo.bbox_window of -90 25 -80 32)
+    assert E.cropped_pixels(1500 * 2500, None) == 3_750_000
+    assert E.cropped_pixels(1500 * 2500, window) == 322 * 501
+    full = E.JobWork(inputs=3, factor=2, pixels=1500 * 2500, method="flow", ext=".nc", video=True, cube=True)
+    crop = E.JobWork(**{**full.__dict__, "pixels": E.cropped_pixels(full.pixels, window)})
+    whole, cut = E.job_seconds(full, 0.12), E.job_seconds(crop, 0.12)
+    share = 322 * 501 / 3_750_000
+    assert cut["start-up"] == whole["start-up"]  # per job and pair, not per pixel
+    assert cut["interpolate"] == pytest.approx(share * whole["interpolate"])
+    for part in ("read", "write", "video", "cube"):  # per-pixel terms scale, fixed terms stay
+        assert share * whole[part] < cut[part] < whole[part], part
+    # a finished cropped batch that took what the model says for its window calibrates ×1; counted as
+    # whole frames it would read as a cluster many times faster than it is
+    interp = {full.key: 0.12}
+    took = E.predict([crop], interp, cold=("flow",)).uncalibrated
+    assert E.calibration([E.Finished(crop, 0.0, 0.0, took)], interp) == pytest.approx(1.0)
+    assert E.calibration([E.Finished(full, 0.0, 0.0, took)], interp) < 0.2
+
+
 def test_the_model_is_pure_python():
     code = (
         "import json, sys, goesvfi_lab.estimates\n"

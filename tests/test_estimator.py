@@ -8,7 +8,10 @@ import dask
 import pytest
 from _widget_wire import install
 from distributed import Client, LocalCluster
+from goes_fixtures import make_abi_sequence, require_ncgen
 
+from goesvfi_lab import geo
+from goesvfi_lab.errors import FrameError
 from goesvfi_lab.estimates import COSTS, PICKUP_CAP
 from goesvfi_lab.estimator import estimate_jobs, finished_records, work_of
 from goesvfi_lab.model import BatchJob, JobStatus
@@ -43,6 +46,44 @@ def test_work_of_resolves_auto_and_reads_the_frame_size(tmp_path):
     )
     p = work_of(png, 2, "linear", {})
     assert (p.pixels, p.channels, p.kind, p.method, p.ext, p.video) == (2000, 3, "field", "linear", ".png", False)
+
+
+def test_a_cropped_job_is_estimated_from_its_window(tmp_path):
+    require_ncgen()
+    paths = [str(p) for p in make_abi_sequence(tmp_path / "conus", n=3, product="L2-CMIPC", shape=(150, 250))]
+    florida = {"crop": {"bbox": (-90.0, 25.0, -80.0, 32.0)}}
+    crop = geo.bbox_window(paths[0], florida["crop"]["bbox"])
+    full = work_of(paths, 2, "linear", {"video": True})
+    cut = work_of(paths, 2, "linear", {"video": True, **florida})
+    assert full.pixels == 150 * 250 and cut.pixels == crop.pixels < full.pixels / 10
+    assert work_of(paths, 2, "linear", {"crop": {"window": [10, 30, 20, 70]}}).pixels == 20 * 50
+    with pytest.raises(FrameError, match="outside the file's CONUS sector"):
+        work_of(paths, 2, "linear", {"crop": {"bbox": (-60, -20, -50, -10)}})
+
+    def batch(settings, inputs=(paths,)):
+        return estimate_jobs(inputs, 2, "linear", settings, measured={full.key: 0.5}, measure=False)
+
+    whole, cropped = batch({"video": True}), batch({"video": True, **florida})
+    assert [w.pixels for w in cropped.works] == [crop.pixels]
+    share = crop.pixels / full.pixels
+    assert cropped.prediction.parts["interpolate"] == pytest.approx(share * whole.prediction.parts["interpolate"])
+    assert cropped.prediction.seconds < whole.prediction.seconds
+    assert batch({"crop": {"bbox": (-60, -20, -50, -10)}}).works == ()  # no window: the job will fail, costs nothing
+    # a finished cropped job is counted by its window when it calibrates the next estimate
+    done = BatchJob(
+        name="c",
+        inputs=paths,
+        output_dir=str(tmp_path / "o"),
+        method="linear",
+        factor=2,
+        settings=florida,
+        status=JobStatus.COMPLETED,
+        started_at=10.0,
+        finished_at=10.5,
+        frames_done=5,
+    )
+    (record,) = finished_records([done])
+    assert record.work.pixels == crop.pixels
 
 
 def test_a_finished_batch_calibrates_the_next_estimate(tmp_path):

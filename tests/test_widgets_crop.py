@@ -64,9 +64,12 @@ def test_the_preview_shows_the_window_and_submits_the_crop(wire, conus, tmp_path
     )
     panel.show(scan(FilterState(root=str(tmp_path / "conus"), extensions=".nc")))
     assert panel.wait() and panel.crop_note.value == ""
+    whole = panel.last_estimate.seconds
     wire.clear()
     wire.set(panel.box, value=FLORIDA)  # typed in the browser
     assert panel.wait()
+    # the estimate now prices the window's pixels, not the whole frame's
+    assert "of the crop windows" in panel.estimate.value and panel.last_estimate.seconds < whole
     window = geo.bbox_window(conus[0], (-90, 25, -80, 32)).window
     y0, y1, x0, x1 = window
     assert f"crop: rows {y0}:{y1}, columns {x0}:{x1} ({y1 - y0} × {x1 - x0} px" in panel.crop_note.value

@@ -17,7 +17,7 @@ from .. import html as fmt
 from ..model import BatchJob, JobPriority
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .common import ErrorArea, button, guard
-from .state import CropView, Estimate, JobSettings, ScanResult, crop_view, estimate, make_jobs
+from .state import CropView, Estimate, JobSettings, ScanResult, crop_setting, crop_view, estimate, make_jobs
 from .thumbnails import (
     COLORBAR_WIDTH,
     THUMB_SIZE,
@@ -373,14 +373,15 @@ class PreviewPanel(W.VBox):
             self._show_estimate((base, "nothing to interpolate" if s.factor < 2 else ""))
             return
         outputs = {"video": s.video, "cube": s.cube}
-        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor, outputs))
+        crop = crop_setting(s)  # a cropped batch is priced by its windows' pixels
+        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor, outputs, crop))
 
     def _measure(self, args: tuple) -> tuple[Estimate, str]:
         """One pair timed here, then the whole batch through the cost model (estimator.estimate_jobs)."""
         from ..estimator import estimate_jobs, work_of
 
-        seqs, p0, p1, method, factor, outputs = args
-        work = work_of([p0, p1], factor, method, outputs, read=read_frame_locked)
+        seqs, p0, p1, method, factor, outputs, crop = args
+        work = work_of([p0, p1], factor, method, outputs, read=read_frame_locked)  # the whole frame: as timed
         slots = max(int(self.slots()), 1)
         side_by_side = min(slots, os.cpu_count() or 1)
         key = (work.key, factor, os.path.getsize(p0), os.path.splitext(p0)[1], side_by_side)
@@ -391,7 +392,7 @@ class PreviewPanel(W.VBox):
             [q.paths for q in seqs],
             factor,
             method,
-            outputs,
+            {**outputs, **crop},
             slots=slots,
             finished=self.history(),
             measured={work.key: cost / (work.pixels / 1e6)},
@@ -407,7 +408,7 @@ class PreviewPanel(W.VBox):
         )
         basis = (
             f"({cost * 1000:.1f} ms per frame with '{work.method}' measured here, {slots} slot{plural}; "
-            f"reading, writing, video and start-up included; {cal})"
+            f"reading, writing, video and start-up included{'; of the crop windows' if crop else ''}; {cal})"
         )
         return estimate(seqs, factor, p.seconds), basis
 

@@ -225,9 +225,18 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
         }
         if settings.annotate:
             job.settings["annotate"] = True
-        if settings.bbox:
-            job.settings["crop"] = {"bbox": settings.bbox}
+        job.settings.update(crop_setting(settings))
     return jobs
+
+
+def crop_setting(settings: JobSettings) -> dict[str, Any]:
+    """``{"crop": {"bbox": …}}`` for the form's box, as every job gets it (the estimate prices the window);
+    {} for no box or one that does not parse (the crop note and Confirm say why)."""
+    try:
+        bbox = settings.bbox
+    except ValueError:
+        return {}
+    return {"crop": {"bbox": bbox}} if bbox else {}
 
 
 def parse_box(text: str) -> tuple[float, float, float, float] | None:
