@@ -1,4 +1,5 @@
-"""Find GOES ABI frames on disk: name parsing, file filters, sequence grouping, duplicate hashing.
+"""Find GOES ABI frames on disk: file filters and duplicate hashing; names (:mod:`.goes_names`) and
+sequences (:mod:`.sequences`) are re-exported here, the one import for discovery.
 
 Pure standard library on purpose: discovery runs in the notebook kernel, the CLI and the scheduler
 before any heavy dependency is needed, and its tests run in milliseconds.
@@ -10,174 +11,35 @@ import hashlib
 import os
 import re
 import stat
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from statistics import median
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 from .errors import FrameError
-
-# Defaults of the ``goesvfi.discover.*`` config keys. Importing ``goesvfi_lab.config`` would pull in
-# dask, which this pure module must not do: callers that want the configured values pass them in.
-GAP_FACTOR = 1.5  # a gap larger than this x cadence counts as missing scans
-SPLIT_AFTER_MISSING = 6  # more consecutive missing scans than this start a new sequence
-HASH_BYTES = 1 << 20  # duplicate detection hashes size + the first MiB unless asked for all
-
-# Products written for every scan: their nominal scan cadence is authoritative. Other L2 products
-# (e.g. hourly radiation) may come less often, so their cadence is inferred from the files.
-_PER_SCAN_PRODUCTS = frozenset({"Rad", "CMIP", "MCMIP"})
-
-SATELLITES = ("G16", "G17", "G18", "G19")
-SECTORS = ("F", "C", "M1", "M2")
-
-# OR_ABI-L2-CMIPC-M6C13_G16_s20231231200217_e20231231202590_c20231231203044.nc
-# The product and the sector are written together ("CMIPC", "RadM1"); the lazy product group takes
-# the shortest product that leaves a valid sector before "-M<mode>".
-_ABI_NAME = re.compile(
-    r"^OR_ABI-(?P<level>L1b|L2)-(?P<product>[A-Za-z0-9]+?)(?P<sector>M1|M2|C|F)"
-    r"-M(?P<mode>\d)(?:C(?P<band>\d{2}))?"
-    r"_(?P<satellite>G1[6-9])"
-    r"_s(?P<start>\d{14})_e(?P<end>\d{14})_c(?P<created>\d{14})"
-    r"(?P<ext>(?:\.[A-Za-z0-9]+)*)$"
+from .goes_names import (  # noqa: F401 (re-exported: discovery's public names)
+    SATELLITES,
+    SECTORS,
+    GoesName,
+    format_goes_name,
+    natural_sort_key,
+    parse_goes_name,
+)
+from .sequences import (  # noqa: F401
+    GAP_FACTOR,
+    SPLIT_AFTER_MISSING,
+    Sequence,
+    check_job_inputs,
+    file_size,
+    group_sequences,
+    newest_per_scan,
 )
 
-
-def _parse_abi_time(field: str) -> datetime | None:
-    """``YYYYJJJHHMMSSs`` (day of year, tenths of a second) -> aware UTC datetime, None if invalid."""
-    year, doy = int(field[0:4]), int(field[4:7])
-    hour, minute, second, tenth = int(field[7:9]), int(field[9:11]), int(field[11:13]), int(field[13])
-    days_in_year = 366 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 365
-    if not (1 <= doy <= days_in_year and hour < 24 and minute < 60 and second <= 60):
-        return None
-    # timedelta arithmetic also absorbs a leap second (SS == 60) instead of rejecting the file
-    return datetime(year, 1, 1, tzinfo=timezone.utc) + timedelta(
-        days=doy - 1, hours=hour, minutes=minute, seconds=second, milliseconds=100 * tenth
-    )
-
-
-def _format_abi_time(when: datetime) -> str:
-    """Inverse of :func:`_parse_abi_time`; naive datetimes are taken as UTC, sub-tenths truncated."""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    when = when.astimezone(timezone.utc)
-    return f"{when:%Y%j%H%M%S}{when.microsecond // 100_000}"
-
-
-@dataclass(frozen=True)
-class GoesName:
-    """The fields of an ABI file name. Times are timezone-aware UTC."""
-
-    satellite: str
-    level: str
-    product: str
-    sector: str
-    mode: int
-    band: int | None
-    start: datetime
-    end: datetime
-    created: datetime
-    ext: str = ".nc"
-
-    @property
-    def cadence(self) -> timedelta:
-        """Nominal time between scans of this sector in this scan mode.
-
-        Mode 6: full disk 10 min; mode 3: full disk 15 min; mode 4: full disk every 5 min.
-        CONUS is 5 min and mesoscale 1 min in every mode that has them.
-        """
-        if self.sector == "F":
-            return timedelta(minutes={3: 15, 4: 5}.get(self.mode, 10))
-        if self.sector == "C":
-            return timedelta(minutes=5)
-        return timedelta(minutes=1)
-
-    @property
-    def key(self) -> tuple:
-        """What two files must share to belong to one sequence (the extension keeps NetCDF and PNG renders apart)."""
-        return (self.satellite, self.level, self.product, self.sector, self.band, self.ext.lower())
-
-    @property
-    def filename(self) -> str:
-        """The file name these fields spell (``format_goes_name`` round-trips ``parse_goes_name``)."""
-        return format_goes_name(
-            self.satellite,
-            self.product,
-            self.sector,
-            self.band,
-            self.start,
-            self.end,
-            self.created,
-            level=self.level,
-            mode=self.mode,
-            ext=self.ext,
-        )
-
-
-def parse_goes_name(name_or_path: str | os.PathLike[str]) -> GoesName | None:
-    """Parse an ABI file name (a bare name or a path); None for anything that is not one."""
-    match = _ABI_NAME.match(os.path.basename(os.fspath(name_or_path)))
-    if match is None:
-        return None
-    start, end, created = (_parse_abi_time(match[f]) for f in ("start", "end", "created"))
-    if start is None or end is None or created is None:
-        return None
-    return GoesName(
-        satellite=match["satellite"],
-        level=match["level"],
-        product=match["product"],
-        sector=match["sector"],
-        mode=int(match["mode"]),
-        band=int(match["band"]) if match["band"] else None,
-        start=start,
-        end=end,
-        created=created,
-        ext=match["ext"],
-    )
-
-
-def format_goes_name(
-    satellite: str,
-    product: str,
-    sector: str,
-    band: int | None,
-    start: datetime,
-    end: datetime,
-    created: datetime,
-    level: str = "L2",
-    mode: int = 6,
-    ext: str = ".nc",
-) -> str:
-    """Spell an ABI file name, e.g. for synthetic data that tools should treat like the real thing."""
-    if satellite not in SATELLITES:
-        raise ValueError(f"satellite must be one of {', '.join(SATELLITES)}, not {satellite!r}")
-    if sector not in SECTORS:
-        raise ValueError(f"sector must be one of {', '.join(SECTORS)}, not {sector!r}")
-    if level not in ("L1b", "L2"):
-        raise ValueError(f"level must be 'L1b' or 'L2', not {level!r}")
-    if band is not None and not 1 <= int(band) <= 16:
-        raise ValueError(f"ABI band must be 1..16 or None, not {band!r}")
-    if not re.fullmatch(r"[A-Za-z0-9]+", product):
-        raise ValueError(f"product must be alphanumeric, not {product!r}")
-    channel = "" if band is None else f"C{int(band):02d}"
-    if ext and not ext.startswith("."):
-        ext = "." + ext
-    return (
-        f"OR_ABI-{level}-{product}{sector}-M{int(mode)}{channel}_{satellite}"
-        f"_s{_format_abi_time(start)}_e{_format_abi_time(end)}_c{_format_abi_time(created)}{ext}"
-    )
+HASH_BYTES = 1 << 20  # duplicate detection hashes size + the first MiB unless asked for all
 
 
 # --------------------------------------------------------------------------------------------
 # Filtering
-
-
-def natural_sort_key(s: str) -> tuple:
-    """Sort key where digit runs compare as numbers: "frame2" < "frame10" (case-insensitive)."""
-    parts = re.split(r"(\d+)", s)
-    # text sits at even indices and numbers at odd ones, so tuples never compare str with int
-    return (tuple(int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)), s)
 
 
 DateLike = datetime | date | str | int | float
@@ -417,213 +279,6 @@ class FileFilter:
 
 
 # --------------------------------------------------------------------------------------------
-# Sequences
-
-
-@dataclass
-class Sequence:
-    """Consecutive frames of one satellite/level/product/sector/band (or one folder of non-ABI files).
-
-    ``times`` are scan starts (None for non-ABI names); ``missing`` the expected scan starts absent
-    from the files; ``duplicates`` further files with a scan start already in ``paths`` (of a scan NOAA
-    re-issued, the newest ``_c`` creation time is kept); ``notes`` say which was kept and why.
-    """
-
-    name: str
-    key: tuple | None
-    paths: list[str]
-    times: list[datetime | None]
-    cadence: timedelta | None
-    missing: list[datetime] = field(default_factory=list)
-    size_bytes: int = 0
-    duplicates: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def n_frames(self) -> int:
-        """Input frames (files). What a job writes from them is :func:`goesvfi_lab.plan.n_frames`."""
-        return len(self.paths)
-
-    @property
-    def start(self) -> datetime | None:
-        return self.times[0] if self.times else None
-
-    @property
-    def end(self) -> datetime | None:
-        return self.times[-1] if self.times else None
-
-    @property
-    def span(self) -> timedelta | None:
-        start, end = self.start, self.end
-        return None if start is None or end is None else end - start
-
-    def describe(self) -> dict[str, Any]:
-        """One row for a summary table: plain JSON-able values (times ISO UTC, durations H:MM:SS)."""
-
-        def iso(t: datetime | None) -> str | None:
-            return None if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-        def hms(d: timedelta | None) -> str | None:  # whole seconds: scan starts jitter below that
-            return None if d is None else str(timedelta(seconds=round(d.total_seconds())))
-
-        return {
-            "name": self.name,
-            "frames": self.n_frames,
-            "start": iso(self.start),
-            "end": iso(self.end),
-            "span": hms(self.span),
-            "cadence": hms(self.cadence),
-            "missing": len(self.missing),
-            "duplicates": len(self.duplicates),
-            "size_bytes": self.size_bytes,
-        }
-
-
-def _file_size(path: str) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # a listed file that vanished adds nothing to the total
-
-
-def _sequence_cadence(names: list[GoesName]) -> timedelta:
-    """Nominal cadence of the most common scan mode; inferred from the files for sparse products."""
-    nominal = Counter(g.cadence for g in names).most_common(1)[0][0]
-    if names[0].product in _PER_SCAN_PRODUCTS or len(names) < 3:
-        return nominal
-    gaps = [b.start - a.start for a, b in zip(names, names[1:]) if b.start != a.start]
-    if not gaps:
-        return nominal
-    steps = round(median(gaps) / nominal)
-    return nominal * steps if steps >= 2 else nominal
-
-
-def _sequence_name(g: GoesName, start: datetime) -> str:
-    parts = [g.satellite, g.level, g.product, g.sector]
-    if g.band is not None:
-        parts.append(f"C{g.band:02d}")
-    parts.append(f"{start:%Y%m%dT%H%M}")  # ISO basic, calendar date: "2023123" misreads as Dec 3
-    name = "-".join(parts)
-    ext = g.ext.lower()
-    return name if ext == ".nc" else f"{name}-{ext.lstrip('.').replace('.', '-') or 'noext'}"
-
-
-def newest_per_scan(
-    named: list[tuple[GoesName, str]],
-) -> tuple[list[tuple[GoesName, str]], list[tuple[GoesName, str, str]]]:
-    """One file per scan start, in scan order: of a scan NOAA re-issued (same ``_s``, later ``_c``) the newest,
-    of exact copies the first given; and (name, path, note) of the files skipped.
-
-    ``named`` is taken in its order among files of one start (stable), so callers decide what "first" means.
-    """
-    by_start: dict[datetime, list[tuple[GoesName, str]]] = {}
-    for item in sorted(named, key=lambda item: item[0].start):
-        by_start.setdefault(item[0].start, []).append(item)
-    kept: list[tuple[GoesName, str]] = []
-    skipped: list[tuple[GoesName, str, str]] = []
-    for group in by_start.values():
-        best = max(group, key=lambda item: item[0].created)  # the first of equals on ties
-        kept.append(best)
-        for item in group:
-            if item is best:
-                continue
-            g, path = item
-            if g.created < best[0].created:
-                why = f"a re-issue of this scan was created later: kept {best[1]}"
-            else:
-                why = f"same scan start as {best[1]}"
-            skipped.append((g, path, f"duplicate scan skipped: {path} ({why})"))
-    return kept, skipped
-
-
-def _abi_sequences(
-    named: list[tuple[GoesName, str]], gap_factor: float, split_after_missing: int, cadence: timedelta | None = None
-) -> list[Sequence]:
-    named.sort(key=lambda item: (item[0].start, natural_sort_key(item[1])))
-    named, skipped = newest_per_scan(named)
-    skipped_at: dict[datetime, list[tuple[str, str]]] = {}  # scan start -> (path, note) of the files left out
-    for g, path, note in skipped:
-        skipped_at.setdefault(g.start, []).append((path, note))
-    cadence = cadence or _sequence_cadence([g for g, _ in named])
-    runs: list[Sequence] = []
-    current: Sequence | None = None
-    for g, path in named:
-        if current is not None:
-            gap = g.start - current.times[-1]
-            if gap > cadence * gap_factor:
-                absent = max(round(gap / cadence) - 1, 1)
-                if absent > split_after_missing:
-                    current = None  # a long outage: what follows is a new sequence
-                else:
-                    last = current.times[-1]
-                    current.missing.extend(last + cadence * k for k in range(1, absent + 1))
-        if current is None:
-            current = Sequence(_sequence_name(g, g.start), g.key, [], [], cadence)
-            runs.append(current)
-        current.paths.append(path)
-        current.times.append(g.start)
-        for dup, note in skipped_at.get(g.start, ()):
-            current.duplicates.append(dup)
-            current.notes.append(note)
-    for seq in runs:
-        seq.size_bytes = sum(_file_size(p) for p in seq.paths)
-    return runs
-
-
-def group_sequences(
-    paths: Iterable[str | os.PathLike[str]],
-    *,
-    gap_factor: float | None = None,
-    split_after_missing: int | None = None,
-    cadence: timedelta | None = None,
-) -> list[Sequence]:
-    """Group files into time-ordered sequences.
-
-    ABI names group by satellite/level/product/sector/band (and extension) wherever they sit on
-    disk, sorted by scan start. A gap larger than ``gap_factor`` x cadence is reported as missing
-    scans; more than ``split_after_missing`` consecutive missing scans start a new sequence. Other
-    names group by directory and extension, in natural order ("frame2" before "frame10").
-    Defaults: :data:`GAP_FACTOR`, :data:`SPLIT_AFTER_MISSING` (config ``discover.*`` mirrors them).
-    ``cadence`` replaces the product's nominal one (scans thinned to a coarser step, e.g. a NOAA archive query).
-    """
-    gap_factor = GAP_FACTOR if gap_factor is None else float(gap_factor)
-    split_after_missing = SPLIT_AFTER_MISSING if split_after_missing is None else int(split_after_missing)
-    if gap_factor < 1:
-        raise ValueError(f"gap_factor must be >= 1, not {gap_factor}")
-    if split_after_missing < 0:
-        raise ValueError(f"split_after_missing must be >= 0, not {split_after_missing}")
-
-    abi: dict[tuple, list[tuple[GoesName, str]]] = {}
-    other: dict[tuple[str, str], list[str]] = {}
-    for p in paths:
-        path = os.fspath(p)
-        g = parse_goes_name(path)
-        if g is not None:
-            abi.setdefault(g.key, []).append((g, path))
-        else:
-            directory, name = os.path.split(path)
-            other.setdefault((directory, os.path.splitext(name)[1].lower()), []).append(path)
-
-    result: list[Sequence] = []
-    for key in sorted(abi, key=lambda k: tuple("" if v is None else str(v).zfill(2) for v in k)):
-        result.extend(_abi_sequences(abi[key], gap_factor, split_after_missing, cadence))
-    for directory, ext in sorted(other, key=lambda k: (natural_sort_key(k[0]), k[1])):
-        files = sorted(other[(directory, ext)], key=lambda p: natural_sort_key(os.path.basename(p)))
-        label = os.path.basename(directory.rstrip(os.sep)) or directory or "."
-        result.append(
-            Sequence(
-                name=f"{label}/*{ext}",
-                key=None,
-                paths=files,
-                times=[None] * len(files),
-                cadence=None,
-                size_bytes=sum(_file_size(f) for f in files),
-            )
-        )
-    return result
-
-
-# --------------------------------------------------------------------------------------------
 # Duplicates
 
 
@@ -669,10 +324,10 @@ def find_duplicates(paths: Iterable[str | os.PathLike[str]], full: bool = False)
     candidates = [group for group in by_size.values() if len(group) >= 2]
     candidates = _split_by_hash(candidates, full=False)
     if full:
-        candidates = _split_by_hash([g for g in candidates if _file_size(g[0]) > HASH_BYTES], full=True) + [
+        candidates = _split_by_hash([g for g in candidates if file_size(g[0]) > HASH_BYTES], full=True) + [
             g
             for g in candidates
-            if _file_size(g[0]) <= HASH_BYTES  # the first MiB was all of it
+            if file_size(g[0]) <= HASH_BYTES  # the first MiB was all of it
         ]
     position = {p: i for i, p in enumerate(ordered)}
     groups = [sorted(g, key=position.__getitem__) for g in candidates]
@@ -691,44 +346,3 @@ def _split_by_hash(groups: list[list[str]], full: bool) -> list[list[str]]:
                 continue
         refined.extend(g for g in by_hash.values() if len(g) >= 2)
     return refined
-
-
-# --------------------------------------------------------------------------------------------
-# One job's inputs
-
-
-def _key_text(g: GoesName) -> str:
-    band = f" band {g.band}" if g.band is not None else ""
-    return f"{g.satellite} {g.level}-{g.product} sector {g.sector}{band} ({g.ext})"
-
-
-def check_job_inputs(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], list[str]]:
-    """A job's inputs in scan order, with notes on what was changed; FrameError for a file that does not belong.
-
-    Jobs built by hand (or edited) can mix what :func:`group_sequences` would keep apart. When
-    every input is an ABI name: a file of another satellite/product/sector/band is an error naming
-    it (interpolating band 13 into band 14 is meaningless), inputs out of scan order are sorted, and
-    of several files of one scan start only one is kept (the newest re-issue, else the first given:
-    :func:`newest_per_scan`, as ``group_sequences`` does). Other names are taken in the order given
-    (nothing to sort them by).
-    """
-    paths = [os.fspath(p) for p in paths]
-    names = [parse_goes_name(p) for p in paths]
-    if len(paths) < 2 or any(g is None for g in names):
-        return paths, []
-    main = Counter(g.key for g in names).most_common(1)[0][0]  # type: ignore[union-attr]
-    reference = next(g for g in names if g.key == main)  # type: ignore[union-attr]
-    for path, g in zip(paths, names):
-        if g.key != main:  # type: ignore[union-attr]
-            raise FrameError(
-                path,
-                f"is {_key_text(g)}, in a sequence of {_key_text(reference)}: "  # type: ignore[arg-type]
-                "inputs of one job must be one satellite, product, sector and band",
-            )
-    notes = []
-    order = sorted(range(len(paths)), key=lambda i: names[i].start)  # type: ignore[union-attr]
-    if order != list(range(len(paths))):
-        notes.append("inputs were not in scan order: sorted by scan start time")
-    kept, skipped = newest_per_scan(list(zip(names, paths)))  # type: ignore[arg-type]
-    notes.extend(note for _, _, note in skipped)
-    return [path for _, path in kept], notes
