@@ -106,6 +106,7 @@ def work_of(
         ext=os.path.splitext(paths[0])[1].lower(),
         video=bool(settings.get("video", False)),
         cube=bool(settings.get("cube", False)),
+        zarr=_zarr_cube(settings),
         kind=kind,
         channels=channels,
     )
@@ -137,6 +138,14 @@ def finished_records(
             continue  # inputs moved away or unreadable: nothing to learn from
         out.append(Finished(work, job.created_at, float(job.started_at), float(job.finished_at)))
     return out
+
+
+def _zarr_cube(settings: dict[str, Any]) -> bool:
+    """Whether the job's cube is a Zarr store, by the engine's rule (:func:`.engine.layout.cube_path`)."""
+    from .engine.layout import cube_path
+
+    path = cube_path(".", settings)
+    return bool(path) and path.rstrip(os.sep).lower().endswith(".zarr")
 
 
 def _method_used(job: BatchJob) -> str:

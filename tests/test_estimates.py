@@ -179,3 +179,14 @@ def test_the_model_is_pure_python():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout) == []
+
+
+def test_a_zarr_cube_is_priced_as_measured_cheaper_than_netcdf():
+    netcdf = E.JobWork(inputs=5, factor=2, pixels=1500 * 2500, method="flow", ext=".nc", video=False, cube=True)
+    zarr = E.JobWork(**{**netcdf.__dict__, "zarr": True})
+    a, b = E.job_seconds(netcdf, 0.12)["cube"], E.job_seconds(zarr, 0.12)["cube"]
+    frames, mp = 9, 3.75
+    assert a == pytest.approx(E.COSTS.cube + frames * E.COSTS.cube_mp * mp)
+    assert b == pytest.approx(E.COSTS.cube + frames * E.COSTS.cube_zarr_mp * mp)
+    assert 0.1 < b / a < 0.3  # benchmarks/cube.py: Zarr in 0.17-0.28 of NetCDF's write time
+    assert E.job_seconds(E.JobWork(**{**zarr.__dict__, "cube": False}), 0.12)["cube"] == 0.0

@@ -46,6 +46,9 @@ def test_work_of_resolves_auto_and_reads_the_frame_size(tmp_path):
     )
     p = work_of(png, 2, "linear", {})
     assert (p.pixels, p.channels, p.kind, p.method, p.ext, p.video) == (2000, 3, "field", "linear", ".png", False)
+    # the cube's format, by the engine's rule (layout.cube_path): "zarr" or a path ending .zarr is a Zarr store
+    formats = {True: False, "zarr": True, "cubes/c.zarr": True, "c.nc": False, False: False}
+    assert {v: work_of(nc, 4, "linear", {"cube": v}).zarr for v in formats} == formats
 
 
 def test_a_cropped_job_is_estimated_from_its_window(tmp_path):

@@ -120,7 +120,15 @@ class PreviewPanel(W.VBox):
         )
         self.fps = W.BoundedIntText(value=d.fps, min=1, max=240, description="Video fps", style=_LABEL, layout=_field())
         self.video = W.Checkbox(value=d.video, description="MP4 video", indent=False)
-        self.cube = W.Checkbox(value=d.cube, description="NetCDF cube", indent=False)
+        self.cube = W.Checkbox(value=d.cube, description="data cube", indent=False)
+        self.cube_format = W.Dropdown(
+            options=[("NetCDF (cube.nc)", "netcdf"), ("Zarr (cube.zarr)", "zarr")],
+            value=d.cube_format,
+            description="Cube as",
+            style=_LABEL,
+            layout=_field(),
+            tooltip="the data cube's format: one NetCDF-4 file, or a Zarr store (one frame per chunk) for lazy reads",
+        )
         self.priority = W.Dropdown(
             options=[(p.name.lower(), p) for p in reversed(JobPriority)],
             value=d.priority,
@@ -186,6 +194,7 @@ class PreviewPanel(W.VBox):
             self.fps,
             self.video,
             self.cube,
+            self.cube_format,
             self.priority,
             self.output_dir,
             self.overwrite,
@@ -215,7 +224,7 @@ class PreviewPanel(W.VBox):
                 W.HBox(
                     [
                         W.VBox([self.factor, self.method, self.fps, self.priority]),
-                        W.VBox([self.cmap, self.video, self.cube, self.annotate, self.overwrite]),
+                        W.VBox([self.cmap, self.cube_format, self.video, self.cube, self.annotate, self.overwrite]),
                     ]
                 ),
                 self.box,
@@ -236,6 +245,7 @@ class PreviewPanel(W.VBox):
             fps=int(self.fps.value),
             video=bool(self.video.value),
             cube=bool(self.cube.value),
+            cube_format=self.cube_format.value,
             priority=JobPriority(self.priority.value),
             output_dir=self.output_dir.value,
             overwrite=bool(self.overwrite.value),
@@ -372,7 +382,7 @@ class PreviewPanel(W.VBox):
             self._estimator.cancel()
             self._show_estimate((base, "nothing to interpolate" if s.factor < 2 else ""))
             return
-        outputs = {"video": s.video, "cube": s.cube}
+        outputs = {"video": s.video, "cube": s.cube_setting}
         crop = crop_setting(s)  # a cropped batch is priced by its windows' pixels
         self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor, outputs, crop))
 

@@ -159,6 +159,7 @@ class JobSettings:
     fps: int = 30
     video: bool = True
     cube: bool = False
+    cube_format: str = "netcdf"  # "netcdf" (cube.nc) or "zarr" (cube.zarr, a Zarr store for lazy reads)
     priority: JobPriority = JobPriority.NORMAL
     output_dir: str = "goesvfi-output"
     overwrite: bool = False
@@ -177,10 +178,20 @@ class JobSettings:
         if self.fps < 1:
             raise ValueError("fps must be at least 1")
         if not (self.video or self.cube):
-            raise ValueError("choose at least one output: video and/or NetCDF cube")
+            raise ValueError("choose at least one output: video and/or data cube")
+        if self.cube_format not in CUBE_FORMATS:
+            raise ValueError(f"cube format must be one of {', '.join(CUBE_FORMATS)}, not {self.cube_format!r}")
         if not self.output_dir.strip():
             raise ValueError("output folder is empty")
         parse_box(self.box)  # a box that does not parse is refused here, before any job
+
+    @property
+    def cube_setting(self) -> bool | str:
+        """The job's ``cube`` setting (see :mod:`goesvfi_lab.engine.layout`): False, True (cube.nc) or "zarr"."""
+        return CUBE_FORMATS[self.cube_format] if self.cube else False
+
+
+CUBE_FORMATS: dict[str, bool | str] = {"netcdf": True, "zarr": "zarr"}  # form's choice -> settings["cube"]
 
 
 def auto_cmap(path: str) -> str:
@@ -204,7 +215,8 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
     usable = [s for s in sequences if len(s.paths) >= 2]
     for seq in usable:
         if settings.cube and not all(p.lower().endswith(".nc") for p in seq.paths):
-            raise ValueError(f"a NetCDF cube needs NetCDF inputs; {seq.name} has other files (untick 'NetCDF cube')")
+            kind = "Zarr" if settings.cube_format == "zarr" else "NetCDF"
+            raise ValueError(f"a {kind} cube needs NetCDF inputs; {seq.name} has other files (untick 'data cube')")
         if settings.bbox and not all(p.lower().endswith(".nc") for p in seq.paths):
             raise ValueError(f"a crop box needs NetCDF inputs (lon/lat); {seq.name} has other files (clear 'Crop box')")
     jobs = jobs_for(
@@ -219,7 +231,7 @@ def make_jobs(sequences: Sequence[Any], settings: JobSettings, root: str | None 
         job.settings = {
             "fps": settings.fps,
             "video": settings.video,
-            "cube": settings.cube,
+            "cube": settings.cube_setting,
             "overwrite": settings.overwrite,
             "cmap": auto_cmap(job.inputs[0]) if settings.cmap == "auto" else settings.cmap,
         }
