@@ -28,7 +28,8 @@ def test_core_imports_stay_light():
     code = (
         "import json, sys\n"
         "import goesvfi_lab, goesvfi_lab.model, goesvfi_lab.policy, goesvfi_lab.discover, goesvfi_lab.errors, "
-        "goesvfi_lab.plan, goesvfi_lab.safety, goesvfi_lab.events, goesvfi_lab.store, goesvfi_lab.store_schema\n"
+        "goesvfi_lab.plan, goesvfi_lab.safety, goesvfi_lab.events, goesvfi_lab.store, goesvfi_lab.store_schema, "
+        "goesvfi_lab.goes_names, goesvfi_lab.sequences\n"
         f"print(json.dumps([m for m in {HEAVY!r} + ('dask', 'numpy') if m in sys.modules]))\n"
     )
     assert json.loads(_fresh(code)) == []
