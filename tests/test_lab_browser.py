@@ -142,6 +142,11 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     wait_tile(page, "progress", "100 %", timeout=120_000)
     wait_tile(page, "success_rate", "100 %", timeout=10_000)
     assert count_of(page, "completed") == 2 and count_of(page, "failed") == 0
+    page.wait_for_function(  # issue 16: each job's self-check score in its quality column, once it arrived
+        """() => [...document.querySelectorAll('.gvl-jobrow:not(.gvl-jobhead) .gvl-quality')]
+                   .filter(e => /^\\d+\\.\\d dB, RMSE /.test(e.textContent.trim())).length === 2""",
+        timeout=30_000,
+    )
     assert page.locator(".gvl-workers tbody tr").count() >= 1  # per-worker metrics from the scheduler
     assert page.locator(".gvl-links a", has_text="Dask dashboard").count() == 1
     assert page.locator(".gvl-spark polyline").count() == 1

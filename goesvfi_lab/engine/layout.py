@@ -11,7 +11,8 @@ Layout of ``output_dir`` for a job of ``n`` inputs and factor ``f``::
                                      interpolated times (a string names another path)
     cube.zarr/                       ``settings["cube"]`` is "zarr": the same cube as a Zarr store (a
                                      directory; one frame per chunk, for lazy reads with xr.open_zarr)
-    job.json                         the manifest, written last: its presence means "complete"
+    job.json                         the manifest, written last: its presence means "complete"; the
+                                     self-check adds ``quality`` to it afterwards (engine/selfcheck.py)
     .goesvfi-job.json                what the job writing here will produce (its result spec), written
                                      before the first frame: partial frames are resumed only by a job
                                      that asks for the same result
