@@ -347,14 +347,14 @@ def test_preview_shows_the_colour_bar_of_netcdf_thumbnails_and_asks_for_annotati
 
 def test_cli_run_annotates_like_interpolate(tmp_path):
     """``goesvfi-lab run --annotate`` (here on a running scheduler) writes the frames ``interpolate --annotate``
-    writes with the same table (``run`` renders with ``ir``, its default)."""
+    writes, with the same table (both default to ``auto``: by band, as the notebook)."""
     from _engine_support import NO_DASHBOARD
     from distributed import LocalCluster
 
     from goesvfi_lab.cli import main
 
     paths, _starts = _sample(tmp_path)
-    _cli(tmp_path, "cli", "--annotate", "--cmap", "ir")
+    _cli(tmp_path, "cli", "--annotate")
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster:
         argv = ["run", str(tmp_path / "in"), "-o", str(tmp_path / "run"), "--factor", "2", "--method", "linear"]
         assert main([*argv, "--annotate", "--scheduler", cluster.scheduler_address, "--quiet"]) == 0

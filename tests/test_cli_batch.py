@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from _engine_support import NO_DASHBOARD, SubprocessCluster, check_outputs, make_frames
 
@@ -189,3 +190,49 @@ def test_run_on_a_scheduler_skips_folders_locked_by_another_process(data, tmp_pa
     jobs = _jobs(out)
     assert jobs["cam-a"].status == JobStatus.CANCELLED and not (out / "cam-a" / "000000.png").exists()
     check_outputs(str(out / "cam-b"), 3, 2)
+
+
+def _grey(png) -> bool:
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(png).convert("RGB"))
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+@pytest.mark.slow
+def test_run_cmap_colours_by_band_and_an_older_ir_run_is_not_taken_for_complete(tmp_path, capsys):
+    """``run --cmap`` (default auto, as ``interpolate`` and the notebook); a tree an earlier ``run`` wrote
+    without a cmap (grey ``ir``) is complete for ``--cmap ir``, another result for ``auto``."""
+    from distributed import LocalCluster
+
+    from goesvfi_lab.queue import BatchQueue
+    from goesvfi_lab.sample import write_sample
+
+    root, out = tmp_path / "data", tmp_path / "out"
+    write_sample(root / "goes", frames=3, size=(32, 48), fmt="nc", seed=3)  # band 13: auto is 'enhanced'
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, **NO_DASHBOARD) as cluster:
+        # the tree and store an earlier `goesvfi-lab run IN -o OUT` left: its folders, its settings (no cmap)
+        q = BatchQueue(cluster=cluster.scheduler_address, store=out / STORE_NAME)
+        q.add_directory(
+            root, out, pattern="*.nc", factor=2, method="linear", settings={"video": False, "device": "auto"}
+        )
+        q.start()
+        assert q.wait(timeout=120)
+        q.stop()
+        (folder,) = [p for p in out.iterdir() if p.is_dir()]
+        frame = folder / "000001.png"
+        assert _grey(frame)
+        run = ["run", str(root), "-o", str(out), "--factor", "2", "--method", "linear", "--quiet"]
+        run += ["--scheduler", cluster.scheduler_address]
+        assert main([*run, "--cmap", "ir"]) == 0  # the colours it has: complete, nothing recomputed
+        assert "│    1 │    0 │                  1 │" in capsys.readouterr().out
+        before = frame.stat().st_mtime_ns
+        assert main(run) == 1  # auto: 'enhanced' for band 13, not what the folder holds
+        text = capsys.readouterr().out
+        assert "another result" in text and "cmap 'ir' → 'enhanced'" in text and "--overwrite" in text
+        assert frame.stat().st_mtime_ns == before and _grey(frame)  # nothing replaced silently
+        assert main([*run, "--overwrite"]) == 0
+        capsys.readouterr()
+    assert not _grey(frame)  # the enhanced IR table colours the cold cloud tops
+    jobs = [j for j in _jobs(out).values() if j.status == JobStatus.COMPLETED and j.settings.get("cmap")]
+    assert [j.settings["cmap"] for j in jobs] == ["enhanced"]

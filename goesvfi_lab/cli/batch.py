@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any
 
-from .options import add_read_flags, read_settings
+from .options import add_cmap_flag, add_read_flags, job_cmap, read_settings
 
 STORE_NAME = ".goesvfi-queue.sqlite3"
 
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="NetCDF inputs: also write cube.nc per job (--cube zarr: cube.zarr, a Zarr store)",
     )
     p.add_argument("--latlon", action="store_true", help="with --cube: add 2-D lat/lon coordinates to each cube")
+    add_cmap_flag(p)
     p.add_argument(
         "--annotate",
         action="store_true",
@@ -165,6 +166,7 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
         settings=settings,
         owner=args.owner,
     ):
+        job.settings["cmap"] = job_cmap(args.cmap, job.inputs[0])  # as the notebook: auto resolved per sequence
         # an earlier job for this folder is resumed (or reported done) only if it asked for this very result;
         # another method, factor or output setting is a new job (the engine refuses to mix two results)
         wanted = result_spec(job.inputs, job.factor, job.method, job.settings)

@@ -12,7 +12,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from .options import add_read_flags, read_settings
+from .options import add_cmap_flag, add_read_flags, job_cmap, read_settings
 
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nc")
 
@@ -44,13 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="NetCDF inputs: also write a CF cube with interpolated times (a Zarr store for a name ending .zarr)",
     )
     p.add_argument("--latlon", action="store_true", help="with --cube: add 2-D lat/lon coordinates (NaN off the disk)")
-    p.add_argument(
-        "--cmap",
-        default="auto",
-        choices=("auto", "ir", "enhanced", "wv", "vis", "grey"),
-        help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
-        "wv, reflective vis), ir for files without ABI names",
-    )
+    add_cmap_flag(p)
     p.add_argument(
         "--annotate",
         action="store_true",
@@ -87,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from goesvfi_lab import config
-    from goesvfi_lab.bands import auto_cmap
     from goesvfi_lab.engine import layout
     from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.frames.annotate import burn_in, frame_label
@@ -120,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     for note in crop_notes:
         print(note)
     first = read_frame(seq.paths[0], options=options)
-    cmap = auto_cmap(seq.paths[0], default="ir") if args.cmap == "auto" else args.cmap
+    cmap = job_cmap(args.cmap, seq.paths[0])
     kind = input_kind(first.dtype, seq.paths, args.kind)
     method = resolve_method(args.method, args.device, kind)
     times = [j / args.factor for j in range(1, args.factor)]

@@ -1,8 +1,11 @@
-"""Command-line flags shared by ``interpolate`` and ``run``: how input files are read (field, pixels).
+"""Command-line flags shared by ``interpolate`` and ``run``: how input files are read (field, pixels), and
+the colours physical fields are rendered with.
 
 Both commands add the same flags with :func:`add_read_flags` and turn them into job settings with
 :func:`read_settings`, spelled as ``BatchJob.settings`` spells them, so ``interpolate`` (through
-:class:`~goesvfi_lab.frames.ReadOptions`) and ``run`` (through the batch engine) read the same pixels.
+:class:`~goesvfi_lab.frames.ReadOptions`) and ``run`` (through the batch engine) read the same pixels;
+:func:`add_cmap_flag` and :func:`job_cmap` give both (and, through the same band rule, the notebook) the
+same colours.
 """
 
 from __future__ import annotations
@@ -43,6 +46,29 @@ def add_read_flags(p: argparse.ArgumentParser) -> None:
         metavar=("Y0", "Y1", "X0", "X1"),
         help="crop to these pixel rows Y0:Y1 and columns X0:X1 (half-open) before interpolating",
     )
+
+
+CMAPS = ("auto", "ir", "enhanced", "wv", "vis", "grey")  # goesvfi_lab.frames.render's tables, and auto (by band)
+
+
+def add_cmap_flag(p: argparse.ArgumentParser) -> None:
+    """``--cmap``: the colour table of physical fields in PNG/MP4 frames (default auto, as the notebook)."""
+    p.add_argument(
+        "--cmap",
+        default="auto",
+        choices=CMAPS,
+        help="colour table for physical fields; auto: by ABI band (IR window enhanced, water vapour "
+        "wv, reflective vis), ir for files without ABI names",
+    )
+
+
+def job_cmap(cmap: str, first_input: str) -> str:
+    """The colour table a ``--cmap`` gives a sequence: ``auto`` resolved by the band of its first input
+    (:func:`goesvfi_lab.bands.auto_cmap`; ``ir`` for names without a band), so the job's settings and its
+    result spec name the colours really used."""
+    from goesvfi_lab.bands import auto_cmap
+
+    return auto_cmap(first_input, default="ir") if cmap == "auto" else cmap
 
 
 def read_settings(args: argparse.Namespace) -> dict[str, Any]:
