@@ -26,7 +26,7 @@ from .cluster import Slots
 from .metrics import SchedulerMetrics
 from .outbox import Outbox
 from .plugins import parse_key
-from .selfcheck import check_key
+from .selfcheck import record_key
 from .settings import EngineSettings
 from .sizing import TaskSizer
 from .stopping import Sweeper, raise_stop_flag
@@ -275,7 +275,7 @@ class ResultHandling:
         if act.inflight and not act.stop_set:
             act.stop_set = raise_stop_flag(self.client, act.stop)
         futs = [self.futures.pop(k) for k in list(act.inflight) if k in self.futures]
-        check = check_key(act.job.id, act.attempt)
+        check = record_key(act.job.id, act.attempt)
         if self.checks.pop(check, None) is not None and check in self.futures:  # it waited on the assemble
             futs.append(self.futures.pop(check))
         if futs:

@@ -1,13 +1,17 @@
-"""The self-check task of a job (issue 16): predict a few input scans from their neighbours, score them.
+"""The self-check tasks of a job (issue 16): predict a few input scans from their neighbours, score them.
 
-One Dask task per job, submitted with the assemble task as its dependent (:meth:`.submitter.Submitter.
-_submit_check`), at the job's priority: it starts once the job's outputs are complete, so it never
-delays them; the job is COMPLETED when its assemble task is done, and the score arrives after. The task
-reads only inputs (with the job's :class:`~goesvfi_lab.frames.read.ReadOptions`), predicts with the job's
-method as resolved for the device and input kind (as :func:`.tasks.run_pair` does) and with linear
-interpolation, then adds ``quality`` to ``job.json`` (rewritten atomically) and to the cube's global
-attributes. Nothing it meets fails the job: an error becomes ``quality["error"]``, a note. The maths is
-:mod:`goesvfi_lab.quality`.
+Two Dask tasks per job, submitted with its assemble task (once its last pairs are submitted), at the job's
+priority (:meth:`.submitter.Submitter._submit_check`):
+
+- :func:`self_check` reads only inputs, so it depends on nothing and runs *alongside* the job's last pairs
+  and its assemble; the assemble does not wait for it. It reads with the job's
+  :class:`~goesvfi_lab.frames.read.ReadOptions`, predicts with the job's method as resolved for the device
+  and input kind (as :func:`.tasks.run_pair` does) and with linear interpolation;
+- :func:`record_check` depends on both, so it runs once the outputs are complete: it adds ``quality`` to
+  ``job.json`` (rewritten atomically) and to the cube's global attributes (milliseconds).
+
+The job is COMPLETED when its assemble task is done; the score arrives after. Nothing here fails the job:
+an error becomes ``quality["error"]``, a note. The maths is :mod:`goesvfi_lab.quality`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,17 @@ from goesvfi_lab.frames.read import ReadOptions
 from . import layout
 
 CHECK_PREFIX = "vfiqc-"  # not "vfi-": the metrics plugin and the pair bookkeeping never see these keys
+RECORD_PREFIX = "vfiqr-"
 
 
 def check_key(job_id: str, attempt: int) -> str:
+    """The key of :func:`self_check` (the measuring)."""
     return f"{CHECK_PREFIX}{job_id}-a{attempt}"
+
+
+def record_key(job_id: str, attempt: int) -> str:
+    """The key of :func:`record_check`, the one future the queue watches."""
+    return f"{RECORD_PREFIX}{job_id}-a{attempt}"
 
 
 @dataclass(frozen=True)
@@ -118,16 +129,22 @@ def record(output_dir: str, quality: dict[str, Any], cube: str | None) -> dict[s
     return quality
 
 
-def self_check(spec: CheckSpec, *after: Any) -> dict[str, Any]:
-    """The Dask task: measure, record, and return ``{"task": "quality", "job", "attempt", "quality", ...}``.
-
-    ``after``: the assemble task's result, only so Dask runs this once the outputs are complete.
-    """
+def self_check(spec: CheckSpec) -> dict[str, Any]:
+    """The measuring task: ``{"quality": …, "seconds": …}``; an error is the score's note, never raised."""
     started = time.perf_counter()
     try:
         quality = measure(spec)
     except Exception as exc:  # a check is advice: never a failed job
         quality = q.failed(_describe(exc), spec.checked)
+    return {"quality": quality, "seconds": time.perf_counter() - started}
+
+
+def record_check(spec: CheckSpec, measured: dict[str, Any], *after: Any) -> dict[str, Any]:
+    """The recording task: ``quality`` into job.json and the cube, then ``{"task": "quality", "job", ...}``.
+
+    ``after``: the assemble task's result, only so Dask runs this once the outputs are complete.
+    """
+    quality = measured["quality"]
     try:
         quality = record(spec.output_dir, quality, spec.cube)
     except Exception as exc:
@@ -137,5 +154,5 @@ def self_check(spec: CheckSpec, *after: Any) -> dict[str, Any]:
         "job": spec.job_id,
         "attempt": spec.attempt,
         "quality": quality,
-        "seconds": time.perf_counter() - started,
+        "seconds": measured["seconds"],
     }

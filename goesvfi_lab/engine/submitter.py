@@ -43,7 +43,7 @@ from .metrics import SchedulerMetrics
 from .outbox import Outbox
 from .plugins import ASSEMBLE, TOPIC, MetricsPlugin, ModelLoader, parse_key, task_key
 from .results import ResultFetcher, ResultHandling, address_of
-from .selfcheck import check_key, self_check
+from .selfcheck import check_key, record_check, record_key, self_check
 from .settings import EngineSettings
 from .sizing import TaskSizer
 from .stopping import Sweeper
@@ -230,7 +230,7 @@ class Submitter(ResultHandling):
             if asm in act.inflight:  # it waited on that pair: submitted again with the last pair
                 del act.inflight[asm]
                 self.futures.pop(asm).cancel()
-                check = check_key(act.job.id, act.attempt)  # and so did its self-check
+                check = record_key(act.job.id, act.attempt)  # and so did its self-check
                 if self.checks.pop(check, None) is not None and check in self.futures:
                     self.futures.pop(check).cancel()
 
@@ -432,22 +432,25 @@ class Submitter(ResultHandling):
         self._submit_check(act, fut)
 
     def _submit_check(self, act: Active, assembled: Any) -> None:
-        """The job's self-check as the Dask dependent of its assemble task, at the job's priority: it starts
-        once the outputs are complete, so it never delays them; its score arrives after ``job_completed``."""
+        """The job's self-check (:mod:`.selfcheck`) at the job's priority: the measuring task reads inputs
+        only, so it runs alongside the last pairs and the assemble (which does not wait for it); the
+        recording task is the dependent of both, so the score arrives after ``job_completed``.
+
+        Only the recording future is kept: the measuring one lives in Dask as its dependency, and is
+        released with it when the attempt is stopped."""
         spec = specs.check_spec(act, self.quality)
         if spec is None:
             return
-        key = check_key(act.job.id, act.attempt)
-        fut = self.client.submit(
+        common = dict(priority=self._priority(act), pure=False, retries=0)
+        measured = self.client.submit(
             self_check,
             spec,
-            assembled,
-            key=key,
-            priority=self._priority(act),
+            key=check_key(act.job.id, act.attempt),
             resources={"GPU": 1} if act.gpu else None,
-            pure=False,
-            retries=0,
+            **common,
         )
+        key = record_key(act.job.id, act.attempt)
+        fut = self.client.submit(record_check, spec, measured, assembled, key=key, **common)
         self.checks[key] = act.job.id
         self._watch(fut)
 
