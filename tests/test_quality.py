@@ -107,6 +107,19 @@ def test_a_scan_of_another_sequence_slipped_in_is_flagged(tmp_path, fmt, where):
         assert flagged["ssim"] < 0.7
 
 
+def test_a_check_that_cannot_run_is_a_note_not_an_error(tmp_path):
+    from goesvfi_lab.engine.selfcheck import record, record_check, self_check
+
+    paths = write_sample(tmp_path / "seq", frames=4, size=(32, 48), fmt="nc", seed=1)
+    paths[1] = str(tmp_path / "gone.nc")  # removed since the job was planned
+    measured = self_check(_spec(paths, (1,)))
+    assert "self-check failed (FrameError" in measured["quality"]["error"] and measured["quality"]["checked"] == [1]
+    result = record_check(_spec(paths, (1,)), measured)  # no job.json in that folder: a note too
+    assert result["task"] == "quality" and "no job.json" in result["quality"]["manifest_note"]
+    (tmp_path / "out").mkdir()
+    assert "no job.json" in record(str(tmp_path / "out"), {"psnr": 30.0}, None)["manifest_note"]
+
+
 def _get_json(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read().decode())
@@ -164,6 +177,19 @@ def test_a_queue_scores_every_job_everywhere_it_shows(tmp_path, monkeypatch, cap
             app.close()
         finally:
             qu.stop()
+        again = BatchQueue(cluster=cluster, store=tmp_path / "again.sqlite3")  # the same jobs, outputs complete
+        try:
+            for job in jobs.values():
+                again.add_job(
+                    BatchJob(
+                        name=job.name, inputs=job.inputs, output_dir=job.output_dir, settings=job.settings, factor=4
+                    )
+                )
+            again.start()
+            assert again.wait(timeout=60)
+            skipped = {j.name: j.quality for j in again.jobs()}
+        finally:
+            again.stop()
 
     # job.json, the store, the cube's attributes
     for name in jobs:
@@ -177,6 +203,7 @@ def test_a_queue_scores_every_job_everywhere_it_shows(tmp_path, monkeypatch, cap
     with xr.open_zarr(tmp_path / "out/good/cube.zarr") as ds:
         assert ds.attrs["goesvfi_quality_psnr"] == pytest.approx(good_q["psnr"])
         assert "pessimistic" in ds.attrs["goesvfi_quality_comment"]
+    assert skipped == {n: j.quality for n, j in by_name.items()}  # a skipped job keeps the folder's score
     # the job table (what went to the browser), worst first in the store's quality order
     text = " ".join(cells)
     assert re.search(r"gvl-quality gvl-quality-warn[^>]*>⚠ \d+\.\d dB", text)

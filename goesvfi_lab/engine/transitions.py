@@ -115,7 +115,8 @@ class Transitions:
             )
 
     def skipped(self, job: BatchJob, lock: OutputLock, admitted: Admitted, now: float) -> None:
-        """The folder already holds this very result."""
+        """The folder already holds this very result (and its self-check's score, if it has one)."""
+        quality = (layout.read_manifest(job.output_dir) or {}).get("quality")
         self.release(
             job.id,
             lock,
@@ -124,6 +125,7 @@ class Transitions:
             frames_done=admitted.total,
             error=None,
             next_retry_at=None,
+            **({"quality": quality} if quality else {}),
             **admitted.changes,
         )
         self._fire("job_completed", job_id=job.id, skipped=True, frames_done=admitted.total)
