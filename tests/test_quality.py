@@ -217,3 +217,19 @@ def test_a_queue_scores_every_job_everywhere_it_shows(tmp_path, monkeypatch, cap
     assert main(["status", "--store", str(store)]) == 0
     out = capsys.readouterr().out
     assert f"{good_q['psnr']:.1f} dB" in out and "⚠" in out and "pessimistic bound" in out
+
+
+def test_the_score_is_added_to_a_netcdf_cube_in_place(tmp_path):
+    import xarray as xr
+
+    from goesvfi_lab.frames.cube import update_cube_attrs
+    from goesvfi_lab.frames.cube_cf import quality_attrs
+
+    path = tmp_path / "cube.nc"
+    xr.Dataset({"CMI": (("time", "y"), np.zeros((2, 3), np.float32))}, attrs={"title": "t"}).to_netcdf(path)
+    summary = q.summarize([q.score(2, np.ones((4, 4)), np.zeros((4, 4)), np.full((4, 4), 1.5))], "K", "flow", DEFAULT)
+    update_cube_attrs(path, quality_attrs(summary))
+    with xr.open_dataset(path) as ds:
+        assert ds.attrs["title"] == "t" and ds.attrs["goesvfi_quality_units"] == "K"
+        assert ds.attrs["goesvfi_quality_rmse"] == pytest.approx(0.5) and int(ds.attrs["goesvfi_quality_checked"]) == 2
+        assert "pessimistic bound" in ds.attrs["goesvfi_quality_comment"] and "goesvfi_quality_warning" not in ds.attrs
