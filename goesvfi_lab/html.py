@@ -202,6 +202,25 @@ def match_summary(n_files: int, n_sequences: int | None, size_bytes: int | None)
     return f'<span class="gvl-count" data-count="{n_files}">{files}{seqs}{esc(size)}</span> match'
 
 
+def remote_summary(n_scans: int, n_sequences: int, size_bytes: int, cached: int = 0, notes: Sequence[str] = ()) -> str:
+    """The filter's count for a NOAA archive query: scans listed, their total size, how much is to download."""
+    scans = f"{n_scans} scan" + ("" if n_scans == 1 else "s")
+    seqs = f" in {n_sequences} sequence" + ("" if n_sequences == 1 else "s")
+    if not n_scans:
+        tail = ""
+    elif cached >= n_scans:
+        tail = " · all cached, nothing to download"
+    else:
+        tail = f" · nothing downloaded yet ({cached} cached)" if cached else " · nothing downloaded yet"
+    body = (
+        f'<span class="gvl-count" data-count="{n_scans}" data-source="archive" data-bytes="{int(size_bytes)}">'
+        f"{scans}{seqs}, {esc(fmt_bytes(size_bytes))}</span> in the archive"
+        f'<span class="gvl-muted">{esc(tail)}</span>'
+    )
+    lines = "".join(f'<div class="gvl-muted gvl-archive-note">{esc(n)}</div>' for n in notes)
+    return body + lines
+
+
 def sequences_table(sequences: Sequence[Any], selected: int | None = None) -> str:
     """Name, frames, scan-time span, missing scans and size of each discovered sequence."""
     if not sequences:

@@ -374,3 +374,56 @@ def test_fetched_folder_runs_like_local_scans(s3, settings):
     assert (job / "job.json").exists() and len(list(job.glob("*.png"))) == 5  # 3 scans, factor 2
     checked = _cli("check", str(out), env=settings["env"])
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# goesvfi-lab run noaa://…: a headless batch straight from the archive
+
+NOAA_URL = "noaa://G16/ABI-L2-CMIPC?band=13&start=2024-07-01T18:00&end=2024-07-01T18:12"
+
+
+def test_cli_run_noaa_url_mistakes_are_one_clear_line(s3, settings):
+    out = str(settings["tmp"] / "out")
+    for args, message in (
+        ([NOAA_URL, "--satellite", "G16"], "--satellite: file filters for a folder; a noaa:// query says"),
+        ([NOAA_URL.replace("band=13", "band=99")], "unknown ABI band '99'"),
+        ([NOAA_URL.replace("&end=2024-07-01T18:12", "")], "give end=… (ISO UTC)"),
+        ([NOAA_URL, "--band", "14"], "asks for band 13, but band 14 was given as well"),
+        ([str(settings["tmp"]), "--endpoint-url", "http://x"], "--endpoint-url is for a noaa:// ROOT"),
+    ):
+        done = _cli("run", *args, "-o", out, env=settings["env"])
+        assert done.returncode == 1 and done.stderr.startswith("goesvfi-lab run: error: "), (args, done.stderr)
+        assert message in done.stderr and len(done.stderr.splitlines()) == 1, (args, done.stderr)
+
+
+@pytest.mark.slow
+def test_cli_run_noaa_url_interpolates_straight_from_the_archive(s3, settings):
+    server, out = s3["server"], settings["tmp"] / "out"
+    # the endpoint by flag only: the local workers downloading the scans get it from the command
+    env = {k: v for k, v in settings["env"].items() if k != "DASK_GOESVFI__ARCHIVE__ENDPOINT_URL"}
+    env["COLUMNS"] = "220"
+    args = ["run", NOAA_URL, "-o", str(out), "--method", "linear", "--workers", "1", "--threads", "1", "--quiet",
+            "--endpoint-url", server.url]  # fmt: skip
+    gets = server.object_gets()
+    ran = _cli(*args, env=env, timeout=300)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "3 scans (" in ran.stdout and "the workers fetch them" in ran.stdout
+    assert "fetched from the archive by 1 worker" in ran.stdout
+    fetched = server.object_gets() - gets
+    keys = sorted(fetched)
+    assert len(keys) == 3 and set(fetched.values()) == {1}  # each scan once, by the worker
+    # the job folder is the one `fetch` + `run DIR` makes for the same scans (test_fetched_folder_runs_like_local_scans)
+    (job,) = [d for d in out.iterdir() if d.is_dir() and d.name.startswith("G16-L2-CMIP-C-C13")]
+    assert len(list(job.glob("*.png"))) == 5  # 3 scans, factor 2
+    import json
+
+    manifest = json.loads((job / "job.json").read_text())
+    assert manifest["inputs"] == [f"s3://{k}" for k in keys]  # the job names the archive, not a cache
+    assert sorted(str(p.relative_to(settings["cache"])) for p in settings["cache"].rglob("OR_*.nc")) == keys
+
+    again = _cli(*args, env=env, timeout=300)  # the same command: complete, nothing fetched again
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert server.object_gets() - gets == fetched and "fetched from the archive" not in again.stdout
+    assert re.search(r"│\s+1\s+│\s+0\s+│\s+1\s+│", again.stdout), again.stdout  # 1 job, 0 done, 1 skipped (complete)
+    checked = _cli("check", str(out), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -145,3 +146,44 @@ def test_remote_scan_fields_come_from_discover():
     assert s.key.startswith("ABI-L2-CMIPM/2024/183/18/OR_ABI-L2-CMIPM1-M6C02_G16_s20241831801172")
     assert s.url == f"s3://noaa-goes16/{s.key}" and s.end - s.start == timedelta(minutes=2)
     assert keys.remote_scan("noaa-goes16", "ABI-L2-CMIPC/2024/183/18/index.html", 5) is None
+
+
+def test_noaa_url_parses_into_a_checked_request():
+    r = keys.parse_noaa_url("noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01T18:00&end=2025-06-01T20:00&every=10min")
+    assert (r.satellite, r.product, r.sector, r.band, r.every) == ("G19", "ABI-L2-CMIP", "C", 13, "10min")
+    assert r.url == "noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01T18:00&end=2025-06-01T20:00&every=10min"
+    assert keys.parse_noaa_url(r.url) == r  # the canonical spelling reads back the same
+    # other spellings: a slot, the product and sector apart, an escaped '+' offset, the band from a flag
+    east = keys.parse_noaa_url(
+        "NOAA://goes-east/CMIP?sector=conus&start=2025-06-01T18:00%2B00:00&end=2025-06-01", band="C13"
+    )
+    assert (east.satellite, east.product, east.sector, east.band) == ("GOES-East", "ABI-L2-CMIP", "C", 13)
+    assert keys.parse_noaa_url(
+        "noaa://G16/ABI-L2-CMIPC?band=13&start=2024-07-01T18:00+00:00&end=2024-07-01T19:00"
+    ).start
+    mcmip = keys.parse_noaa_url("noaa://G18/ABI-L2-MCMIPF?start=2024-07-01&end=2024-07-01", band=13)
+    assert mcmip.band is None  # a multi-band product: the flag's band is what is read, not what is listed
+    assert keys.plan(**east.find_kwargs()).segments[0].satellite == "G19"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("s3://noaa-goes19/x", "not a noaa:// URL"),
+        ("noaa://G19?band=13", "expected noaa://SATELLITE/PRODUCT"),
+        ("noaa://G15/ABI-L2-CMIPC?band=13&start=2025-06-01&end=2025-06-01", "unknown satellite 'G15'"),
+        ("noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01", "give end="),
+        ("noaa://G19/ABI-L2-CMIPC?bands=13&start=2025-06-01&end=2025-06-01", "unknown query field 'bands'"),
+        ("noaa://G19/ABI-L2-CMIPC?band=13&band=14&start=2025-06-01&end=2025-06-01", "band= given twice"),
+        ("noaa://G19/ABI-L2-CMIPC?band=&start=2025-06-01&end=2025-06-01", "band= has no value"),
+        ("noaa://G19/ABI-L2-CMIP?band=13&start=2025-06-01&end=2025-06-01", "give the sector"),
+        ("noaa://G19/ABI-L2-CMIPC?sector=F&band=13&start=2025-06-01&end=2025-06-01", "names sector C"),
+        ("noaa://G19/ABI-L2-CMIPC?start=2025-06-01&end=2025-06-01", "written per band"),
+        ("noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01T19:00&end=2025-06-01T18:00", "empty time range"),
+        ("noaa://G19/ABI-L2-CMIPC?band=13&start=yesterday&end=2025-06-01", "not an ISO date"),
+        ("noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01&end=2025-06-01&every=often", "every='often'"),
+    ],
+)
+def test_noaa_url_mistakes_name_the_part(url, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        keys.parse_noaa_url(url)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .keys import BUCKETS, PRODUCTS, SECTORS, SLOTS, RemoteScan
+from .keys import BUCKETS, PRODUCTS, SECTORS, SLOTS, ArchiveRequest, RemoteScan, is_noaa_url, parse_noaa_url
 
 _LAZY = {
     "find": "remote",
@@ -28,6 +28,7 @@ _LAZY = {
 
 __all__ = [
     "ArchiveError",
+    "ArchiveRequest",
     "BUCKETS",
     "Cache",
     "CacheFullError",
@@ -41,6 +42,8 @@ __all__ = [
     "fetch",
     "filesystem",
     "find",
+    "is_noaa_url",
+    "parse_noaa_url",
     "sequences",
 ]
 

@@ -348,3 +348,104 @@ def select(query: Query, listed: Iterable[RemoteScan]) -> list[RemoteScan]:
     """The listed scans the query keeps, thinned and sorted by scan start (then key)."""
     keep = [s for s in listed if any(seg.keeps(s) for seg in query.segments)]
     return sorted(thin(keep, query.every), key=lambda s: (s.start, s.key))
+
+
+# --------------------------------------------------------------------------------------------------
+# noaa:// URLs: one archive query as a single argument (``goesvfi-lab run noaa://…``)
+
+NOAA_SCHEME = "noaa://"
+_URL_FIELDS = ("band", "sector", "start", "end", "every")
+
+
+@dataclass(frozen=True)
+class ArchiveRequest:
+    """A find request as a user wrote it (checked by :func:`plan`); ``find_kwargs()`` is what ``find`` takes."""
+
+    satellite: str
+    product: str
+    sector: str
+    band: int | None
+    start: str
+    end: str
+    every: str | None = None
+
+    def find_kwargs(self) -> dict[str, object]:
+        return {
+            "satellite": self.satellite,
+            "product": self.product,
+            "sector": self.sector,
+            "band": self.band,
+            "start": self.start,
+            "end": self.end,
+            "every": self.every,
+        }
+
+    @property
+    def url(self) -> str:
+        """The canonical ``noaa://`` spelling of this request."""
+        folder = self.product + self.sector
+        parts = [f"band={self.band}"] if self.band is not None else []
+        parts += [f"start={self.start}", f"end={self.end}"]
+        if self.every:
+            parts.append(f"every={self.every}")
+        return f"{NOAA_SCHEME}{self.satellite}/{folder}?{'&'.join(parts)}"
+
+
+def is_noaa_url(text: object) -> bool:
+    return str(text).strip().lower().startswith(NOAA_SCHEME)
+
+
+def parse_noaa_url(url: str, *, band: int | str | None = None) -> ArchiveRequest:
+    """``noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01T18:00&end=2025-06-01T20:00[&every=10min]``.
+
+    The path is ``<satellite>/<product with or without its sector>`` (``G19``, ``GOES-East``; ``ABI-L2-CMIPC``,
+    ``ABI-L2-CMIP`` with ``sector=C``, ``CMIPC``); the query holds ``band``, ``sector``, ``start``, ``end``
+    (ISO, UTC) and ``every``. ``band`` (a separate flag) fills in a band the URL leaves out. ``+`` stays a
+    plus (``+00:00`` offsets), ``%XX`` escapes are decoded. ValueError naming the part at fault, the range
+    and names checked as :func:`plan` checks them.
+    """
+    from urllib.parse import unquote
+
+    text = str(url).strip()
+    if not is_noaa_url(text):
+        raise ValueError(f"not a noaa:// URL: {url!r}")
+    rest = text[len(NOAA_SCHEME) :]
+    path, _, query = rest.partition("?")
+    parts = [unquote(p) for p in path.strip("/").split("/") if p]
+    example = "noaa://G19/ABI-L2-CMIPC?band=13&start=2025-06-01T18:00&end=2025-06-01T20:00"
+    if len(parts) != 2:
+        raise ValueError(f"{url!r}: expected noaa://SATELLITE/PRODUCT?..., e.g. {example}")
+    fields: dict[str, str] = {}
+    for item in filter(None, query.split("&")):
+        name, eq, value = item.partition("=")
+        name = unquote(name).strip().lower()
+        if name not in _URL_FIELDS:
+            raise ValueError(f"{url!r}: unknown query field {name!r} (known: {', '.join(_URL_FIELDS)})")
+        if not eq or not value.strip():
+            raise ValueError(f"{url!r}: {name}= has no value")
+        if name in fields:
+            raise ValueError(f"{url!r}: {name}= given twice")
+        fields[name] = unquote(value).strip()
+    for name in ("start", "end"):
+        if name not in fields:
+            raise ValueError(f"{url!r}: give {name}=… (ISO UTC), e.g. {example}")
+    given = fields.get("band")
+    if given is not None and band is not None and check_band_loose(given) != check_band_loose(band):
+        raise ValueError(f"{url!r} asks for band {given}, but band {band} was given as well")
+    satellite = normalize_satellite(parts[0])
+    product, sector = normalize_product(parts[1], fields.get("sector"))
+    if sector is None:
+        raise ValueError(f"{url!r}: give the sector in the product (ABI-L2-CMIPC) or as sector=C")
+    sector = normalize_sector(sector)
+    chosen = check_band(product, given if given is not None else (band if PRODUCTS[product] else None))
+    request = ArchiveRequest(satellite, product, sector, chosen, fields["start"], fields["end"], fields.get("every"))
+    plan(**request.find_kwargs())  # the range, the names and every= checked now, before any network
+    return request
+
+
+def check_band_loose(value: int | str) -> int | str:
+    """A band as a number when it reads as one (``"13"``, ``"C13"``), else as typed: for comparing two spellings."""
+    try:
+        return int(str(value).strip().upper().lstrip("CB"))
+    except ValueError:
+        return str(value)

@@ -6,6 +6,11 @@ notebook), makes one job per sequence writing to ``OUT/<sequence>``, runs them o
 LocalCluster (or ``--scheduler ADDRESS``) and ends with a summary. Its store defaults to
 ``OUT/.goesvfi-queue.sqlite3``, so running the same command again resumes: finished jobs are kept,
 interrupted ones carry on, failed ones are tried again.
+
+ROOT may also be a NOAA archive query, ``noaa://G19/ABI-L2-CMIPC?band=13&start=…&end=…[&every=10min]``
+(quote it in a shell): the scans are listed (nothing downloaded here), planned into the same jobs
+as the same scans in a folder, and each worker downloads the scans of the pairs it runs into its
+cache (``goesvfi.archive.cache``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import os
 import sys
 import time
 from typing import Any
+
+from goesvfi_lab.archive.keys import is_noaa_url
 
 from .options import add_cmap_flag, add_read_flags, job_cmap, read_settings
 
@@ -27,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="interpolate every sequence under a folder as prioritised jobs on Dask",
         description=__doc__.split("\n\n")[1],
     )
-    p.add_argument("root", metavar="ROOT")
+    p.add_argument(
+        "root",
+        metavar="ROOT",
+        help="a folder of scans, or noaa://SATELLITE/PRODUCT?band=N&start=ISO&end=ISO[&every=10min] (NOAA's archive)",
+    )
     p.add_argument("-o", "--output", dest="out", metavar="OUT", required=True, help="output tree (one folder per job)")
     _filters(p)
     p.add_argument("--factor", type=int, default=2, help="output frames per input interval (default 2)")
@@ -68,6 +79,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="wait for jobs whose output folder another process holds (default: skip them)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="noaa:// only: S3 endpoint of the archive (default goesvfi.archive.endpoint-url: AWS); local workers "
+        "get it too, a --scheduler's workers need it in their own config",
+    )
     add_read_flags(p)
     p.set_defaults(func=run)
 
@@ -135,8 +152,8 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     from goesvfi_lab.model import JobStatus
     from goesvfi_lab.plan import jobs_for
 
-    root = os.path.abspath(args.root)
-    paths = _file_filter(args, [out]).scan(root)
+    remote = is_noaa_url(args.root)
+    root = "" if remote else os.path.abspath(args.root)
     settings: dict[str, Any] = {"video": args.video, "cube": args.cube, "device": args.device}
     if args.latlon:
         if not args.cube:
@@ -152,14 +169,17 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     if args.annotate:
         settings["annotate"] = True
     settings.update(read_settings(args))
-    seqs = group_sequences(paths)
-    notes = [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]
+    if remote:
+        seqs, notes = _archive_sequences(args)
+    else:
+        seqs, notes = group_sequences(_file_filter(args, [out]).scan(root)), []
+    notes += [f"{s.name}: one frame only, nothing to interpolate" for s in seqs if len(s.paths) < 2]
     new, ids, already = [], [], set()
     # planned as the notebook and BatchQueue.add_directory plan (goesvfi_lab.plan): same folders, same jobs
     for job in jobs_for(
         seqs,
         out,
-        root=root,
+        root=root or None,
         factor=args.factor,
         method=args.method,
         priority=args.priority,
@@ -191,6 +211,35 @@ def _plan_jobs(args: argparse.Namespace, store: Any, out: str) -> tuple[list[str
     return ids, notes, already
 
 
+_LOCAL_ONLY = ("pattern", "ext", "satellite", "sector", "product", "start", "end", "min_size", "max_size")
+
+
+def _archive_sequences(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """The sequences of a ``noaa://`` query (listed, not downloaded: inputs are ``s3://`` URLs) and notes."""
+    from goesvfi_lab.archive import find, parse_noaa_url, sequences
+    from goesvfi_lab.html import fmt_bytes
+
+    given = [f"--{name.replace('_', '-')}" for name in _LOCAL_ONLY if getattr(args, name, None)]
+    if given or args.exclude:
+        flags = ", ".join(given + (["--exclude"] if args.exclude else []))
+        raise ValueError(f"{flags}: file filters for a folder; a noaa:// query says what it wants in the URL")
+    bands = set(args.band or [])
+    if len(bands) > 1:
+        raise ValueError(f"a noaa:// query reads one band, not {sorted(bands)}")
+    request = parse_noaa_url(args.root, band=next(iter(bands), None))
+    scans = find(**request.find_kwargs(), endpoint=args.endpoint_url)
+    notes = list(scans.notes)
+    notes.append(
+        f"{request.url}: {len(scans)} scan{'s' * (len(scans) != 1)} ({fmt_bytes(scans.total_bytes)}) in "
+        f"{scans.folders} hour folder{'s' * (scans.folders != 1)}, not downloaded here: the workers fetch them"
+    )
+    seqs = sequences(scans)
+    for seq in seqs:
+        if seq.missing:
+            notes.append(f"{seq.name}: {len(seq.missing)} scan{'s' * (len(seq.missing) != 1)} missing in the archive")
+    return seqs, notes
+
+
 def run(args: argparse.Namespace) -> int:
     from goesvfi_lab.model import JobStatus
     from goesvfi_lab.queue import BatchQueue
@@ -198,7 +247,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.factor < 1:
         raise ValueError("--factor must be at least 1")
-    if not os.path.isdir(args.root):
+    if is_noaa_url(args.root):
+        if args.endpoint_url:  # this process lists, and the local workers (a copy of this config) fetch
+            import dask.config
+
+            dask.config.set({"goesvfi.archive.endpoint-url": args.endpoint_url})
+    elif args.endpoint_url:
+        raise ValueError("--endpoint-url is for a noaa:// ROOT (the NOAA archive), not a folder")
+    elif not os.path.isdir(args.root):
         raise FileNotFoundError(f"{args.root}: not a directory")
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
@@ -235,6 +291,15 @@ def run(args: argparse.Namespace) -> int:
             cluster.close()
     jobs = [q.store.get(j) for j in ids]
     failed = _summary(jobs, console, already)
+    got = q.fetched  # NOAA archive inputs, downloaded by the workers that ran their pairs
+    if got["bytes"]:
+        from goesvfi_lab.html import fmt_bytes
+
+        n = len(got["workers"])
+        console.print(
+            f"fetched from the archive by {n} worker{'s' * (n != 1)}: {fmt_bytes(got['bytes'])} "
+            f"at {fmt_bytes(got['rate'])}/s"
+        )
     q.store.close()
     return 1 if failed or any(j.status != JobStatus.COMPLETED and not _locked(j) for j in jobs) else 0
 

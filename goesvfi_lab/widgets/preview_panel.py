@@ -17,7 +17,19 @@ from .. import html as fmt
 from ..model import BatchJob, JobPriority
 from .checks import BatchCheck, check_files, check_folders, check_html, without_bad_inputs
 from .common import ErrorArea, button, guard
-from .state import CropView, Estimate, JobSettings, ScanResult, crop_setting, crop_view, estimate, make_jobs
+from .state import (
+    CropView,
+    Estimate,
+    JobSettings,
+    ScanResult,
+    crop_setting,
+    crop_view,
+    estimate,
+    estimate_inputs,
+    local_copies,
+    make_jobs,
+    timing_pair,
+)
 from .thumbnails import (
     COLORBAR_WIDTH,
     THUMB_SIZE,
@@ -291,9 +303,15 @@ class PreviewPanel(W.VBox):
     ) -> tuple[list[tuple[str, str, bytes]], bytes | None, CropView]:
         if not paths:
             return [], None, CropView()
-        crop = crop_view(paths[0], box)  # the window every job of the sequence will read
-        thumbs = [(label, p, self.thumbs.get(p, cmap=cmap, window=crop.window)) for label, p in pick_frames(paths)]
-        return thumbs, colorbar_png(paths[0], cmap), crop
+        picks = pick_frames(paths)
+        local = self._local([paths[0], *(p for _, p in picks)])  # archive scans: only these are fetched
+        crop = crop_view(local[paths[0]], box)  # the window every job of the sequence will read
+        thumbs = [(label, p, self.thumbs.get(local[p], cmap=cmap, window=crop.window)) for label, p in picks]
+        return thumbs, colorbar_png(local[paths[0]], cmap), crop
+
+    def _local(self, paths: list[str]) -> dict[str, str]:
+        """Local files of ``paths``: NOAA archive scans fetched into the cache (once), local ones as they are."""
+        return local_copies(paths, self.result.remote if self.result is not None else {})
 
     def _show_thumbs(self, rendered: tuple[list[tuple[str, str, bytes]], bytes | None, CropView]) -> None:
         thumbs, bar, crop = rendered
@@ -384,13 +402,16 @@ class PreviewPanel(W.VBox):
             return
         outputs = {"video": s.video, "cube": s.cube_setting}
         crop = crop_setting(s)  # a cropped batch is priced by its windows' pixels
-        self._estimator((self.result.sequences, seq.paths[0], seq.paths[1], s.method, s.factor, outputs, crop))
+        pair = timing_pair(seq.paths, self.result.remote)  # archive scans: frames the thumbnails fetch
+        self._estimator((self.result.sequences, *pair, s.method, s.factor, outputs, crop))
 
     def _measure(self, args: tuple) -> tuple[Estimate, str]:
         """One pair timed here, then the whole batch through the cost model (estimator.estimate_jobs)."""
         from ..estimator import estimate_jobs, work_of
 
         seqs, p0, p1, method, factor, outputs, crop = args
+        local = self._local([p0, p1])
+        p0, p1 = local[p0], local[p1]
         work = work_of([p0, p1], factor, method, outputs, read=read_frame_locked)  # the whole frame: as timed
         slots = max(int(self.slots()), 1)
         side_by_side = min(slots, os.cpu_count() or 1)
@@ -399,7 +420,7 @@ class PreviewPanel(W.VBox):
             self._cost[key] = self.measure(p0, p1, method, factor, side_by_side)
         cost = self._cost[key]
         result = estimate_jobs(
-            [q.paths for q in seqs],
+            estimate_inputs([q.paths for q in seqs], local, p0),
             factor,
             method,
             {**outputs, **crop},

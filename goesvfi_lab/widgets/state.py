@@ -122,6 +122,9 @@ class ScanResult:
     size_bytes: int
     seconds: float
     root: str = ""
+    remote: dict[str, Any] = field(default_factory=dict)  # NOAA archive: s3:// URL -> RemoteScan (listed size)
+    notes: list[str] = field(default_factory=list)  # what an archive query chose (GOES-East by date, ...)
+    cached: int = 0  # archive scans already in the local cache
 
 
 def scan(state: FilterState) -> ScanResult:
@@ -147,6 +150,132 @@ def subfolders(root: str, limit: int = 200) -> list[str]:
     except OSError:
         return []
     return sorted(names, key=str.lower)[:limit]
+
+
+# --------------------------------------------------------------------------------------------- NOAA archive
+
+SOURCES = (("local folder", "local"), ("NOAA archive", "archive"))
+ARCHIVE_SATELLITES = ("GOES-East", "GOES-West", "G19", "G18", "G17", "G16")
+# (label, value) of the per-band products, which the thumbnails, the estimate and the engine read as they are
+ARCHIVE_PRODUCTS = (("ABI-L2-CMIP", "CMIP"), ("ABI-L1b-Rad", "Rad"))
+MAX_LIVE_HOURS = 7 * 24  # the longest range the form lists live (168 hour folders, a request each)
+
+
+def default_range(now: datetime | None = None) -> tuple[str, str]:
+    """The last full UTC hour before ``now``, as the form's text: a range the archive has (latency is minutes)."""
+    from datetime import timedelta
+
+    now = now or datetime.now(timezone.utc)
+    end = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(hours=1)
+    return f"{start:%Y-%m-%d %H:%M}", f"{end:%Y-%m-%d %H:%M}"
+
+
+@dataclass
+class ArchiveState:
+    """The archive half of the filter form as typed; :meth:`to_query` checks it (errors name the field)."""
+
+    satellite: str = "GOES-East"
+    product: str = "ABI-L2-CMIP"
+    sector: str = "C"
+    band: int = 13
+    start: str = ""  # scan-time range, UTC
+    end: str = ""
+    every: str = ""  # e.g. "10min": one scan per step (empty: every scan)
+
+    def to_query(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`goesvfi_lab.archive.find`; ValueError before any network."""
+        from ..archive import keys
+
+        start, end = parse_utc(self.start, "scan start"), parse_utc(self.end, "scan end")
+        if start is None or end is None:
+            raise ValueError("scan times: give a start and an end (UTC) to list the archive")
+        if start >= end:
+            raise ValueError("scan times: start is not before end")
+        hours = (end - start).total_seconds() / 3600
+        if hours > MAX_LIVE_HOURS:  # one listing request per hour folder, on every change of the form
+            raise ValueError(
+                f"scan times: {hours / 24:.0f} days is more than the {MAX_LIVE_HOURS // 24} days the panel lists "
+                "as you type; narrow the range, or use goesvfi-lab fetch (or gl.archive.find) for longer ones"
+            )
+        try:
+            keys.parse_every(self.every.strip() or None)
+        except ValueError:
+            raise ValueError(f"every: {self.every.strip()!r} is not a step like 10min, 1h or 90s") from None
+        query = {
+            "satellite": self.satellite,
+            "product": self.product,
+            "sector": self.sector,
+            "band": self.band,
+            "start": start,
+            "end": end,
+            "every": self.every.strip() or None,
+        }
+        keys.plan(**query)  # names, band and range as find checks them
+        return query
+
+
+def find_scans(state: ArchiveState) -> ScanResult:
+    """List the archive for the form (only the hour folders of the range) and group the scans into
+    sequences; nothing is downloaded. Called off the main thread, like :func:`scan`."""
+    from ..archive import Cache, find, sequences
+
+    t0 = time.perf_counter()
+    scans = find(**state.to_query())
+    seqs = sequences(scans)
+    try:
+        with Cache() as cache:  # which are local already (the index and sizes; no request)
+            cached = sum(p is not None for p in cache.status(scans))
+    except OSError:
+        cached = 0
+    return ScanResult(
+        [s.url for s in scans],
+        seqs,
+        scans.total_bytes,
+        time.perf_counter() - t0,
+        remote={s.url: s for s in scans},
+        notes=list(scans.notes),
+        cached=cached,
+    )
+
+
+def local_copies(paths: Sequence[str], remote: Mapping[str, Any]) -> dict[str, str]:
+    """Each path's local file: archive scans (``s3://``) fetched into the cache now if they are not there yet,
+    local paths as they are. Only the paths asked for are fetched (the preview asks for its thumbnails')."""
+    out = {p: p for p in paths}
+    wanted = [remote[p] for p in dict.fromkeys(paths) if p in remote]
+    if wanted:
+        from ..archive import fetch
+
+        report = fetch(wanted)
+        out.update({s.url: str(path) for s, path in zip(wanted, report.paths, strict=True)})
+    for p in paths:
+        if p.startswith("s3://") and p not in remote:  # not from this listing: as a worker fetches it
+            from ..archive.worker import local_path
+
+            out[p] = local_path(p)[0]
+    return out
+
+
+def timing_pair(paths: Sequence[str], remote: Mapping[str, Any]) -> tuple[str, str]:
+    """The two frames the preview times one interpolation on: the first two; for archive scans the first and
+    the next the thumbnails show (middle, or last), so timing downloads nothing the thumbnails do not."""
+    if paths[0] not in remote or len(paths) < 3:
+        return paths[0], paths[1]
+    return paths[0], paths[(len(paths) - 1) // 2]
+
+
+def estimate_inputs(path_lists: Sequence[Sequence[str]], local: Mapping[str, str], stand_in: str) -> list[list[str]]:
+    """Each job's inputs as the estimate reads them (frame size and kind from the first): a remote first frame
+    becomes its local copy, or ``stand_in`` (the shown sequence's first, fetched for its thumbnail) when it
+    has none: one archive query is one product, sector and band, so one grid."""
+    out = []
+    for paths in path_lists:
+        paths = list(paths)
+        if paths and paths[0].startswith("s3://"):
+            paths[0] = local.get(paths[0], stand_in)
+        out.append(paths)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- preview
