@@ -80,29 +80,41 @@ class LabServer:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def start(self, timeout: float = 90.0) -> LabServer:
-        app_settings = self.base / "app-settings"
-        app_settings.mkdir(parents=True, exist_ok=True)
-        (app_settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1))
-        cmd = [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
+    def server_args(self) -> list[str]:
+        """``jupyter lab`` options: this port and token, 127.0.0.1, its own settings and workspaces."""
+        args = [
             "--no-browser",
             f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
             "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={self.token}",
             f"--ServerApp.root_dir={self.notebook_dir}",
-            f"--LabApp.app_settings_dir={app_settings}",
             f"--LabApp.user_settings_dir={self.base / 'user-settings'}",
             f"--LabApp.workspaces_dir={self.base / 'workspaces'}",
             "--LabApp.news_url=",
             "--ServerApp.open_browser=False",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers often run as root
-            cmd.append("--allow-root")
+            args.append("--allow-root")
+        return args
+
+    def command(self) -> list[str]:
+        """The test environment's JupyterLab, with OVERRIDES as its app settings."""
+        app_settings = self.base / "app-settings"
+        app_settings.mkdir(parents=True, exist_ok=True)
+        (app_settings / "overrides.json").write_text(json.dumps(OVERRIDES, indent=1))
+        return [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            *self.server_args(),
+            f"--LabApp.app_settings_dir={app_settings}",
+        ]
+
+    def start(self, timeout: float = 90.0) -> LabServer:
+        cmd = self.command()
+        self.base.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             cmd, cwd=self.notebook_dir, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT
