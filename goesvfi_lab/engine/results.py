@@ -214,8 +214,8 @@ class ResultHandling:
         if fut.status == "cancelled":
             return
         try:
-            quality = fut.result(timeout=30)["quality"] if fut.status == "finished" else None
-            error = None if quality is not None else fut.exception(timeout=30)
+            quality = fut.result(timeout=5)["quality"] if fut.status == "finished" else None
+            error = None if quality is not None else fut.exception(timeout=5)
         except Exception as exc:  # the result died with its worker before we fetched it
             quality, error = None, exc
         if quality is None:
@@ -265,6 +265,7 @@ class ResultHandling:
             self.transitions.hand_back(act)
         self.active.clear()
         self.futures.clear()
+        self.checks.clear()  # scores not yet in are lost with the scheduler (the outputs are complete)
         self.paused_reason = self.lost_reason
         self._closing = True  # ends this thread and the fetcher; start() makes a new submitter
         self._outbox.append(("queue_paused", {"reason": self.lost_reason}))
