@@ -23,12 +23,15 @@ def lab(
     cluster: Any = None,
     *,
     queue: Any = None,
+    source: str = "local",
     **queue_options: Any,
 ) -> Lab:
     """Create (or reuse ``queue``) a :class:`~goesvfi_lab.BatchQueue` and return the composed app.
 
     ``cluster`` is passed to the queue: None starts a LocalCluster, or give a Cluster, a Client or a
     scheduler address. Display the returned object (make it the last expression of a cell).
+    ``source="archive"`` opens the filter on NOAA's open-data archive instead of the ``root`` folder
+    (the endpoint is ``goesvfi.archive.endpoint-url``; the switch at the top of the panel changes it).
 
     Every call makes a new app, and earlier ones stay live: apps made for the same cluster, store and
     options share one queue (each app its own view of it), so two apps in a notebook never run two
@@ -48,7 +51,7 @@ def lab(
             share = SharedQueue(BatchQueue(cluster=cluster, **queue_options), key)
             _shares[:] = [s for s in _shares if s.open_apps()] + [share]
         queue = share.queue
-    app = Lab(queue, root=root, output_dir=output_dir)
+    app = Lab(queue, root=root, output_dir=output_dir, source=source)
     if share is not None:
         share.join(app)
     app.cell = cell

@@ -134,6 +134,8 @@ def test_form_mistakes_name_the_field_without_a_request(wire, endpoint):
     assert endpoint.listing_requests() == before  # refused before any request
     with pytest.raises(ValueError, match="give a start and an end"):
         ArchiveState(start="2025-06-01").to_query()
+    with pytest.raises(ValueError, match="source must be 'local' or 'archive', not 's3'"):
+        FilterPanel(source="s3")
 
 
 def test_typing_in_the_archive_form_lists_once_after_the_pause(wire, endpoint):

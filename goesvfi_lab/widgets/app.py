@@ -168,12 +168,13 @@ class Lab(W.VBox):
         output_dir: str | None = None,
         interval: float = 0.3,
         methods: list[str] | None = None,
+        source: str = "local",
     ) -> None:
         self.queue = queue
         if hasattr(queue, "connect"):  # start or reach the cluster now: workers and links show at once
             queue.connect()
         self.errors = ErrorArea()
-        self.filter = FilterPanel(root=root, on_next=self._to_preview, errors=self.errors)
+        self.filter = FilterPanel(root=root, on_next=self._to_preview, errors=self.errors, source=source)
         self.preview = PreviewPanel(
             output_dir=output_dir,
             on_confirm=self._submit,

@@ -93,8 +93,7 @@ class FilterPanel(W.VBox):
         self.source = W.ToggleButtons(
             options=SOURCES,
             value="local",
-            description="Source",
-            style={**_LABEL, "button_width": "9em"},
+            style={"button_width": "9em"},
             tooltips=["files in a folder on this machine", "NOAA's open-data buckets (noaa-goes16..19), listed live"],
         )
         self.source.add_class("gvl-source")
@@ -128,13 +127,13 @@ class FilterPanel(W.VBox):
         self.end = W.Text(placeholder="2023-12-31 18:00", description="to", style=_LABEL2, layout=_half2())
         # the archive's own fields
         self.every = W.Text(
-            placeholder="e.g. 10min (empty: every scan)",
+            placeholder="e.g. 10min",
             description="Every",
             style=_LABEL,
             layout=_half(),
             tooltip="one scan per step, e.g. 10-minute steps from 5-minute CONUS scans",
         )
-        self.endpoint = W.HTML()
+        self.endpoint = W.HTML(layout=W.Layout(margin="0 0 0 9.4em"))  # under the fields, past their labels
         self.endpoint.add_class("gvl-archive-endpoint")
         self.count = W.HTML(value="")
         self.count.add_class("gvl-match-count")
@@ -169,7 +168,7 @@ class FilterPanel(W.VBox):
         self.source.observe(self._source_changed, names="value")
         self._scanner = Debouncer(_look, self._show_result, self._show_error, delay=debounce)
 
-        title = W.HTML('<span class="gvl-title">1 · Choose files</span>')
+        self.title = title = W.HTML('<span class="gvl-title">1 · Choose files</span>')
         # what only a local folder has, and what only the archive has; the GOES fields are shared
         self.local_fields = W.VBox(
             [
@@ -186,11 +185,12 @@ class FilterPanel(W.VBox):
         self.local_fields.add_class("gvl-local-fields")
         self.archive_fields = W.VBox([self.endpoint], layout=W.Layout(display="none"))
         self.archive_fields.add_class("gvl-archive-fields")
-        self.every_row = W.HBox([self.every], layout=W.Layout(display="none"))
+        every_hint = W.HTML(fmt.html_note("empty: every scan; the preview downloads its 3 thumbnails"))
+        self.every_row = W.HBox([self.every, every_hint], layout=W.Layout(display="none", grid_gap="8px"))
         super().__init__(
             children=[
                 title,
-                self.source,
+                W.HBox([_row_label("Source"), self.source], layout=W.Layout(align_items="center")),
                 self.local_fields,
                 self.archive_fields,
                 W.HBox([self.satellite, self.band]),
@@ -263,6 +263,8 @@ class FilterPanel(W.VBox):
             self.local_fields.layout.display = "none" if archive else "flex"
             self.archive_fields.layout.display = "flex" if archive else "none"
             self.every_row.layout.display = "flex" if archive else "none"
+            what = "scans in the NOAA archive" if archive else "files"
+            self.title.value = f'<span class="gvl-title">1 · Choose {what}</span>'
             if archive:
                 self.endpoint.value = fmt.html_note(_endpoint_text())
         finally:
@@ -321,12 +323,17 @@ class FilterPanel(W.VBox):
         super().close()
 
 
+def _row_label(text: str) -> W.HTML:
+    """A label in the form's first column (9em, right-aligned like the fields' descriptions)."""
+    label = W.HTML(fmt.esc(text), layout=W.Layout(width="9em", min_width="9em"))
+    label.add_class("gvl-row-label")
+    return label
+
+
 def _endpoint_text() -> str:
     """Where the archive is read from: NOAA's buckets on AWS (anonymous), or the configured endpoint."""
     from .. import config
 
     url = config.get("archive.endpoint-url")
-    where = f"at {url} (goesvfi.archive.endpoint-url)" if url else "on AWS S3, anonymous"
-    return (
-        f"NOAA's buckets noaa-goes16 … noaa-goes19 {where}: counting lists them, the preview downloads its thumbnails"
-    )
+    where = f"{url} (goesvfi.archive.endpoint-url)" if url else "AWS S3 (anonymous)"
+    return f"noaa-goes16 … 19 at {where}: the count only lists"
