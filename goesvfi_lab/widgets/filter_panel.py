@@ -319,7 +319,9 @@ class FilterPanel(W.VBox):
             self.on_next(self.result)
 
     def close(self) -> None:
-        self._scanner.cancel()
+        scanner = getattr(self, "_scanner", None)  # absent when __init__ refused its arguments
+        if scanner is not None:
+            scanner.cancel()
         super().close()
 
 
