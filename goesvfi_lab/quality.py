@@ -26,8 +26,10 @@ import numpy as np
 BOUND = "pessimistic bound: each checked scan is predicted from its neighbours, twice the real interval"
 
 # Cost of one check relative to a pair task, in frame operations (a read, a predicted time, a written frame
-# cost about the same; measured on the demo's scans: a check is ~0.4 of a factor-4 pair, this model says 4/9)
-CHECK_UNITS = 4  # three reads and one prediction (the linear reference is nearly free)
+# cost about the same): three reads, one prediction, linear's and the scoring. Calibrated on the demo's batch
+# (benchmarks/quality_check.py, Dask's task stream): 4 checks were 10 % of the worker time of 22 factor-4 pairs
+# and 3 assembles, so a check is ~0.5 of a 9-unit pair; 5 keeps the share at or under max-share.
+CHECK_UNITS = 5
 
 
 def pair_units(factor: int) -> int:

@@ -28,7 +28,8 @@ def test_checked_scans_are_spread_and_capped_by_the_share():
     assert q.checked_scans(2, 4, DEFAULT) == []  # no scan with two neighbours
     assert q.checked_scans(3, 4, DEFAULT) == [1]  # at least one (min-checks) ...
     assert q.checked_scans(3, 4, q.QualitySettings(min_checks=0)) == []  # ... unless the share is strict
-    assert q.checked_scans(10, 4, DEFAULT) == [3, 7]  # 9 pairs × 9 units × 0.1 / 4 units: 2 checks
+    assert q.checked_scans(10, 4, DEFAULT) == [5]  # 9 pairs × 9 units × 0.1 / 5 units: 1 check
+    assert q.checked_scans(20, 4, DEFAULT) == [4, 10, 16]  # 19 × 9 × 0.1 / 5: 3.4 -> 3
     many = q.checked_scans(200, 4, DEFAULT)
     assert many == [34, 100, 166] and len(many) == DEFAULT.count
     for n in range(3, 120):  # never more than the share (beyond the one guaranteed check), always inside

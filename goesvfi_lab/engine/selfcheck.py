@@ -3,10 +3,10 @@
 Two Dask tasks per job, submitted with its assemble task (once its last pairs are submitted), at the job's
 priority (:meth:`.submitter.Submitter._submit_check`):
 
-- :func:`self_check` reads only inputs, so it depends on nothing and runs *alongside* the job's last pairs
-  and its assemble; the assemble does not wait for it. It reads with the job's
-  :class:`~goesvfi_lab.frames.read.ReadOptions`, predicts with the job's method as resolved for the device
-  and input kind (as :func:`.tasks.run_pair` does) and with linear interpolation;
+- :func:`self_check` reads only inputs; it waits for the same pairs as the assemble and runs *alongside*
+  it (the assemble, submitted first at the same priority, goes first and does not wait for it). It reads
+  with the job's :class:`~goesvfi_lab.frames.read.ReadOptions`, predicts with the job's method as resolved
+  for the device and input kind (as :func:`.tasks.run_pair` does) and with linear interpolation;
 - :func:`record_check` depends on both, so it runs once the outputs are complete: it adds ``quality`` to
   ``job.json`` (rewritten atomically) and to the cube's global attributes (milliseconds).
 
@@ -129,8 +129,11 @@ def record(output_dir: str, quality: dict[str, Any], cube: str | None) -> dict[s
     return quality
 
 
-def self_check(spec: CheckSpec) -> dict[str, Any]:
-    """The measuring task: ``{"quality": …, "seconds": …}``; an error is the score's note, never raised."""
+def self_check(spec: CheckSpec, *after: Any) -> dict[str, Any]:
+    """The measuring task: ``{"quality": …, "seconds": …}``; an error is the score's note, never raised.
+
+    ``after``: the job's last pair results, only so Dask runs this beside the assemble, not before the pairs.
+    """
     started = time.perf_counter()
     try:
         quality = measure(spec)

@@ -429,12 +429,13 @@ class Submitter(ResultHandling):
         )
         act.inflight[key] = ()
         self._watch(fut)
-        self._submit_check(act, fut)
+        self._submit_check(act, fut, deps)
 
-    def _submit_check(self, act: Active, assembled: Any) -> None:
-        """The job's self-check (:mod:`.selfcheck`) at the job's priority: the measuring task reads inputs
-        only, so it runs alongside the last pairs and the assemble (which does not wait for it); the
-        recording task is the dependent of both, so the score arrives after ``job_completed``.
+    def _submit_check(self, act: Active, assembled: Any, pairs: list[Any]) -> None:
+        """The job's self-check (:mod:`.selfcheck`) at the job's priority: the measuring task waits for the
+        same pairs as the assemble (submitted after it, so the assemble goes first) and runs alongside it
+        (the assemble does not wait for it); the recording task is the dependent of both, so the score
+        arrives after ``job_completed``.
 
         Only the recording future is kept: the measuring one lives in Dask as its dependency, and is
         released with it when the attempt is stopped."""
@@ -445,6 +446,7 @@ class Submitter(ResultHandling):
         measured = self.client.submit(
             self_check,
             spec,
+            *pairs,
             key=check_key(act.job.id, act.attempt),
             resources={"GPU": 1} if act.gpu else None,
             **common,
