@@ -34,8 +34,10 @@ SECTIONS: list[tuple[str, str | None, list[str]]] = [
     ("Interpolation", "goesvfi_lab.interp", ["interpolate_times"]),
     ("Frames in and out", None, ["read_frame", "write_png", "write_video", "write_cube"]),
     ("Frames in and out", "goesvfi_lab.frames", ["read_netcdf", "render", "read_video", "count_video_frames"]),
-    ("Notebook", None, ["lab"]),
-    ("Notebook", "goesvfi_lab.widgets", ["panel"]),
+    ("Frames in and out", "goesvfi_lab.frames", ["ReadOptions", "read_field"]),
+    ("Notebook", None, ["lab", "panel"]),
+    ("Geolocation", None, ["lonlat"]),
+    ("NOAA archive", "goesvfi_lab.archive", ["find", "fetch"]),
     ("Sample data", "goesvfi_lab.sample", ["write_sample", "Scene"]),
     (
         "Dashboard page",
