@@ -1,7 +1,8 @@
 """What the batch engine costs on top of plain Dask, and how it scales.
 
 1. Pipeline vs raw Dask: the same per-pair work (``linear`` on 64×64 PNG frames) once through a
-   ``BatchQueue`` (store, window, locks, plugins, assemble tasks) and once as a bare
+   ``BatchQueue`` (store, window, locks, plugins, assemble tasks; the per-job self-check off, as it is
+   work raw Dask does not do) and once as a bare
    ``client.map(run_pair, ...)`` on the same cluster, in one run → throughput ratio.
 2. 100,000 pending jobs: time to add them, ``stats()`` latency, memory.
 3. Scaling: CPU-bound jobs on 1 worker vs 2 workers (one thread each).
@@ -104,12 +105,19 @@ def raw_dask(client, inputs: list[list[str]], factor: int, out: str) -> float:
 
 
 def pipeline(client, inputs: list[list[str]], factor: int, out: str, store: str, method: str = "linear") -> float:
-    """Seconds from add_jobs to every job COMPLETED, on a queue already started (plugins registered)."""
+    """Seconds from add_jobs to every job COMPLETED, on a queue already started (plugins registered).
+
+    The per-job self-check (``goesvfi.quality``) is off: it is extra work that raw ``client.map`` does not
+    do, measured on its own by ``benchmarks/quality_check.py``; this compares the same pair work.
+    """
+    import dask
+
     from goesvfi_lab.model import BatchJob
     from goesvfi_lab.queue import BatchQueue
 
     q = BatchQueue(cluster=client, store=store)
-    q.start(preload=[method])
+    with dask.config.set({"goesvfi.quality.enabled": False}):
+        q.start(preload=[method])
     try:
         jobs = [
             BatchJob(
