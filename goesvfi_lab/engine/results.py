@@ -41,7 +41,7 @@ def _gib(n: Any) -> str:
 
 
 def describe_error(
-    exc: BaseException, key: str, memory_kills: dict[str, tuple[Any, Any]], memory_limit: Any = None
+    exc: BaseException | None, key: str, memory_kills: dict[str, tuple[Any, Any]], memory_limit: Any = None
 ) -> str:
     """One line for a failed task; a worker that died is explained (and blamed on memory if it was).
 
@@ -63,6 +63,8 @@ def describe_error(
             f"the workers running {key} died (killed or crashed); if it was memory, raise the worker memory "
             f"limit (goesvfi.cluster.memory-limit: {memory_limit})"
         )
+    if exc is None:
+        return f"{key} failed and Dask reported no error for it (see the worker's log)"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -177,6 +179,10 @@ class ResultHandling:
                 exc = fut.exception()
                 act.inflight.pop(key, None)
                 if isinstance(exc, JobStopped):
+                    continue
+                if exc is None and act.inflight:
+                    # a dependent (the assemble) of a pair that failed: Dask may hand it no exception of its
+                    # own (seen as "NoneType: None"); the pair's own future, still in flight here, brings it
                     continue
                 # a corrupt file or a size mismatch fails the same way every time: retry only what can change
                 error = describe_error(exc, key, self.metrics.memory_kills, self.settings.memory_limit)
