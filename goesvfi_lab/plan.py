@@ -9,7 +9,7 @@ output folder is what links a job to the result on disk. Pure standard library p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .model import BatchJob
@@ -97,3 +97,31 @@ def jobs_for(
             )
         )
     return jobs
+
+
+MAX_CONTEXT_GAP = 2.0  # a neighbouring scan further than this × the pair's own interval is not used
+
+
+def context_gaps(times: Sequence[float | None] | None, pair: int, n: int) -> tuple[float | None, float | None]:
+    """Distances from pair ``pair`` (inputs ``pair``, ``pair + 1`` of ``n``) to the scans either side.
+
+    In units of the pair's own interval; None where there is no scan on that side, its time is unknown,
+    or it lies more than :data:`MAX_CONTEXT_GAP` intervals away (a gap: that side falls back to two scans).
+    With no times at all the inputs are taken as evenly spaced.
+    """
+    before = pair - 1 if pair >= 1 else None
+    after = pair + 2 if pair + 2 < n else None
+    if not times:
+        return (1.0 if before is not None else None, 1.0 if after is not None else None)
+    t0, t1 = times[pair], times[pair + 1]
+    if t0 is None or t1 is None or not t1 > t0:
+        return None, None
+    step = t1 - t0
+
+    def gap(k: int | None, ref: float) -> float | None:
+        if k is None or times[k] is None:
+            return None
+        r = abs(times[k] - ref) / step
+        return r if 0 < r <= MAX_CONTEXT_GAP else None
+
+    return gap(before, t0), gap(after, t1)

@@ -96,6 +96,13 @@ def local_inputs(spec: Any) -> tuple[Any, int, float]:
     return dataclasses.replace(spec, in0=in0, in1=in1), b0 + b1, s0 + s1
 
 
+def local_context(path: str | None) -> tuple[str | None, int, float]:
+    """A neighbouring scan of a pair (see ``PairSpec.context``) as a local path; None stays None."""
+    if path is None or not path.startswith("s3://"):
+        return path, 0, 0.0
+    return local_path(path)
+
+
 def fetch_stats() -> dict[str, Any]:
     """What this process fetched so far: files, of them already cached, bytes, seconds downloading, retries."""
     with _LOCK:

@@ -11,6 +11,7 @@ import argparse
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from .options import add_cmap_flag, add_read_flags, job_cmap, read_settings
 
@@ -85,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab.frames import read_frame, render, write_interpolated_cube, write_png, write_video
     from goesvfi_lab.frames.annotate import burn_in, frame_label
     from goesvfi_lab.geo import read_options
-    from goesvfi_lab.interp import interpolate_times, resolve_method
+    from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method, uses_context
     from goesvfi_lab.interp.kind import input_kind
-    from goesvfi_lab.plan import n_frames
+    from goesvfi_lab.plan import context_gaps, n_frames
 
     if args.factor < 1:
         raise ValueError("--factor must be at least 1")
@@ -139,11 +140,41 @@ def run(args: argparse.Namespace) -> int:
     )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"{seq.name} ×{args.factor} ({method}, {kind})", total=n_out)
+        curved = bool(times) and uses_context(get_backend(method, args.device, kind))
+        seconds = [None if t is None else t.timestamp() for t in seq.times]
+        read: dict[int, Any] = {0: first}  # scans read and still needed: the pair and, curved, one either side
+
+        def scan(j: int):
+            if j not in read:
+                read[j] = read_frame(seq.paths[j], options=options)
+            return read[j]
+
         frame0 = first
         for k in range(len(seq.paths) - 1):
-            frame1 = read_frame(seq.paths[k + 1], options=options)
+            frame1 = scan(k + 1)
+            before = after = None
+            gaps = (1.0, 1.0)
+            if curved:
+                gb, ga = context_gaps(seconds, k, len(seq.paths))
+                before = scan(k - 1) if gb is not None else None
+                after = scan(k + 2) if ga is not None else None
+                gaps = (gb or 1.0, ga or 1.0)
+            for j in [j for j in read if j < k]:
+                del read[j]
             generated = (
-                interpolate_times(frame0, frame1, times, method=method, device=args.device, kind=kind) if times else []
+                interpolate_times(
+                    frame0,
+                    frame1,
+                    times,
+                    method=method,
+                    device=args.device,
+                    kind=kind,
+                    before=before,
+                    after=after,
+                    gaps=gaps,
+                )
+                if times
+                else []
             )
             for j, frame in enumerate([frame0, *generated]):
                 written.append(emit(k * args.factor + j, frame, _time_at(seq, k, j / args.factor), j > 0))

@@ -78,14 +78,14 @@ def _times(spec: CheckSpec) -> list[Any]:
 
 def measure(spec: CheckSpec) -> dict[str, Any]:
     """Score every checked scan; the job's ``quality`` summary (:func:`goesvfi_lab.quality.summarize`)."""
-    from goesvfi_lab.interp import interpolate_times, resolve_method
+    from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method, uses_context
     from goesvfi_lab.interp.kind import input_kind
 
     inputs = list(spec.inputs)
     if any(p.startswith("s3://") for p in inputs):
         from goesvfi_lab.archive.worker import local_paths
 
-        needed = sorted({j for k in spec.checked for j in (k - 1, k, k + 1)})
+        needed = sorted({j for k in spec.checked for j in (k - 3, k - 1, k, k + 1, k + 3) if 0 <= j < len(inputs)})
         for j, local in zip(needed, local_paths([inputs[j] for j in needed])):
             inputs[j] = local
     times = _times(spec)
@@ -95,10 +95,36 @@ def measure(spec: CheckSpec) -> dict[str, Any]:
         kind = input_kind(a.dtype, (inputs[k - 1], inputs[k + 1]), spec.kind)
         method = resolve_method(spec.method, spec.device, kind)
         t = q.fraction(times, k)
-        pred = interpolate_times(a, b, [t], method=method, device=spec.device, kind=kind)[0]
+        before, after, gaps = None, None, (1.0, 1.0)
+        if uses_context(get_backend(method, spec.device, kind)):
+            before, after, gaps = _context(inputs, times, k, spec.read)
+        pred = interpolate_times(
+            a, b, [t], method=method, device=spec.device, kind=kind, before=before, after=after, gaps=gaps
+        )[0]
         linear = interpolate_times(a, b, [t], method="linear", device=spec.device, kind=kind)[0]
         checks.append(q.score(k, pred, linear, truth, t))
     return q.summarize(checks, unit, method, spec.settings)
+
+
+def _context(inputs: list[str], times: list[Any], k: int, read: ReadOptions) -> tuple[Any, Any, tuple[float, float]]:
+    """The scans either side of the check's pair (k-1, k+1): k-3 and k+3, as the job's own pairs see theirs.
+
+    Called only where the job's method curves trajectories with them; a side that is missing, beyond a
+    gap or unreadable is None (two scans on that side, as at a sequence's ends).
+    """
+    from goesvfi_lab.plan import context_gaps
+
+    sub = [j for j in (k - 3, k - 1, k + 1, k + 3) if 0 <= j < len(inputs)]
+    pair = sub.index(k - 1)
+    seconds = None if not times else [None if times[j] is None else times[j].timestamp() for j in sub]
+    gb, ga = context_gaps(seconds, pair, len(sub))
+    out = []
+    for gap, j in ((gb, k - 3), (ga, k + 3)):
+        try:
+            out.append(_read(inputs[j], read)[0] if gap is not None else None)
+        except Exception:  # noqa: BLE001 — a bad neighbour only costs this check its curvature
+            out.append(None)
+    return out[0], out[1], (gb or 1.0, ga or 1.0)
 
 
 def _describe(exc: BaseException) -> str:

@@ -6,7 +6,10 @@ Specs carry paths and small settings only (no frame data); their keys name job, 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from goesvfi_lab import quality
+from goesvfi_lab.plan import context_gaps
 
 from . import layout
 from .plugins import task_key
@@ -34,8 +37,17 @@ def take_tasks(act: Active, n: int, per_task: int, poll: float) -> list[Task]:
     return tasks
 
 
+def _seconds(times: tuple[str | None, ...], n: int) -> list[float | None] | None:
+    """Scan starts as POSIX seconds (None where unknown); None when the job has no times at all."""
+    if len(times) != n or all(t is None for t in times):
+        return None
+    return [None if t is None else datetime.fromisoformat(t).timestamp() for t in times]
+
+
 def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float) -> PairSpec:
     job = act.job
+    n = len(act.inputs)
+    gap_before, gap_after = context_gaps(_seconds(act.times, n), pair, n)
     return PairSpec(
         job_id=job.id,
         pair=pair,
@@ -57,6 +69,11 @@ def pair_spec(act: Active, pair: int, last: int, keep_fields: bool, poll: float)
         read=act.read,
         annotate=bool(job.settings.get("annotate")),
         times=(act.times[pair], act.times[pair + 1]) if len(act.times) > pair + 1 else (None, None),
+        context=(
+            act.inputs[pair - 1] if gap_before is not None else None,
+            act.inputs[pair + 2] if gap_after is not None else None,
+        ),
+        gaps=(gap_before or 1.0, gap_after or 1.0),
     )
 
 

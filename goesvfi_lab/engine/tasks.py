@@ -64,6 +64,10 @@ class PairSpec:
     read: ReadOptions = ReadOptions()  # which field and pixels of the inputs (one value per job)
     annotate: bool = False  # burn the time label and the colour bar into the PNGs (settings["annotate"])
     times: tuple[str | None, str | None] = (None, None)  # ISO scan starts of in0 and in1, for the labels
+    # the scans before in0 and after in1 (None: none, or beyond a gap) and their distances in pair intervals
+    # (plan.context_gaps); read only where the method curves trajectories with them (interp.uses_context)
+    context: tuple[str | None, str | None] = (None, None)
+    gaps: tuple[float, float] = (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -187,12 +191,47 @@ def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
     write_png(layout.frame_path(spec.output_dir, index), image)
 
 
-def run_pair(spec: PairSpec) -> dict[str, Any]:
-    """Write the frames of one pair (see :func:`layout.pair_targets`), skipping those already done."""
+def _read_context(spec: PairSpec, result: dict[str, Any], frames: dict[str, Any], like: Any) -> list[Any]:
+    """The neighbouring scans of the pair, or None for each that is absent or cannot be used (kept in ``frames``).
+
+    A neighbour that does not read (a bad file, fails its own pair with its own error) or differs
+    in shape leaves that side of this pair on two scans: it never fails this pair.
+    """
+    from goesvfi_lab.frames import read_frame
+
+    out = []
+    for path in spec.context:
+        frame = None
+        if path is not None:
+            try:
+                if path.startswith("s3://"):
+                    from goesvfi_lab.archive.worker import local_context
+
+                    path, fetched, seconds = local_context(path)
+                    result["fetched_bytes"] += fetched
+                    result["fetch_seconds"] += seconds
+                frame = frames.get(path)
+                if frame is None:
+                    frame = frames[path] = read_frame(path, options=spec.read)
+                frame = frame if frame.shape == like.shape and frame.dtype == like.dtype else None
+            except Exception:  # noqa: BLE001 — see the docstring
+                frame = None
+        out.append(frame)
+    return out
+
+
+def run_pair(spec: PairSpec, frames: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the frames of one pair (see :func:`layout.pair_targets`), skipping those already done.
+
+    ``frames``: scans already read by this task (path → array), shared by the consecutive pairs of
+    :func:`run_pairs` so a scan is read once per task; this pair adds its own.
+    """
     from goesvfi_lab.errors import PairError
     from goesvfi_lab.frames import read_frame
-    from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method
+    from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method, uses_context
     from goesvfi_lab.interp.kind import input_kind
+
+    frames = {} if frames is None else frames
 
     started = time.perf_counter()
     stop = StopFlag(spec.stop, spec.job_id, spec.poll)
@@ -218,7 +257,11 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
             from goesvfi_lab.archive.worker import local_inputs
 
             spec, result["fetched_bytes"], result["fetch_seconds"] = local_inputs(spec)
-        frame0, frame1 = read_frame(spec.in0, options=spec.read), read_frame(spec.in1, options=spec.read)
+        frame0 = frames[spec.in0] if spec.in0 in frames else read_frame(spec.in0, options=spec.read)
+        frame1 = frames[spec.in1] if spec.in1 in frames else read_frame(spec.in1, options=spec.read)
+        for path in [p for p in frames if p not in (spec.in0, spec.in1, *spec.context)]:
+            del frames[path]  # keep only what this pair and the next consecutive one can use
+        frames[spec.in0], frames[spec.in1] = frame0, frame1
         inner = [t for _, t in todo if 0.0 < t < 1.0]
         generated: dict[float, Any] = {}
         if inner:
@@ -226,8 +269,21 @@ def run_pair(spec: PairSpec) -> dict[str, Any]:
             method = resolve_method(spec.method, spec.device, kind)
             backend = get_backend(method, spec.device, kind)
             result["method"], result["backend_id"] = method, id(backend)
+            before = after = None
+            if uses_context(backend) and spec.context != (None, None):
+                before, after = _read_context(spec, result, frames, frame0)
             try:
-                times = interpolate_times(frame0, frame1, inner, method=method, device=spec.device, kind=kind)
+                times = interpolate_times(
+                    frame0,
+                    frame1,
+                    inner,
+                    method=method,
+                    device=spec.device,
+                    kind=kind,
+                    before=before,
+                    after=after,
+                    gaps=spec.gaps,
+                )
             except PairError as e:  # "frame sizes differ" alone does not say which files
                 raise PairError(f"{spec.in0} and {spec.in1}: {e}") from e
             generated = dict(zip(inner, times))
@@ -244,8 +300,9 @@ def run_pairs(specs: tuple[PairSpec, ...]) -> dict[str, Any]:
     """Several consecutive pairs of one job in one task: tiny pairs cost less in scheduler messages
     than in computing. One result dict as :func:`run_pair`'s, with ``pairs`` and summed counts."""
     total: dict[str, Any] = {}
+    frames: dict[str, Any] = {}
     for spec in specs:
-        result = run_pair(spec)
+        result = run_pair(spec, frames)
         if not total:
             total = dict(result, pairs=0)
         else:

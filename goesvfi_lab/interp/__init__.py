@@ -11,7 +11,7 @@ process (registry.py); inside a Dask worker torch uses the worker's thread count
 
 from __future__ import annotations
 
-from .api import interpolate, interpolate_sequence, interpolate_times
+from .api import interpolate, interpolate_sequence, interpolate_times, uses_context
 from .device import configure_threads, select_device
 from .registry import available_methods, clear_cache, get_backend, resolve_method
 
@@ -25,4 +25,5 @@ __all__ = [
     "interpolate_times",
     "resolve_method",
     "select_device",
+    "uses_context",
 ]

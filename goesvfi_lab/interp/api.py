@@ -13,7 +13,7 @@ from goesvfi_lab.errors import PairError
 
 from .device import select_device
 from .kind import input_kind
-from .prep import PreparedPair, prepare_pair, restore
+from .prep import PreparedPair, add_context, prepare_pair, restore
 from .registry import get_backend
 from .tiling import needs_tiling, run_tiled
 
@@ -31,12 +31,39 @@ def _check_times(times: Iterable[float]) -> list[float]:
     return out
 
 
-def _run_tensors(backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float]) -> list[np.ndarray]:
+def uses_context(backend) -> bool:
+    """Whether ``backend`` is given the scans either side of each pair (curved trajectories).
+
+    ``goesvfi.interp.curved``: ``auto`` — where the backend says it gains from them (flow on fields);
+    ``true`` — wherever the backend can take them; ``false`` — never (two scans per pair, as classic VFI).
+    """
+    setting = config.get("interp.curved")
+    if setting is False or str(setting).lower() in ("false", "off", "no"):
+        return False
+    takes = getattr(backend, "curved", None)  # None: cannot; False: can, not by default; True: by default
+    if takes is None:
+        return False
+    return True if setting is True or str(setting).lower() in ("true", "on", "yes") else bool(takes)
+
+
+def _run_tensors(
+    backend,
+    x0: np.ndarray,
+    x1: np.ndarray,
+    times: Sequence[float],
+    back: np.ndarray | None = None,
+    ahead: np.ndarray | None = None,
+    gaps: tuple[float, float] = (1.0, 1.0),
+) -> list[np.ndarray]:
     """Run a backend on a batch of (N, C, H, W) numpy pairs; returns one (N, C, H, W) array per t."""
     dev = backend.device
     a = torch.from_numpy(x0).to(dev)
     b = torch.from_numpy(x1).to(dev)
-    outs = backend.run(a, b, times)
+    if back is None and ahead is None:
+        outs = backend.run(a, b, times)
+    else:
+        side = [None if x is None else torch.from_numpy(x).to(dev) for x in (back, ahead)]
+        outs = backend.run(a, b, times, back=side[0], ahead=side[1], r_back=gaps[0], r_ahead=gaps[1])
     return [o.float().cpu().numpy() for o in outs]
 
 
@@ -48,22 +75,35 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 
 def _run_pair(
-    backend, x0: np.ndarray, x1: np.ndarray, times: Sequence[float], tile: int | None = None
+    backend,
+    x0: np.ndarray,
+    x1: np.ndarray,
+    times: Sequence[float],
+    tile: int | None = None,
+    context: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    gaps: tuple[float, float] = (1.0, 1.0),
 ) -> list[np.ndarray]:
     """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``.
 
-    Out of memory (a small GPU, a busy host), the pair is run again in tiles half the size, down to
-    ``MIN_TILE``: slower, but the job finishes instead of failing on every retry.
+    ``context``: the (C, H, W) scans before and after the pair (None where absent), cut into the same
+    tiles. Out of memory (a small GPU, a busy host), the pair is run again in tiles half the size, down
+    to ``MIN_TILE``: slower, but the job finishes instead of failing on every retry.
     """
     tile = int(config.get("interp.tile-size") or 0) if tile is None else tile
     overlap = int(config.get("interp.tile-overlap") or 0)
 
-    def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float]) -> list[np.ndarray]:
-        return [o[0] for o in _run_tensors(backend, np.ascontiguousarray(a)[None], np.ascontiguousarray(b)[None], ts)]
+    def batch1(x: np.ndarray | None) -> np.ndarray | None:
+        return None if x is None else np.ascontiguousarray(x)[None]
+
+    def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float], back=None, ahead=None) -> list[np.ndarray]:
+        outs = _run_tensors(backend, batch1(a), batch1(b), ts, batch1(back), batch1(ahead), gaps)
+        return [o[0] for o in outs]
 
     tiled = needs_tiling(x0.shape[-2:], tile)
     try:
-        return run_tiled(one, x0, x1, times, tile, overlap) if tiled else one(x0, x1, times)
+        if tiled:
+            return run_tiled(one, x0, x1, times, tile, overlap, extra=context)
+        return one(x0, x1, times, *context)
     except Exception as exc:
         if not _out_of_memory(exc):
             raise
@@ -79,7 +119,7 @@ def _run_pair(
         "×".join(map(str, x0.shape[-2:])),
         smaller,
     )
-    return _run_pair(backend, x0, x1, times, smaller)
+    return _run_pair(backend, x0, x1, times, smaller, context, gaps)
 
 
 def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device, kind: str) -> list[np.ndarray]:
@@ -87,7 +127,8 @@ def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, d
     results: dict[float, np.ndarray] = {}
     if inner:
         backend = get_backend(method, device, input_kind(pair.dtype, kind=kind))
-        for t, y in zip(inner, _run_pair(backend, pair.x0, pair.x1, inner)):
+        context = pair.context if uses_context(backend) else (None, None)
+        for t, y in zip(inner, _run_pair(backend, pair.x0, pair.x1, inner, context=context, gaps=pair.gaps)):
             results[t] = restore(pair, y)
     return [results.get(t) for t in times]  # type: ignore[misc]
 
@@ -99,15 +140,20 @@ def interpolate_times(
     method: str = "auto",
     device: str | torch.device = "auto",
     kind: str = "auto",
+    before: np.ndarray | None = None,
+    after: np.ndarray | None = None,
+    gaps: tuple[float, float] = (1.0, 1.0),
 ) -> list[np.ndarray]:
     """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair.
 
     ``kind``: ``"field"`` (satellite fields and renders: smooth advection), ``"video"`` (camera
-    imagery), or ``"auto"``: video for uint8, field otherwise (see kind.py).
+    imagery), or ``"auto"``: video for uint8, field otherwise (see kind.py). ``before`` / ``after``: the
+    scans either side of the pair, ``gaps`` their distances in units of the pair's interval; where the
+    method uses them (:func:`uses_context`) trajectories curve with the motion they show.
     """
     times = _check_times(times)
     frame0, frame1 = np.asarray(frame0), np.asarray(frame1)
-    pair = prepare_pair(frame0, frame1)
+    pair = add_context(prepare_pair(frame0, frame1), before, after, gaps)
     outs = _interpolate_prepared(pair, times, method, device, kind)
     return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else o for t, o in zip(times, outs)]
 
@@ -140,13 +186,18 @@ def interpolate_sequence(
     device: str | torch.device = "auto",
     progress: Progress | None = None,
     kind: str = "auto",
+    scan_times: Sequence[float | None] | None = None,
 ) -> list[np.ndarray]:
     """``factor - 1`` new frames between each consecutive pair; inputs pass through unchanged.
 
     Output length is ``(n - 1) * factor + 1``, input k at index ``k * factor``. ``progress(done, total)``
     is called after each pair. On a GPU, small pairs are batched into one forward pass. ``kind`` as in
-    :func:`interpolate_times`.
+    :func:`interpolate_times`. Where the method uses the scans either side of a pair
+    (:func:`uses_context`), ``scan_times`` (seconds, say; None: evenly spaced) tell how far away they
+    are; a side beyond a gap (``plan.MAX_CONTEXT_GAP``) or at the sequence's ends falls back to two scans.
     """
+    from goesvfi_lab.plan import context_gaps
+
     factor = int(factor)
     if factor < 1:
         raise ValueError(f"factor must be >= 1, got {factor}")
@@ -159,18 +210,32 @@ def interpolate_sequence(
     times = [k / factor for k in range(1, factor)]
     dev = select_device(device)
     tile = int(config.get("interp.tile-size") or 0)
+    backend = get_backend(method, dev, input_kind(frames[0].dtype, kind=kind))
+    curved = uses_context(backend)
+
+    def prepared(k: int) -> PreparedPair:
+        pair = prepare_pair(frames[k], frames[k + 1])
+        if curved:
+            gb, ga = context_gaps(scan_times, k, len(frames))
+            pair = add_context(
+                pair,
+                frames[k - 1] if gb is not None else None,
+                frames[k + 2] if ga is not None else None,
+                (gb or 1.0, ga or 1.0),
+            )
+        return pair
+
     out: list[np.ndarray] = [frames[0]]
     i = 0
     while i < n_pairs:
-        pair0 = prepare_pair(frames[i], frames[i + 1])
+        pair0 = prepared(i)
         shape = frames[i].shape[:2]
-        batch = 1 if needs_tiling(shape, tile) else _batch_size(dev, shape)
+        batch = 1 if curved or needs_tiling(shape, tile) else _batch_size(dev, shape)
         pairs = [pair0]
         while len(pairs) < batch and i + len(pairs) < n_pairs:
-            pairs.append(prepare_pair(frames[i + len(pairs)], frames[i + len(pairs) + 1]))
-        backend = get_backend(method, dev, input_kind(pair0.dtype, kind=kind))
+            pairs.append(prepared(i + len(pairs)))
         if len(pairs) == 1:
-            ys = [_run_pair(backend, pair0.x0, pair0.x1, times)]
+            ys = [_run_pair(backend, pair0.x0, pair0.x1, times, context=pair0.context, gaps=pair0.gaps)]
         elif all(p.x0.shape == pair0.x0.shape for p in pairs):
             try:
                 stacked = _run_tensors(backend, np.stack([p.x0 for p in pairs]), np.stack([p.x1 for p in pairs]), times)

@@ -182,6 +182,34 @@ def trajectory_flows(u: torch.Tensor, t: float, iters: int) -> tuple[torch.Tenso
     return d, (1 - t) * up
 
 
+def curved_displacement(
+    u: torch.Tensor, u_back: torch.Tensor, t: float, r: float = 1.0, trust: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Where each pixel's parcel is at time t, from its flows to the next scan (``u``, at τ=1) and the one
+    before (``u_back``, at τ=-r): the quadratic x(τ) = p + vτ + aτ²/2 through the three positions.
+
+    The acceleration is clamped to the pair's own motion plus half a pixel, so a bad neighbour (a scene
+    cut, a wrong band) bends a trajectory by no more than that instead of throwing it off the frame.
+    """
+    acc = (u_back + u * r) * (2.0 / (r * (1.0 + r)))
+    if trust is not None:  # 0 where the flow to the neighbour does not explain it: a straight path there
+        acc = acc * trust
+    limit = _norm2(u) + 0.5
+    acc = acc * (limit / _norm2(acc).clamp_min(1e-6)).clamp(max=1.0)
+    return u * t + acc * (0.5 * t * (t - 1.0))
+
+
+def curved_trajectory_flows(disp: torch.Tensor, u: torch.Tensor, iters: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`trajectory_flows` for any displacement field ``disp`` (at time t) of frame-0 pixels.
+
+    Solves p + disp(p) = x for the source p; the flow to frame 1 follows the same parcel to p + u(p).
+    """
+    d = -disp
+    for _ in range(iters):
+        d = -warp(disp, d)
+    return d, d + warp(u, d)
+
+
 def invert_flow(u: torch.Tensor, iters: int) -> torch.Tensor:
     """The reverse of a smooth flow: v(q) = -u(q + v(q)), by fixed-point iteration."""
     v = -u
@@ -198,6 +226,12 @@ class PairMotion:
     bwd: torch.Tensor | None  # 1→0; None: one-way, the inverse of fwd (found where it is used)
     err0: torch.Tensor | None  # forward–backward inconsistency at frame-0 pixels (pixels); None: one-way
     err1: torch.Tensor | None
+    back: torch.Tensor | None = None  # 0→the scan before (at τ = -r_back); None: not used
+    ahead: torch.Tensor | None = None  # 1→the scan after (at τ = 1 + r_ahead)
+    back_trust: torch.Tensor | None = None  # (N, 1, H, W) 0–1: how well that flow explains its scan
+    ahead_trust: torch.Tensor | None = None
+    r_back: float = 1.0  # gap to that scan, in units of the pair's own interval
+    r_ahead: float = 1.0
 
 
 # Tuned on the sample generator's exact ground truth (smooth winds over 1000+ km: wide windows, no
@@ -233,37 +267,101 @@ class FlowBackend:
         self.device = device
         self.kind = kind
         self.params = params or (FIELD_PARAMS if kind == "field" else VIDEO_PARAMS)
+        # takes the scans either side of a pair (curved trajectories); by default for fields (see api.uses_context)
+        self.curved = kind == "field"
 
     @torch.inference_mode()
-    def motion(self, x0: torch.Tensor, x1: torch.Tensor) -> PairMotion:
+    def motion(
+        self,
+        x0: torch.Tensor,
+        x1: torch.Tensor,
+        back: torch.Tensor | None = None,
+        ahead: torch.Tensor | None = None,
+        r_back: float = 1.0,
+        r_ahead: float = 1.0,
+    ) -> PairMotion:
+        """The pair's flows, and with ``back`` / ``ahead`` (the scans either side) the flows to them too.
+
+        All flows run as one batch: frame 0 → 1 (and 1 → 0 unless one-way), 0 → back, 1 → ahead.
+        """
         g0, g1 = _guide(x0.float()), _guide(x1.float())
         p = self.params
-        if p.one_way:  # smooth advection: no occlusions to find, so the reverse flow is the inverse
-            return PairMotion(estimate_flow(g0, g1, p), None, None, None)
+        srcs, dsts = [g0], [g1]
+        if not p.one_way:
+            srcs.append(g1)
+            dsts.append(g0)
+        if back is not None:
+            srcs.append(g0)
+            dsts.append(_guide(back.float()))
+        if ahead is not None:
+            srcs.append(g1)
+            dsts.append(_guide(ahead.float()))
         n = g0.shape[0]
-        both = estimate_flow(torch.cat([g0, g1]), torch.cat([g1, g0]), p)
-        fwd, bwd = both[:n], both[n:]
-        err0 = _norm2(fwd + warp(bwd, fwd))
-        err1 = _norm2(bwd + warp(fwd, bwd))
-        return PairMotion(fwd, bwd, err0, err1)
+        flows = list(estimate_flow(torch.cat(srcs), torch.cat(dsts), p).split(n))
+        fwd = flows.pop(0)
+        bwd = None if p.one_way else flows.pop(0)
+        back_flow = flows.pop(0) if back is not None else None
+        ahead_flow = flows.pop(0) if ahead is not None else None
+        err0 = err1 = None
+        if bwd is not None:
+            err0 = _norm2(fwd + warp(bwd, fwd))
+            err1 = _norm2(bwd + warp(fwd, bwd))
+        back_trust = ahead_trust = None
+        if back_flow is not None or ahead_flow is not None:
+            # a neighbour is trusted where its flow explains it about as well as the pair's flow explains
+            # the pair: a scene cut, a wrong band or a glitch leaves large residuals and a straight path
+            pair_res = blur((warp(g1, fwd) - g0).abs(), 2.0)
+            ref = 2.0 * pair_res + pair_res.mean(dim=(-2, -1), keepdim=True) + 1e-4
+            if back_flow is not None:
+                res = blur((warp(dsts[-1 - (ahead is not None)], back_flow) - g0).abs(), 2.0)
+                back_trust = 1.0 / (1.0 + (res / ref) ** 2)
+            if ahead_flow is not None:
+                res = blur((warp(dsts[-1], ahead_flow) - g1).abs(), 2.0)
+                ahead_trust = 1.0 / (1.0 + (res / ref) ** 2)
+        return PairMotion(
+            fwd,
+            bwd,
+            err0,
+            err1,
+            back=back_flow,
+            ahead=ahead_flow,
+            back_trust=back_trust,
+            ahead_trust=ahead_trust,
+            r_back=float(r_back),
+            r_ahead=float(r_ahead),
+        )
 
     def synthesize(self, x0: torch.Tensor, x1: torch.Tensor, m: PairMotion, t: float) -> torch.Tensor:
         p = self.params
         s2 = p.occ_sigma * p.occ_sigma
         size = tuple(x0.shape[-2:])
         scale = p.synth_scale if p.synth_scale > 1 and min(size) >= 32 * p.synth_scale else 1
-        fwd, bwd = m.fwd, m.bwd
+        fwd, bwd, back, ahead = m.fwd, m.bwd, m.back, m.ahead
+        back_trust, ahead_trust = m.back_trust, m.ahead_trust
         if scale > 1:  # smooth flows: solve the trajectories on a coarser grid, upsample the result
             small = (-(-size[0] // scale), -(-size[1] // scale))
-            fwd = resize_flow(fwd, small)
-            bwd = None if bwd is None else resize_flow(bwd, small)
+            fwd, bwd, back, ahead = (None if f is None else resize_flow(f, small) for f in (fwd, bwd, back, ahead))
+            back_trust, ahead_trust = (None if w is None else resize(w, small) for w in (back_trust, ahead_trust))
         if bwd is None:
             bwd = invert_flow(fwd, p.fixed_point)
-        # trajectory through each output pixel, found from each direction's flow
-        a0, a1 = trajectory_flows(fwd, t, p.fixed_point)  # via u: (t→0, t→1)
-        b1, b0 = trajectory_flows(bwd, 1 - t, p.fixed_point)  # via v: (t→1, t→0)
+        # trajectory through each output pixel, found from each direction's flow: straight from two
+        # scans, curved (quadratic in time) where the scan beyond that side is known as well
+        if back is not None:
+            a0, a1 = curved_trajectory_flows(
+                curved_displacement(fwd, back, t, m.r_back, back_trust), fwd, p.fixed_point
+            )
+        else:
+            a0, a1 = trajectory_flows(fwd, t, p.fixed_point)  # via u: (t→0, t→1)
+        if ahead is not None:
+            b1, b0 = curved_trajectory_flows(
+                curved_displacement(bwd, ahead, 1 - t, m.r_ahead, ahead_trust), bwd, p.fixed_point
+            )
+        else:
+            b1, b0 = trajectory_flows(bwd, 1 - t, p.fixed_point)  # via v: (t→1, t→0)
         if m.err0 is None or m.err1 is None:
             ca, cb = 1 - t + 1e-3, t + 1e-3
+            if (back is None) != (ahead is None):  # one side curved, the other straight: trust the curved one
+                ca, cb = (1.0, 0.0) if back is not None else (0.0, 1.0)
         else:
             err0, err1 = m.err0, m.err1
             if scale > 1:
@@ -287,6 +385,15 @@ class FlowBackend:
         return (s0[:, :c] * w0 + s1[:, :c] * w1) / (w0 + w1).clamp_min(1e-6)
 
     @torch.inference_mode()
-    def run(self, x0: torch.Tensor, x1: torch.Tensor, times: Sequence[float]) -> list[torch.Tensor]:
-        m = self.motion(x0, x1)
+    def run(
+        self,
+        x0: torch.Tensor,
+        x1: torch.Tensor,
+        times: Sequence[float],
+        back: torch.Tensor | None = None,
+        ahead: torch.Tensor | None = None,
+        r_back: float = 1.0,
+        r_ahead: float = 1.0,
+    ) -> list[torch.Tensor]:
+        m = self.motion(x0, x1, back, ahead, r_back, r_ahead)
         return [self.synthesize(x0, x1, m, float(t)) for t in times]

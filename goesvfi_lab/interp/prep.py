@@ -33,6 +33,13 @@ class PreparedPair:
     scale: float
     lo: float  # valid value range of the pair, in working units (floats are clipped to it)
     hi: float
+    back: np.ndarray | None = None  # the scan before frame0 in the same working form; None: not given
+    ahead: np.ndarray | None = None  # the scan after frame1
+    gaps: tuple[float, float] = (1.0, 1.0)  # back→frame0 and frame1→ahead, in units of the pair's interval
+
+    @property
+    def context(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return self.back, self.ahead
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -132,6 +139,36 @@ def prepare_pair(frame0: np.ndarray, frame1: np.ndarray) -> PreparedPair:
         lo=(lo - offset) / scale,
         hi=(hi - offset) / scale,
     )
+
+
+def add_context(
+    pair: PreparedPair,
+    back: np.ndarray | None,
+    ahead: np.ndarray | None,
+    gaps: tuple[float, float] = (1.0, 1.0),
+) -> PreparedPair:
+    """Give a prepared pair the scans either side (for curved trajectories), mapped by the pair's own range.
+
+    A neighbour of another shape or dtype, or with no valid pixel, is left out (the pair falls back to
+    two scans); its missing pixels are taken from the pair frame next to it, so no hole reaches the flow.
+    """
+
+    def one(frame: np.ndarray | None, nearest: np.ndarray) -> np.ndarray | None:
+        if frame is None:
+            return None
+        frame = np.asarray(frame)
+        if frame.shape != pair.shape or frame.dtype != pair.dtype:
+            return None
+        x = (_to_chw(frame).astype(np.float32) - pair.offset) / pair.scale
+        ok = np.isfinite(x)
+        if not ok.any():
+            return None
+        return np.ascontiguousarray(np.where(ok, x, nearest), dtype=np.float32)
+
+    pair.back = one(back, pair.x0)
+    pair.ahead = one(ahead, pair.x1)
+    pair.gaps = (float(gaps[0]), float(gaps[1]))
+    return pair
 
 
 def restore(pair: PreparedPair, y: np.ndarray) -> np.ndarray:

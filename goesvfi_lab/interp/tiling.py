@@ -46,9 +46,19 @@ def needs_tiling(shape: tuple[int, int], tile: int) -> bool:
 
 
 def run_tiled(
-    fn: TileFn, x0: np.ndarray, x1: np.ndarray, times: Sequence[float], tile: int, overlap: int
+    fn: TileFn,
+    x0: np.ndarray,
+    x1: np.ndarray,
+    times: Sequence[float],
+    tile: int,
+    overlap: int,
+    extra: Sequence[np.ndarray | None] = (),
 ) -> list[np.ndarray]:
-    """Apply ``fn`` to (C, h, w) tiles of a (C, H, W) pair and blend the per-time results."""
+    """Apply ``fn`` to (C, h, w) tiles of a (C, H, W) pair and blend the per-time results.
+
+    ``extra`` arrays (the scans either side of the pair; None where absent) are cut into the same tiles
+    and passed after ``times``.
+    """
     c, h, w = x0.shape
     tile_h, ys = tile_layout(h, tile, overlap)
     tile_w, xs = tile_layout(w, tile, overlap)
@@ -60,7 +70,7 @@ def run_tiled(
             wx = _ramp(tile_w, ix > 0, ix < len(xs) - 1, overlap)
             weight = wy[:, None] * wx[None, :]
             sl = (slice(None), slice(y0, y0 + tile_h), slice(x0_, x0_ + tile_w))
-            outs = fn(x0[sl], x1[sl], times)
+            outs = fn(x0[sl], x1[sl], times, *(None if e is None else e[sl] for e in extra))
             for a, out in zip(acc, outs):
                 a[sl] += out * weight
             wsum[sl[1:]] += weight
