@@ -13,7 +13,7 @@ from goesvfi_lab.errors import PairError
 
 from .device import select_device
 from .kind import input_kind
-from .prep import PreparedPair, add_context, prepare_pair, restore
+from .prep import PreparedPair, add_context, prepare_pair, restore, restore_confidence
 from .registry import get_backend
 from .tiling import needs_tiling, run_tiled
 
@@ -54,17 +54,32 @@ def _run_tensors(
     back: np.ndarray | None = None,
     ahead: np.ndarray | None = None,
     gaps: tuple[float, float] = (1.0, 1.0),
+    confidence: bool = False,
 ) -> list[np.ndarray]:
-    """Run a backend on a batch of (N, C, H, W) numpy pairs; returns one (N, C, H, W) array per t."""
+    """Run a backend on a batch of (N, C, H, W) numpy pairs; returns one (N, C, H, W) array per t.
+
+    ``confidence`` (backends with ``run_with_confidence``): each array has one more channel, the frame's
+    confidence (0–1), so tiles blend it like the frame.
+    """
     dev = backend.device
     a = torch.from_numpy(x0).to(dev)
     b = torch.from_numpy(x1).to(dev)
-    if back is None and ahead is None:
-        outs = backend.run(a, b, times)
-    else:
+    context = {}
+    if back is not None or ahead is not None:
         side = [None if x is None else torch.from_numpy(x).to(dev) for x in (back, ahead)]
-        outs = backend.run(a, b, times, back=side[0], ahead=side[1], r_back=gaps[0], r_ahead=gaps[1])
+        context = {"back": side[0], "ahead": side[1], "r_back": gaps[0], "r_ahead": gaps[1]}
+    if confidence:
+        outs = [
+            torch.cat([y.float(), c.float()], dim=1) for y, c in backend.run_with_confidence(a, b, times, **context)
+        ]
+    else:
+        outs = backend.run(a, b, times, **context)
     return [o.float().cpu().numpy() for o in outs]
+
+
+def has_confidence(backend) -> bool:
+    """Whether ``backend`` can say how far to trust each pixel (flow-based methods)."""
+    return callable(getattr(backend, "run_with_confidence", None))
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -82,6 +97,7 @@ def _run_pair(
     tile: int | None = None,
     context: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
     gaps: tuple[float, float] = (1.0, 1.0),
+    confidence: bool = False,
 ) -> list[np.ndarray]:
     """One (C, H, W) pair, through tiles when larger than ``interp.tile-size``.
 
@@ -96,7 +112,7 @@ def _run_pair(
         return None if x is None else np.ascontiguousarray(x)[None]
 
     def one(a: np.ndarray, b: np.ndarray, ts: Sequence[float], back=None, ahead=None) -> list[np.ndarray]:
-        outs = _run_tensors(backend, batch1(a), batch1(b), ts, batch1(back), batch1(ahead), gaps)
+        outs = _run_tensors(backend, batch1(a), batch1(b), ts, batch1(back), batch1(ahead), gaps, confidence)
         return [o[0] for o in outs]
 
     tiled = needs_tiling(x0.shape[-2:], tile)
@@ -119,18 +135,28 @@ def _run_pair(
         "×".join(map(str, x0.shape[-2:])),
         smaller,
     )
-    return _run_pair(backend, x0, x1, times, smaller, context, gaps)
+    return _run_pair(backend, x0, x1, times, smaller, context, gaps, confidence)
 
 
-def _interpolate_prepared(pair: PreparedPair, times: list[float], method: str, device, kind: str) -> list[np.ndarray]:
+def _interpolate_prepared(
+    pair: PreparedPair, times: list[float], method: str, device, kind: str, confidence: bool = False
+) -> list:
+    """Frames at the inner times (None at 0 and 1); with ``confidence``, (frame, confidence or None) pairs."""
     inner = [t for t in times if 0.0 < t < 1.0]
-    results: dict[float, np.ndarray] = {}
+    results: dict[float, object] = {}
     if inner:
         backend = get_backend(method, device, input_kind(pair.dtype, kind=kind))
         context = pair.context if uses_context(backend) else (None, None)
-        for t, y in zip(inner, _run_pair(backend, pair.x0, pair.x1, inner, context=context, gaps=pair.gaps)):
-            results[t] = restore(pair, y)
-    return [results.get(t) for t in times]  # type: ignore[misc]
+        with_conf = confidence and has_confidence(backend)
+        outs = _run_pair(backend, pair.x0, pair.x1, inner, context=context, gaps=pair.gaps, confidence=with_conf)
+        for t, y in zip(inner, outs):
+            if not confidence:
+                results[t] = restore(pair, y)
+            elif with_conf:
+                results[t] = (restore(pair, y[:-1]), restore_confidence(pair, y[-1]))
+            else:
+                results[t] = (restore(pair, y), None)
+    return [results.get(t) for t in times]
 
 
 def interpolate_times(
@@ -143,19 +169,32 @@ def interpolate_times(
     before: np.ndarray | None = None,
     after: np.ndarray | None = None,
     gaps: tuple[float, float] = (1.0, 1.0),
-) -> list[np.ndarray]:
+    confidence: bool = False,
+) -> list:
     """Frames at each ``t`` in ``times`` (0 → frame0, 1 → frame1); motion is estimated once per pair.
 
     ``kind``: ``"field"`` (satellite fields and renders: smooth advection), ``"video"`` (camera
     imagery), or ``"auto"``: video for uint8, field otherwise (see kind.py). ``before`` / ``after``: the
     scans either side of the pair, ``gaps`` their distances in units of the pair's interval; where the
     method uses them (:func:`uses_context`) trajectories curve with the motion they show.
+
+    ``confidence``: each item is ``(frame, confidence)``, the confidence an H×W float32 map in 0–1 (1 at
+    the scans themselves; NaN where the frame has no value; None for methods that cannot say, e.g. RIFE, linear).
     """
     times = _check_times(times)
     frame0, frame1 = np.asarray(frame0), np.asarray(frame1)
     pair = add_context(prepare_pair(frame0, frame1), before, after, gaps)
-    outs = _interpolate_prepared(pair, times, method, device, kind)
-    return [frame0.copy() if t == 0.0 else frame1.copy() if t == 1.0 else o for t, o in zip(times, outs)]
+    outs = _interpolate_prepared(pair, times, method, device, kind, confidence)
+    if confidence:
+
+        def sure(frame: np.ndarray) -> np.ndarray:  # a scan is its own truth: 1, NaN where it has no value
+            valid = np.isfinite(frame) if frame.dtype.kind == "f" else np.ones(frame.shape, bool)
+            return np.where(valid if valid.ndim == 2 else valid.all(axis=-1), np.float32(1), np.float32(np.nan))
+
+        ends = {0.0: (frame0.copy(), sure(frame0)), 1.0: (frame1.copy(), sure(frame1))}
+    else:
+        ends = {0.0: frame0.copy(), 1.0: frame1.copy()}
+    return [ends[t] if t in ends else o for t, o in zip(times, outs)]
 
 
 def interpolate(

@@ -257,6 +257,25 @@ FIELD_PARAMS = FlowParams(
 VIDEO_PARAMS = FlowParams()
 
 
+CONFIDENCE_SCALE = 0.02  # disagreement (working units: the pair's value range is 0–1) at which confidence is ½
+
+
+def confidence_map(s0: torch.Tensor, s1: torch.Tensor, t: float) -> torch.Tensor:
+    """How far to trust each pixel of a frame blended from ``s0`` and ``s1`` (both inputs carried to t).
+
+    Where motion is right and nothing appears or vanishes, both inputs carried along their trajectories
+    agree; where they disagree (occlusion, new or decaying cloud, a wrong flow) the blend is a guess
+    whose error can reach that disagreement — scaled by 4t(1-t), as at t near a scan the frame is nearly
+    that scan. 1 / (1 + (e / CONFIDENCE_SCALE)²): 1 where they agree, ½ at 2 % of the pair's range.
+    """
+    d = (s0 - s1).abs().mean(dim=1, keepdim=True) * (4.0 * t * (1.0 - t))
+    return 1.0 / (1.0 + (d / CONFIDENCE_SCALE) ** 2)
+
+
+def _gaps(context: dict) -> tuple[float, float]:
+    return float(context.get("r_back", 1.0)), float(context.get("r_ahead", 1.0))
+
+
 class FlowBackend:
     """Optical flow both ways + trajectory inversion + visibility-weighted blending."""
 
@@ -331,7 +350,10 @@ class FlowBackend:
             r_ahead=float(r_ahead),
         )
 
-    def synthesize(self, x0: torch.Tensor, x1: torch.Tensor, m: PairMotion, t: float) -> torch.Tensor:
+    def synthesize(
+        self, x0: torch.Tensor, x1: torch.Tensor, m: PairMotion, t: float, confidence: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The frame at ``t``; with ``confidence``, also its per-pixel confidence (:func:`confidence_map`)."""
         p = self.params
         s2 = p.occ_sigma * p.occ_sigma
         size = tuple(x0.shape[-2:])
@@ -375,14 +397,25 @@ class FlowBackend:
         if scale > 1:
             f0, f1 = resize_flow(f0, size), resize_flow(f1, size)
         if m.err0 is None or m.err1 is None:
-            return warp(x0, f0, p.sample_mode) * (1 - t) + warp(x1, f1, p.sample_mode) * t
+            s0, s1 = warp(x0, f0, p.sample_mode), warp(x1, f1, p.sample_mode)
+            y = s0 * (1 - t) + s1 * t
+            return (y, confidence_map(s0, s1, t)) if confidence else y
         c = x0.shape[1]
         # one sampling pass per input reads the image and its consistency error together
         s0 = warp(torch.cat([x0, m.err0.to(x0.dtype)], 1), f0, p.sample_mode)
         s1 = warp(torch.cat([x1, m.err1.to(x1.dtype)], 1), f1, p.sample_mode)
         w0 = (1 - t) / (1 + s0[:, c:] ** 2 / s2)
         w1 = t / (1 + s1[:, c:] ** 2 / s2)
-        return (s0[:, :c] * w0 + s1[:, :c] * w1) / (w0 + w1).clamp_min(1e-6)
+        y = (s0[:, :c] * w0 + s1[:, :c] * w1) / (w0 + w1).clamp_min(1e-6)
+        return (y, confidence_map(s0[:, :c], s1[:, :c], t)) if confidence else y
+
+    @torch.inference_mode()
+    def run_with_confidence(
+        self, x0: torch.Tensor, x1: torch.Tensor, times: Sequence[float], **context
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """As :meth:`run`, each frame with its confidence (N, 1, H, W) in 0–1."""
+        m = self.motion(x0, x1, context.get("back"), context.get("ahead"), *_gaps(context))
+        return [self.synthesize(x0, x1, m, float(t), confidence=True) for t in times]  # type: ignore[misc]
 
     @torch.inference_mode()
     def run(

@@ -181,3 +181,11 @@ def restore(pair: PreparedPair, y: np.ndarray) -> np.ndarray:
         y = np.where(pair.missing, np.nan, y)
     y = y.astype(pair.dtype, copy=False)
     return y[0] if len(pair.shape) == 2 else np.moveaxis(y, 0, -1).copy()
+
+
+def restore_confidence(pair: PreparedPair, c: np.ndarray) -> np.ndarray:
+    """A (H, W) confidence in 0–1 as float32, NaN where the frame is missing (as :func:`restore` does)."""
+    out = np.clip(c, 0.0, 1.0).astype(np.float32)
+    if pair.missing is not None:
+        out = np.where(pair.missing.all(axis=0), np.float32(np.nan), out)
+    return out

@@ -59,10 +59,10 @@ def run_tiled(
     ``extra`` arrays (the scans either side of the pair; None where absent) are cut into the same tiles
     and passed after ``times``.
     """
-    c, h, w = x0.shape
+    h, w = x0.shape[-2:]
     tile_h, ys = tile_layout(h, tile, overlap)
     tile_w, xs = tile_layout(w, tile, overlap)
-    acc = [np.zeros((c, h, w), dtype=np.float32) for _ in times]
+    acc: list[np.ndarray] = []  # sized by the first tile's output: a confidence channel may come with it
     wsum = np.zeros((h, w), dtype=np.float32)
     for iy, y0 in enumerate(ys):
         wy = _ramp(tile_h, iy > 0, iy < len(ys) - 1, overlap)
@@ -71,6 +71,8 @@ def run_tiled(
             weight = wy[:, None] * wx[None, :]
             sl = (slice(None), slice(y0, y0 + tile_h), slice(x0_, x0_ + tile_w))
             outs = fn(x0[sl], x1[sl], times, *(None if e is None else e[sl] for e in extra))
+            if not acc:
+                acc = [np.zeros((out.shape[0], h, w), dtype=np.float32) for out in outs]
             for a, out in zip(acc, outs):
                 a[sl] += out * weight
             wsum[sl[1:]] += weight
