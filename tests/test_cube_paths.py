@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dask
 import numpy as np
+import pytest
 import xarray as xr
 from _engine_support import NO_DASHBOARD
 from distributed import Client, LocalCluster
@@ -15,7 +16,10 @@ from goesvfi_lab.queue import BatchQueue
 from goesvfi_lab.sample import write_sample
 
 
-def test_engine_and_cli_write_the_same_cf_cube(tmp_path):
+@pytest.mark.parametrize("method", ["linear", "flow"])
+def test_engine_and_cli_write_the_same_cf_cube(tmp_path, method):
+    """Flow also checks that both see the same neighbouring scans (curved paths) and write the same
+    confidence; linear has none (no ``CMI_confidence``)."""
     inputs = sorted(str(p) for p in write_sample(tmp_path / "in", frames=3, size=(40, 48), fmt="nc", seed=5))
     cli_cube = tmp_path / "cli.nc"
     assert (
@@ -28,7 +32,7 @@ def test_engine_and_cli_write_the_same_cf_cube(tmp_path):
                 "--factor",
                 "3",
                 "--method",
-                "linear",
+                method,
                 "--cube",
                 str(cli_cube),
             ]
@@ -48,11 +52,11 @@ def test_engine_and_cli_write_the_same_cf_cube(tmp_path):
                 inputs=inputs,
                 output_dir=str(tmp_path / "engine"),
                 factor=3,
-                method="linear",
+                method=method,
                 settings={"cube": True},
             )
         )
-        q.start(preload=["linear"])
+        q.start(preload=[method])
         try:
             assert q.wait(60) and q.job(jid).status == JobStatus.COMPLETED, q.job(jid)
         finally:
@@ -74,6 +78,18 @@ def test_engine_and_cli_write_the_same_cf_cube(tmp_path):
             np.testing.assert_allclose(ds["x"].values, src["x"].values)
             np.testing.assert_allclose(ds["y"].values, src["y"].values)
             assert ds["x"].attrs["units"] == "rad"
-            assert (cmi.attrs["goesvfi_factor"], cmi.attrs["goesvfi_method"]) == (3, "linear")
+            assert (cmi.attrs["goesvfi_factor"], cmi.attrs["goesvfi_method"]) == (3, method)
+            if method == "linear":
+                assert "CMI_confidence" not in ds
+                continue
+            conf = ds["CMI_confidence"]
+            assert conf.dims == cmi.dims and conf.attrs["units"] == "1"
+            assert conf.attrs["grid_mapping"] == "goes_imager_projection"
+            scans = ds["frame_type"].values == 0
+            np.testing.assert_array_equal(conf.values[scans], 1.0)
+            assert 0.0 <= float(conf.min()) <= float(conf.max()) <= 1.0
+            assert float(conf.values[~scans].mean()) < 1.0  # between scans it says something
         np.testing.assert_array_equal(eng["time"].values, cli["time"].values)
         np.testing.assert_allclose(eng["CMI"].values, cli["CMI"].values, atol=1e-4)
+        if method == "flow":
+            np.testing.assert_allclose(eng["CMI_confidence"].values, cli["CMI_confidence"].values, atol=1e-5)

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from goesvfi_lab.frames.annotate import burn_in, frame_label
     from goesvfi_lab.geo import read_options
     from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method, uses_context
+    from goesvfi_lab.interp.api import has_confidence
     from goesvfi_lab.interp.kind import input_kind
     from goesvfi_lab.plan import context_gaps, n_frames
 
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     times = [j / args.factor for j in range(1, args.factor)]
     keep_cube = args.cube is not None
     cube_frames: list = []
+    cube_conf: list = []  # None at the scans
     cube_times: list = []
 
     def emit(index: int, frame, when, interpolated: bool) -> str:
@@ -140,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     )
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"{seq.name} ×{args.factor} ({method}, {kind})", total=n_out)
-        curved = bool(times) and uses_context(get_backend(method, args.device, kind))
+        backend = get_backend(method, args.device, kind) if times else None
+        curved = backend is not None and uses_context(backend)
+        with_conf = keep_cube and backend is not None and has_confidence(backend)  # the cube's VAR_confidence
         seconds = [None if t is None else t.timestamp() for t in seq.times]
         read: dict[int, Any] = {0: first}  # scans read and still needed: the pair and, curved, one either side
 
@@ -172,10 +176,14 @@ def run(args: argparse.Namespace) -> int:
                     before=before,
                     after=after,
                     gaps=gaps,
+                    confidence=with_conf,
                 )
                 if times
                 else []
             )
+            if with_conf:
+                cube_conf.extend([None, *(c for _, c in generated)])
+                generated = [y for y, _ in generated]
             for j, frame in enumerate([frame0, *generated]):
                 written.append(emit(k * args.factor + j, frame, _time_at(seq, k, j / args.factor), j > 0))
                 if keep_cube:
@@ -196,7 +204,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.video} ({len(written)} frames at {fps:g} fps)")
     if keep_cube:  # as the batch engine writes it: x/y, grid mapping and units from the first input
         write_interpolated_cube(
-            args.cube, cube_frames, cube_times, seq.paths, args.factor, method, options, latlon=args.latlon
+            args.cube,
+            cube_frames,
+            cube_times,
+            seq.paths,
+            args.factor,
+            method,
+            options,
+            latlon=args.latlon,
+            confidence=[*cube_conf, None] if cube_conf else None,
         )
         print(f"wrote {args.cube} ({len(cube_frames)} time steps)")
     return 0

@@ -6,6 +6,8 @@ Layout of ``output_dir`` for a job of ``n`` inputs and factor ``f``::
                                      f-1 generated frames between inputs k and k+1 at k*f+1 ... k*f+f-1
     .fields/000000.npy ...           float32 data per frame, only for physical (NetCDF) inputs with
                                      ``settings["cube"]``; removed once the cube is written
+    .fields/000001.confidence.npy    the generated frames' confidence (0–1) where the method gives one
+                                     (flow): the cube's ``VAR_confidence``
     video.mp4                        ``settings["video"]`` is True (a string names another path)
     cube.nc                          ``settings["cube"]`` is True: CF NetCDF (time, y, x) at the
                                      interpolated times (a string names another path)
@@ -116,6 +118,11 @@ def frame_path(output_dir: str, index: int) -> str:
 
 def field_path(output_dir: str, index: int) -> str:
     return os.path.join(output_dir, FIELDS_DIR, f"{index:06d}.npy")
+
+
+def confidence_path(output_dir: str, index: int) -> str:
+    """Where a generated frame's confidence map waits for the cube (beside its field)."""
+    return os.path.join(output_dir, FIELDS_DIR, f"{index:06d}.confidence.npy")
 
 
 def pair_targets(pair: int, factor: int, last: bool) -> list[tuple[int, float]]:

@@ -166,23 +166,30 @@ def _frame_label(spec: PairSpec, index: int) -> str | None:
     return label(times[k] if times else None, interpolated=0 < k < spec.factor)
 
 
-def _write_frame(spec: PairSpec, index: int, array: Any) -> None:
+def _save_npy(path: str, array: Any) -> None:
     import numpy as np
 
-    from goesvfi_lab.frames import atomic_path, render, write_png
+    from goesvfi_lab.frames import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(array, dtype=np.float32))
+    except OSError as e:  # full disk etc.: name the file
+        from goesvfi_lab.errors import FrameError
+
+        raise FrameError(path, f"cannot write: {e.strerror or e}", transient=True) from e
+
+
+def _write_frame(spec: PairSpec, index: int, array: Any, confidence: Any = None) -> None:
+    from goesvfi_lab.frames import render, write_png
     from goesvfi_lab.frames.annotate import burn_in
 
     if array.dtype.kind == "f":
         if spec.keep_fields:
-            field = layout.field_path(spec.output_dir, index)
-            try:
-                with atomic_path(field) as tmp:
-                    with open(tmp, "wb") as fh:
-                        np.save(fh, np.asarray(array, dtype=np.float32))
-            except OSError as e:  # full disk etc.: name the file
-                from goesvfi_lab.errors import FrameError
-
-                raise FrameError(field, f"cannot write: {e.strerror or e}", transient=True) from e
+            if confidence is not None:  # before the field: a frame whose field exists is done
+                _save_npy(layout.confidence_path(spec.output_dir, index), confidence)
+            _save_npy(layout.field_path(spec.output_dir, index), array)
         image = render(array, spec.cmap, spec.vmin, spec.vmax)
     else:
         image = array
@@ -229,6 +236,7 @@ def run_pair(spec: PairSpec, frames: dict[str, Any] | None = None) -> dict[str, 
     from goesvfi_lab.errors import PairError
     from goesvfi_lab.frames import read_frame
     from goesvfi_lab.interp import get_backend, interpolate_times, resolve_method, uses_context
+    from goesvfi_lab.interp.api import has_confidence
     from goesvfi_lab.interp.kind import input_kind
 
     frames = {} if frames is None else frames
@@ -264,11 +272,13 @@ def run_pair(spec: PairSpec, frames: dict[str, Any] | None = None) -> dict[str, 
         frames[spec.in0], frames[spec.in1] = frame0, frame1
         inner = [t for _, t in todo if 0.0 < t < 1.0]
         generated: dict[float, Any] = {}
+        confidence: dict[float, Any] = {}
         if inner:
             kind = input_kind(frame0.dtype, (spec.in0, spec.in1), spec.kind)
             method = resolve_method(spec.method, spec.device, kind)
             backend = get_backend(method, spec.device, kind)
             result["method"], result["backend_id"] = method, id(backend)
+            with_conf = spec.keep_fields and has_confidence(backend)  # for the cube's VAR_confidence
             before = after = None
             if uses_context(backend) and spec.context != (None, None):
                 before, after = _read_context(spec, result, frames, frame0)
@@ -283,14 +293,18 @@ def run_pair(spec: PairSpec, frames: dict[str, Any] | None = None) -> dict[str, 
                     before=before,
                     after=after,
                     gaps=spec.gaps,
+                    confidence=with_conf,
                 )
             except PairError as e:  # "frame sizes differ" alone does not say which files
                 raise PairError(f"{spec.in0} and {spec.in1}: {e}") from e
+            if with_conf:
+                confidence = {t: c for t, (_, c) in zip(inner, times)}
+                times = [y for y, _ in times]
             generated = dict(zip(inner, times))
         for index, t in todo:
             stop.check()
             array = frame0 if t == 0.0 else frame1 if t == 1.0 else generated[t]
-            _write_frame(spec, index, array)
+            _write_frame(spec, index, array, confidence.get(t))
             result["written"] += 1
     result["seconds"] = time.perf_counter() - started
     return result
@@ -388,12 +402,23 @@ def assemble(spec: AssembleSpec, *pairs: Any) -> dict[str, Any]:
     }
 
 
+def _confidence_maps(output_dir: str, total: int, factor: int) -> list[Any] | None:
+    """Every generated frame's confidence (None at the scans), or None unless all of them have one
+    (a method without confidence, or frames written before the method had it: no variable rather
+    than a partial one)."""
+    paths = [layout.confidence_path(output_dir, i) if i % factor else None for i in range(total)]
+    if not any(paths) or not all(os.path.exists(p) for p in paths if p):
+        return None
+    return paths
+
+
 def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime] | None) -> None:
     import numpy as np
 
     from goesvfi_lab.frames import write_interpolated_cube
 
     fields = [np.load(layout.field_path(spec.output_dir, i), mmap_mode="r") for i in range(total)]
+    confidence = _confidence_maps(spec.output_dir, total, spec.factor)
     inputs = list(spec.inputs)
     if any(p.startswith("s3://") for p in inputs):  # the cube reads its grid from the inputs: local copies
         from goesvfi_lab.archive.worker import local_paths
@@ -408,6 +433,7 @@ def _write_cube(spec: AssembleSpec, path: str, total: int, times: list[datetime]
         spec.method,
         options=spec.read,
         latlon=bool(spec.settings.get("latlon")),
+        confidence=confidence,
     )
     import shutil
 

@@ -108,6 +108,7 @@ def write_cube(
     history: str | None = None,
     global_attrs: dict[str, Any] | None = None,
     latlon: bool = False,
+    confidence: Sequence[Any] | None = None,
 ) -> str:
     """Write ``frames`` (2-D arrays, DataArrays or NetCDF paths) at ``times`` as ``variable(time, y, x)``.
 
@@ -117,6 +118,8 @@ def write_cube(
     coordinates, its attributes and its grid-mapping variable; ``attrs`` update the variable's
     attributes. ``factor`` adds ``frame_type`` (every factor-th time a scan); ``sources`` and ``history``
     fill the global ``source`` and ``history``; ``latlon`` adds 2-D lat/lon (needs the template).
+    ``confidence`` (one per frame: a 2-D array, an ``.npy`` path, or None at a scan — 1 where it has a
+    value) adds ``variable_confidence(time, y, x)`` in 0–1 (:data:`CONFIDENCE_ATTRS`).
     Data are float32, compressed, NaN as fill; Zarr stores one frame per chunk. Written atomically;
     returns the path.
     """
@@ -133,6 +136,8 @@ def write_cube(
         raise ValueError(f"{path}: times must strictly increase")
     name = _variable_name(variable, template, frames[0])
     ds = _dataset(path, frames, stamps, name, variable, template, attrs, factor, latlon)
+    if confidence is not None:
+        _add_confidence(ds, name, confidence, path)
     title = f"{ds[name].attrs.get('long_name') or name} interpolated in time"
     ds.attrs.update(global_attrs or {})
     ds.attrs.update(cube_cf.provenance(stamps, sources, history, title))
@@ -222,6 +227,47 @@ def _dataset(
     return ds
 
 
+CONFIDENCE_ATTRS = {
+    "long_name": "confidence of the interpolated value",
+    "units": "1",
+    "valid_range": np.array([0.0, 1.0], dtype=np.float32),
+    "comment": (
+        "1 at the scans; between them, how well the two scans carried along the estimated motion agree: "
+        "1 / (1 + (4 t (1 - t) |difference| / (0.02 of the pair's value range))^2). Low where cloud appears, "
+        "vanishes or the motion is wrong; an indication, not a calibrated error"
+    ),
+}
+
+
+def _add_confidence(ds: Any, name: str, confidence: Sequence[Any], path: str) -> None:
+    """``name_confidence`` beside ``name``, lazily, one dask chunk per frame like the field."""
+    import dask
+    import dask.array as da
+
+    field = ds[name]
+    if len(confidence) != field.shape[0]:
+        raise ValueError(f"{path}: {len(confidence)} confidence maps for {field.shape[0]} frames")
+    shape = tuple(field.shape[1:])
+
+    def load(i: int) -> np.ndarray:
+        item = confidence[i]
+        if item is None:  # a scan: sure wherever it has a value
+            values = np.asarray(field.data[i].compute())
+            return np.where(np.isfinite(values), np.float32(1), np.float32(np.nan))[None]
+        array = np.load(item) if isinstance(item, (str, os.PathLike)) else np.asarray(item)
+        if array.shape != shape:
+            raise ValueError(f"{path}: confidence {i} is {array.shape}, expected {shape}")
+        return array.astype(np.float32, copy=False)[None]
+
+    blocks = [da.from_delayed(dask.delayed(load)(i), (1, *shape), np.float32) for i in range(len(confidence))]
+    attrs = dict(CONFIDENCE_ATTRS)
+    if "grid_mapping" in field.attrs:
+        attrs["grid_mapping"] = field.attrs["grid_mapping"]
+    ds[f"{name}_confidence"] = (field.dims, da.concatenate(blocks, axis=0), attrs)
+    if "coordinates" in field.encoding:
+        ds[f"{name}_confidence"].encoding["coordinates"] = field.encoding["coordinates"]
+
+
 def _encoding(ds: Any, name: str, fmt: str, t0: np.datetime64, complevel: int) -> dict[str, dict[str, Any]]:
     """Per-variable encoding: float32 data with NaN fill, integer microsecond times, plain coordinates."""
     height, width = ds[name].shape[-2:]
@@ -242,6 +288,8 @@ def _encoding(ds: Any, name: str, fmt: str, t0: np.datetime64, complevel: int) -
             "_FillValue": np.float32(np.nan),
             "chunksizes": (1, min(height, 512), min(width, 512)),
         }
+    if f"{name}_confidence" in ds:
+        encoding[f"{name}_confidence"] = dict(encoding[name])
     for coord in ("lat", "lon"):
         if coord in ds.coords:
             encoding[coord] = {"dtype": "float32", "_FillValue": np.float32(np.nan)}
@@ -264,6 +312,7 @@ def write_interpolated_cube(
     method: str,
     options: ReadOptions | None = None,
     latlon: bool = False,
+    confidence: Sequence[Any] | None = None,
 ) -> str:
     """The cube of one interpolated sequence, written the same way by the batch engine and the CLI.
 
@@ -271,7 +320,7 @@ def write_interpolated_cube(
     and pixels, lends x/y, the grid-mapping variable, units and the other attributes) are named in
     ``source``; ``factor`` and ``method`` go into ``history``, the variable's attributes and
     ``frame_type``. NetCDF or Zarr by the path's extension (:func:`cube_format`). FrameError naming the
-    first input for PNG inputs or inputs without scan times.
+    first input for PNG inputs or inputs without scan times. ``confidence``: as for :func:`write_cube`.
     """
     from goesvfi_lab.errors import FrameError
     from goesvfi_lab.plan import n_frames
@@ -304,6 +353,7 @@ def write_interpolated_cube(
         history=cube_cf.history_line(method, factor, len(inputs), len(fields)),
         global_attrs=cube_cf.product_globals(source),
         latlon=latlon,
+        confidence=confidence,
     )
 
 
