@@ -221,6 +221,78 @@ def remote_summary(n_scans: int, n_sequences: int, size_bytes: int, cached: int 
     return body + lines
 
 
+# an ABI file name: what a short name keeps (product+sector, band, satellite, scan start) and what it drops
+_ABI_FILE = re.compile(
+    r"^(?P<pre>OR_ABI-)(?P<level>L1b-|L2-)(?P<product>[A-Za-z0-9]+?(?:M1|M2|C|F))(?P<mode>-M\d)"
+    r"(?P<band>C\d\d)?(?P<sat>_G1[6-9])(?P<start>_s\d{14})(?P<rest>_e\d{14}_c\d{14})(?P<ext>(?:\.\w+)*)$"
+)
+# a sequence name (sequences._sequence_name): G16-L2-CMIP-C-C13-20240516T1801[-png]
+_SEQ_NAME = re.compile(
+    r"^(?P<sat>G1[6-9])(?P<level>-L1b|-L2)(?P<product>-[A-Za-z0-9]+)(?P<sector>-(?:M1|M2|C|F))"
+    r"(?P<band>-C\d\d)?(?P<start>-\d{8}T\d{4})(?P<ext>-[\w-]+)?$"
+)
+# which parts go first when a name must be shorter (the kept ones never: satellite, band, sector, time)
+_DROP_ORDER = {
+    _ABI_FILE: (("rest",), ("ext",), ("pre",), ("level", "mode")),
+    _SEQ_NAME: (("ext",), ("level",), ("product",)),
+}
+
+
+def short_name(name: str, limit: int = 28) -> str:
+    """``name`` in at most about ``limit`` characters, shortened from the middle: of an ABI file or
+    sequence name the parts that tell scans apart (satellite, product and sector, band, scan start)
+    stay and the rest becomes "…"; any other name keeps its start and end around one "…".
+    Show the whole name on hover (a ``title``)."""
+    name = str(name)
+    if len(name) <= limit:
+        return name
+    for pattern, order in _DROP_ORDER.items():
+        m = pattern.match(name)
+        if m is None:
+            continue
+        parts = [(k, v) for k, v in m.groupdict().items() if v]
+        dropped: set[str] = set()
+        text = name
+        for step in order:
+            dropped.update(step)
+            out: list[str] = []
+            for key, value in parts:
+                if key not in dropped:
+                    out.append(value)
+                elif not out or out[-1] != "…":
+                    out.append("…")
+            text = "".join(out)
+            if len(text) <= limit:
+                return text
+        return text  # the kept parts alone: longer than asked, but they are what tells the scans apart
+    head = (limit - 1) // 2
+    return name[:head] + "…" + name[len(name) - (limit - 1 - head) :]
+
+
+def short_name_html(name: str, limit: int = 28, cls: str = "gvl-name") -> str:
+    """:func:`short_name` in a span whose ``title`` is the whole name."""
+    return f'<span class="{esc(cls)}" title="{esc(name)}">{esc(short_name(name, limit))}</span>'
+
+
+def fmt_scan_range(start: datetime | None, end: datetime | None) -> str:
+    """First and last scan in one cell: "2024-05-16 18:01 – 18:56" (UTC), the end's date only when it differs."""
+    if start is None or end is None:
+        return fmt_utc(start or end)
+    s, e = (t.astimezone(timezone.utc) if t.tzinfo is not None else t for t in (start, end))
+    tail = e.strftime("%H:%M") if s.date() == e.date() else e.strftime("%Y-%m-%d %H:%M")
+    return f"{s:%Y-%m-%d %H:%M} – {tail}"
+
+
+def thumb_caption(label: str, path: str, limit: int = 30) -> str:
+    """A thumbnail's caption: which frame (first, middle, last), then its file name shortened from the
+    middle (:func:`short_name`) on a line of its own; the whole path on hover."""
+    base = ntpath.basename(str(path)) or str(path)
+    return (
+        f'<figcaption title="{esc(path)}"><span class="gvl-thumb-label">{esc(label)}</span>'
+        f'<br><span class="gvl-thumb-name">{esc(short_name(base, limit))}</span></figcaption>'
+    )
+
+
 def sequences_table(sequences: Sequence[Any], selected: int | None = None) -> str:
     """Name, frames, scan-time span, missing scans and size of each discovered sequence."""
     if not sequences:
@@ -231,9 +303,9 @@ def sequences_table(sequences: Sequence[Any], selected: int | None = None) -> st
         cls = ' class="gvl-selected"' if i == selected else ""
         cadence = getattr(seq, "cadence", None)
         rows.append(
-            f"<tr{cls}><td>{esc(seq.name)}</td>"
+            f"<tr{cls}><td>{short_name_html(seq.name, 32)}</td>"
             f'<td class="gvl-num">{len(seq.paths)}</td>'
-            f"<td>{esc(fmt_utc(seq.start))}</td><td>{esc(fmt_utc(seq.end))}</td>"
+            f"<td>{esc(fmt_scan_range(seq.start, seq.end))}</td>"
             f"<td>{esc(fmt_duration(seq.span))}</td>"
             f"<td>{esc(fmt_duration(cadence))}</td>"
             f'<td class="gvl-num">{missing}</td>'
@@ -242,7 +314,7 @@ def sequences_table(sequences: Sequence[Any], selected: int | None = None) -> st
     head = (
         '<div class="gvl-scroll"><table class="gvl-table gvl-sequences"><thead><tr><th>sequence</th>'
         '<th class="gvl-num">frames</th>'
-        "<th>first scan</th><th>last scan</th><th>span</th><th>cadence</th>"
+        "<th>scans (UTC)</th><th>span</th><th>cadence</th>"
         '<th class="gvl-num">missing</th><th class="gvl-num">size</th></tr></thead><tbody>'
     )
     return head + "".join(rows) + "</tbody></table></div>"
@@ -313,7 +385,8 @@ def job_row(job: BatchJob, now: float | None = None) -> str:
     pos = str(job.position) if status == JobStatus.PENDING and job.position else DASH
     bar_label = f"{job.frames_done}/{job.frames_total}"
     cells = [
-        f'<span class="gvl-jobcell-name" title="{esc(job.name)} → {esc(job.output_dir)}">{esc(job.name)}</span>',
+        f'<span class="gvl-jobcell-name" title="{esc(job.name)} → {esc(job.output_dir)}">'
+        f"{esc(short_name(job.name, 24))}</span>",
         f"<span>{status_badge(status)}</span>",
         f"<span>{esc(priority_label(job.priority))}</span>",
         f"<span>{esc(pos)}</span>",

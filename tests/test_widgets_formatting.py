@@ -163,7 +163,7 @@ def test_sequences_table():
     assert tags.count("tr") == 3
     assert "&lt;img" in table and "<img" not in table
     row = re.findall(r"<tr[^>]*>.*?</tr>", table)[1]
-    assert ">4<" in row and "2023-12-31 12:00 UTC" in row and "2023-12-31 12:15 UTC" in row
+    assert ">4<" in row and "2023-12-31 12:00 – 12:15" in row
     assert ">15 min 00 s<" in row and ">5 min 00 s<" in row and ">2<" in row and "3.0 MB" in row
     assert 'class="gvl-selected"' in re.findall(r"<tr[^>]*>", table)[2]
     assert "No sequences" in fmt.sequences_table([])
@@ -331,3 +331,39 @@ def test_action_notes_say_when_there_was_nothing_to_do():
     assert fmt.action_note("cancel_all", 0) == "Nothing to cancel: every job has finished."
     assert fmt.action_note("cancel_all", 3) == "3 jobs cancelled."
     assert fmt.action_note("pause", None) == ""
+
+
+def test_short_name_keeps_satellite_band_sector_and_time():
+    """Issue 17.3: names shortened from the middle, not cut where the scan time is; the whole name on hover."""
+    seq = "G16-L2-CMIP-C-C13-20240516T1801"
+    assert fmt.short_name(seq, 32) == seq  # fits: as it is
+    assert fmt.short_name(seq + "-png", 32) == seq + "…"
+    assert fmt.short_name(seq, 24) == "G16…-C-C13-20240516T1801"
+    assert fmt.short_name("G17-L1b-Rad-F-C02-20240516T1801-png", 26) == "G17…-F-C02-20240516T1801…"
+    abi = "OR_ABI-L2-CMIPC-M6C13_G16_s20241371801176_e20241371803549_c20241371804012.nc"
+    assert fmt.short_name(abi, 50) == "OR_ABI-L2-CMIPC-M6C13_G16_s20241371801176….nc"
+    assert fmt.short_name(abi, 30) == "…CMIPC…C13_G16_s20241371801176…"  # the kept parts, however short asked
+    other = "a-long-name-of-some-folder-of-frames"
+    assert fmt.short_name(other, 20) == "a-long-na…-of-frames" and len(fmt.short_name(other, 20)) == 20
+    span = fmt.short_name_html("x<y" * 20, 10)
+    assert 'title="' + "x&lt;y" * 20 + '"' in span and "<y" not in span
+    cap = fmt.thumb_caption("first", "/d/" + abi)
+    assert (
+        'title="/d/' + abi + '"' in cap
+        and ">first<" in cap
+        and "G16_s20241371801176" in cap
+        and "/d/" not in cap.split(">", 1)[1]
+    )
+    table = fmt.sequences_table([_seq(seq + "-png")])
+    assert f'title="{seq}-png"' in table and f">{seq}…<" in table and ">size<" in table
+    job = BatchJob(name="G18-L2-CMIP-C-C13-20240516T1801-png", inputs=["a", "b"], output_dir="o", factor=2)
+    assert ">G18…-C-C13-20240516T1801…<" in fmt.job_row(
+        job
+    ) and 'title="G18-L2-CMIP-C-C13-20240516T1801-png' in fmt.job_row(job)
+
+
+def test_scan_range_in_one_cell():
+    t0 = datetime(2024, 5, 16, 18, 1, tzinfo=timezone.utc)
+    assert fmt.fmt_scan_range(t0, t0 + timedelta(minutes=55)) == "2024-05-16 18:01 – 18:56"
+    assert fmt.fmt_scan_range(t0, t0 + timedelta(hours=8)) == "2024-05-16 18:01 – 2024-05-17 02:01"
+    assert fmt.fmt_scan_range(None, None) == fmt.DASH

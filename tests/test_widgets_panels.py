@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 from datetime import date
@@ -208,7 +209,8 @@ def test_preview_panel_thumbnails_estimate_and_confirm(wire, png_sequence, tmp_p
     # the three thumbnails went to the browser as binary buffers holding PNGs
     sent = [m for m in wire.log if m["comm_id"] in {i.model_id for i in panel.images} and m["buffers"]]
     assert len(sent) == 3 and all(bytes(m["buffers"][0]).startswith(PNG_MAGIC) for m in sent)
-    assert [c.value.split(": ")[0].split(">")[-1] for c in panel.captions] == ["first", "middle", "last"]
+    labels = [re.search(r'gvl-thumb-label">(\w+)<', c.value).group(1) for c in panel.captions]
+    assert labels == ["first", "middle", "last"]
 
     assert panel.method.value == "linear"  # no "auto" offered: the first method is the default
     wire.set(panel.factor, value=3)

@@ -113,18 +113,20 @@ class FilterPanel(W.VBox):
             placeholder="one path per line", description="Exclude paths", rows=2, style=_LABEL, layout=_wide()
         )
         self.exclude_patterns = W.Text(
-            placeholder="regular expressions on the path, comma separated",
+            placeholder="regexes on the path, comma-separated",
             description="Exclude",
             style=_LABEL,
             layout=_wide(),
         )
         c = _LOCAL_CHOICES
         self.satellite = W.Dropdown(options=c["satellite"], description="Satellite", style=_LABEL, layout=_half())
-        self.band = W.Dropdown(options=c["band"], description="band", style=_LABEL2, layout=_half2())
+        self.band = W.Dropdown(options=c["band"], description="Band", style=_LABEL2, layout=_half2())
         self.sector = W.Dropdown(options=c["sector"], description="Sector", style=_LABEL, layout=_half())
-        self.product = W.Dropdown(options=c["product"], description="product", style=_LABEL2, layout=_half2())
-        self.start = W.Text(placeholder="2023-12-31 12:00", description="Scans (UTC)", style=_LABEL, layout=_half())
-        self.end = W.Text(placeholder="2023-12-31 18:00", description="to", style=_LABEL2, layout=_half2())
+        self.product = W.Dropdown(options=c["product"], description="Product", style=_LABEL2, layout=_half2())
+        self.start = W.Text(
+            placeholder="YYYY-MM-DD hh:mm (any)", description="Scans (UTC)", style=_LABEL, layout=_half()
+        )
+        self.end = W.Text(placeholder="YYYY-MM-DD hh:mm (any)", description="to", style=_LABEL2, layout=_half2())
         # the archive's own fields
         self.every = W.Text(
             placeholder="e.g. 10min",

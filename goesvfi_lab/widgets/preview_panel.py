@@ -32,6 +32,7 @@ from .state import (
 )
 from .thumbnails import (
     COLORBAR_WIDTH,
+    PLACEHOLDER_PNG,
     THUMB_SIZE,
     ThumbnailCache,
     colorbar_png,
@@ -103,7 +104,12 @@ class PreviewPanel(W.VBox):
         self.table = W.HTML()
         self.sequence = W.Dropdown(description="Thumbnails of", style=_LABEL, layout=W.Layout(width="40em"))
         self.images = [
-            W.Image(format="png", layout=W.Layout(width=f"{THUMB_SIZE}px", height=f"{THUMB_SIZE}px")) for _ in range(3)
+            W.Image(
+                value=PLACEHOLDER_PNG,  # not an empty image: a browser draws that as a broken-image icon
+                format="png",
+                layout=W.Layout(width=f"{THUMB_SIZE}px", height=f"{THUMB_SIZE}px"),
+            )
+            for _ in range(3)
         ]
         self.captions = [W.HTML() for _ in range(3)]
         for img in self.images:
@@ -327,8 +333,7 @@ class PreviewPanel(W.VBox):
                 with img.hold_sync():
                     img.value = png
                     img.layout.visibility = "visible"
-                name = fmt.esc(os.path.basename(path))
-                cap.value = f'<figcaption title="{fmt.esc(path)}">{fmt.esc(label)}: {name}</figcaption>'
+                cap.value = fmt.thumb_caption(label, path)
             else:
                 img.value = b""
                 img.layout.visibility = "hidden"

@@ -27,6 +27,11 @@ def _small(icon: str, tooltip: str, cls: str) -> W.Button:
     return b
 
 
+def _limit_text(value: int | None) -> str:
+    """What the Max running box means: 0 is no limit (as many as the cluster takes)."""
+    return "no limit" if not value else "at once"
+
+
 # the cells (a grid, style.css) take the line's width less the four fixed-size actions; the same flex for the
 # header and every row keeps the columns aligned
 CELLS_FLEX = "1 1 0"
@@ -157,6 +162,12 @@ class QueuePanel(W.VBox):
         )
         self.concurrency.add_class("gvl-concurrency")
         self.concurrency.observe(g(self._set_concurrency), names="value")
+        # 0 reads as "nothing may run": say what it means beside the box
+        self.concurrency_note = W.HTML(html_note(_limit_text(self.concurrency.value)))
+        self.concurrency_note.add_class("gvl-concurrency-note")
+        self.concurrency.observe(
+            lambda c: setattr(self.concurrency_note, "value", html_note(_limit_text(c["new"]))), names="value"
+        )
         self.show_only = W.Dropdown(
             options=list(SHOW),
             value="all",
@@ -190,7 +201,7 @@ class QueuePanel(W.VBox):
                     layout=W.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 W.HBox(
-                    [self.concurrency, self.show_only, self.prev, self.page_info, self.next],
+                    [self.concurrency, self.concurrency_note, self.show_only, self.prev, self.page_info, self.next],
                     layout=W.Layout(align_items="center"),
                 ),
                 self._header(),

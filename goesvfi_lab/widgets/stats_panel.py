@@ -31,6 +31,11 @@ class StatsPanel(W.VBox):
         self.workers = W.HTML('<span class="gvl-muted">waiting for the cluster…</span>')
         self.workers.add_class("gvl-workers-box")
         self.links = W.HTML(fmt.links(None, None))
+        self.summary.layout = W.Layout(flex="1 1 auto", min_width="0")  # the tiles wrap, the sparkline keeps its size
+        spark_box = W.VBox(
+            [W.HTML('<span class="gvl-muted">throughput</span>'), self.spark], layout=W.Layout(flex="0 0 auto")
+        )
+        spark_box.add_class("gvl-spark-box")
         super().__init__(
             children=[
                 W.HBox(
@@ -39,8 +44,8 @@ class StatsPanel(W.VBox):
                 ),
                 W.HBox([self.progress, self.progress_label], layout=W.Layout(align_items="center")),
                 W.HBox(
-                    [self.summary, W.VBox([W.HTML('<span class="gvl-muted">throughput</span>'), self.spark])],
-                    layout=W.Layout(align_items="flex-start", justify_content="space-between"),
+                    [self.summary, spark_box],
+                    layout=W.Layout(align_items="flex-start", justify_content="space-between", grid_gap="8px"),
                 ),
                 self.workers,
             ]

@@ -22,6 +22,26 @@ COLORBAR_WIDTH = 3 * THUMB_SIZE + 16  # under the row of three thumbnails and th
 COLORBAR_FONT = 11
 CROP_COLOUR = (255, 64, 32)  # the crop box's outline on thumbnails
 
+
+def _placeholder_png(grey: int = 224) -> bytes:
+    """A 1×1 grey PNG (zlib and struct only): what a thumbnail shows, stretched, until its frame arrives."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)  # 1×1, 8-bit greyscale
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes([0, grey])))
+        + chunk(b"IEND", b"")
+    )
+
+
+PLACEHOLDER_PNG = _placeholder_png()
+
 # The panels read frames on two background threads (thumbnails, the time estimate). The netCDF/HDF5
 # C libraries are not safe to enter from two threads at once (measured: a bus error within a few
 # hundred concurrent reads), so the panels' own reads take turns.
