@@ -3,7 +3,9 @@
 Opens ``notebooks/01-quickstart.ipynb`` (a copy, in a private directory), runs all cells, sets a filter,
 sees the count and thumbnails, confirms, watches the stats reach 100 % with a 100 % success rate, then
 pauses, submits more, cancels a waiting job, resumes and sees everything finish; also checks the dark
-theme. A second test walks the recovery paths in a notebook of its own with two ``gl.lab()`` apps on one
+theme. It runs at a 1400-px window with JupyterLab's file browser open, as a new user has it, and checks at
+each screenshot that nothing in the app scrolls sideways, has a scrollbar of its own or reaches past the cell
+(issue 17), and that thumbnails show a placeholder rather than a broken image until they arrive. A second test walks the recovery paths in a notebook of its own with two ``gl.lab()`` apps on one
 queue: cancel a running job from its row and Retry it, a truncated PNG left out of its sequence, the same
 settings again (skipped as complete), another method and factor into folders that hold results (New folder,
 Overwrite them); its screenshots go to its tmp dir. Screenshots go to ``build/screenshots/``
@@ -104,6 +106,48 @@ def shot(page, name: str) -> None:
     page.locator(".gvl-app").first.screenshot(path=str(SHOTS / name))
 
 
+def open_file_browser(page) -> None:
+    """JupyterLab's file browser open on the left, as a new user has it (issue 17: the app fits beside it)."""
+    browser_panel = page.locator("#filebrowser")
+    if not browser_panel.is_visible():
+        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="filebrowser"]').first.click()
+    browser_panel.wait_for(state="visible")
+
+
+# boxes of the shown app that scroll (sideways anywhere, or a scrollbar of their own), and an app wider than its
+# cell's output area; form controls that scroll their own text (inputs, selects, textareas) are theirs to scroll
+FITS_JS = """(i) => {
+    const app = document.querySelectorAll('.gvl-app')[i];
+    const own = el => ['INPUT', 'SELECT', 'TEXTAREA', 'OPTION', 'PRE'].includes(el.tagName);
+    const name = el => `${el.tagName.toLowerCase()}.${[...el.classList].join('.')}`;
+    const bad = [];
+    for (const el of [app, ...app.querySelectorAll('*')]) {
+        if (el !== app && el.offsetParent === null) continue;  // hidden (another tab, a closed detail)
+        const cs = getComputedStyle(el);
+        const scrolls = v => v === 'auto' || v === 'scroll';
+        if (!own(el) && scrolls(cs.overflowX) && el.scrollWidth > el.clientWidth + 1)
+            bad.push(`sideways: ${name(el)} ${el.scrollWidth} > ${el.clientWidth}`);
+        if (!own(el) && scrolls(cs.overflowY) && el.scrollHeight > el.clientHeight + 1)
+            bad.push(`own scrollbar: ${name(el)} ${el.scrollHeight} > ${el.clientHeight}`);
+    }
+    const area = app.closest('.jp-OutputArea-output') || app.parentElement;
+    if (area.scrollWidth > area.clientWidth + 1)
+        bad.push(`output area scrolls: ${area.scrollWidth} > ${area.clientWidth}`);
+    const right = area.getBoundingClientRect().right;
+    for (const el of app.querySelectorAll('.gvl-sequences th, .gvl-tile, .gvl-jobrow > span, .gvl-spark'))
+        if (el.offsetParent !== null && el.getBoundingClientRect().right > right + 1)
+            bad.push(`cut off: ${name(el)} '${el.textContent.slice(0, 30)}'`);
+    return bad;
+}"""
+
+
+def assert_fits(page, index: int = 0) -> None:
+    """Nothing in the shown app scrolls sideways, has a scrollbar of its own, or reaches past the cell."""
+    width = page.evaluate("i => document.querySelectorAll('.gvl-app')[i].getBoundingClientRect().width", index)
+    assert width < 1000, f"the app is {width:.0f} px wide: is the file browser open?"
+    assert page.evaluate(FITS_JS, index) == []
+
+
 def widget_tab(page, title: str) -> None:
     page.locator(".gvl-app .lm-TabBar-tab", has_text=title).first.click()
 
@@ -112,6 +156,7 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     t0 = time.monotonic()
     page.goto(f"{server.url}/lab/tree/{NOTEBOOK.name}?token={server.token}")
     page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=90_000)
+    open_file_browser(page)  # as a new user has it: the panel must fit beside it (issue 17)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
 
@@ -120,10 +165,14 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     select(page, ".gvl-filter", "Satellite", "G16")
     page.wait_for_selector('.gvl-count[data-count="24"]')
     assert "24 files in 2 sequences" in page.locator(".gvl-match-count").inner_text()
+    assert_fits(page)
     shot(page, "01-filter.png")
 
-    # 2 · preview: thumbnails and estimate
+    # 2 · preview: thumbnails and estimate; until they arrive a placeholder, never a broken image
     page.locator(".gvl-filter button", has_text="Preview").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('img.gvl-thumb-img')].every(i => i.complete && i.naturalWidth > 0)"""
+    )
     page.wait_for_function(
         """() => { const imgs = [...document.querySelectorAll('img.gvl-thumb-img')];
                    return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0); }""",
@@ -135,6 +184,8 @@ def test_quickstart_from_files_to_finished_videos(server, page):
         "() => (document.querySelector('.gvl-estimate')?.textContent || '').includes('ms per frame')", timeout=60_000
     )
     assert re.search(r"2 jobs, 90 frames to write \(66 interpolated\)", page.locator(".gvl-estimate").inner_text())
+    assert page.locator(".gvl-sequences th", has_text="size").is_visible()
+    assert_fits(page)
     shot(page, "02-preview.png")
 
     # 3 · confirm: the queue tab shows progress to 100 % with a 100 % success rate
@@ -150,6 +201,10 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     assert page.locator(".gvl-workers tbody tr").count() >= 1  # per-worker metrics from the scheduler
     assert page.locator(".gvl-links a", has_text="Dask dashboard").count() == 1
     assert page.locator(".gvl-spark polyline").count() == 1
+    assert page.locator(".gvl-concurrency-note").inner_text().strip() == "no limit"
+    tops = page.evaluate("() => [...document.querySelectorAll('.gvl-tile')].map(t => t.getBoundingClientRect().top)")
+    assert len(set(tops)) == 1, f"the stat tiles wrap: {tops}"  # the Queue tile on the row of the others
+    assert_fits(page)
     shot(page, "03-finished.png")
 
     # pause, submit all three sequences, cancel a waiting job, resume
@@ -171,6 +226,7 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     job_id = waiting.locator("[data-job-id]").get_attribute("data-job-id")
     waiting.locator("button.gvl-cancel").click()
     page.wait_for_selector(f'[data-job-id="{job_id}"][data-status="cancelled"]')
+    assert_fits(page)
     shot(page, "04-paused-cancelled.png")
     page.locator("button.gvl-resume").click()
     page.wait_for_function(

@@ -124,9 +124,11 @@ class FilterPanel(W.VBox):
         self.sector = W.Dropdown(options=c["sector"], description="Sector", style=_LABEL, layout=_half())
         self.product = W.Dropdown(options=c["product"], description="Product", style=_LABEL2, layout=_half2())
         self.start = W.Text(
-            placeholder="YYYY-MM-DD hh:mm (any)", description="Scans (UTC)", style=_LABEL, layout=_half()
+            placeholder="YYYY-MM-DD hh:mm", description="Scans (UTC)", style=_LABEL, layout=W.Layout(width="23em")
         )
-        self.end = W.Text(placeholder="YYYY-MM-DD hh:mm (any)", description="to", style=_LABEL2, layout=_half2())
+        self.end = W.Text(
+            placeholder="YYYY-MM-DD hh:mm", description="to", style=_LABEL2, layout=W.Layout(width="17em")
+        )
         # the archive's own fields
         self.every = W.Text(
             placeholder="e.g. 10min",

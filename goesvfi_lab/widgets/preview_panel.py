@@ -144,7 +144,7 @@ class PreviewPanel(W.VBox):
             value=d.cube_format,
             description="Cube as",
             style=_LABEL,
-            layout=_field(),
+            layout=W.Layout(width="19em"),  # its choices in full
             tooltip="the data cube's format: one NetCDF-4 file, or a Zarr store (one frame per chunk) for lazy reads",
         )
         self.priority = W.Dropdown(
@@ -167,7 +167,7 @@ class PreviewPanel(W.VBox):
         self.box = W.Text(
             value=d.box,
             description="Crop box",
-            placeholder="W S E N in degrees, e.g. -90 25 -80 32 (empty: whole frames; NetCDF)",
+            placeholder="W S E N degrees, e.g. -90 25 -80 32 (empty: whole frames)",
             style=_LABEL,
             layout=W.Layout(width="40em"),
             tooltip="crop every frame to the smallest fixed-grid window covering this lon/lat box",
