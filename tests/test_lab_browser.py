@@ -1,16 +1,17 @@
 """End to end in a real JupyterLab: the quickstart notebook driven by headless Debian Chromium.
 
-Opens ``notebooks/01-quickstart.ipynb`` (a copy, in a private directory), runs all cells, sets a filter,
-sees the count and thumbnails, confirms, watches the stats reach 100 % with a 100 % success rate, then
-pauses, submits more, cancels a waiting job, resumes and sees everything finish; also checks the dark
-theme. It runs at a 1400-px window with JupyterLab's file browser open, as a new user has it, and checks at
-each screenshot that nothing in the app scrolls sideways, has a scrollbar of its own or reaches past the cell
-(issue 17), and that thumbnails show a placeholder rather than a broken image until they arrive. A second test walks the recovery paths in a notebook of its own with two ``gl.lab()`` apps on one
-queue: cancel a running job from its row and Retry it, a truncated PNG left out of its sequence, the same
-settings again (skipped as complete), another method and factor into folders that hold results (New folder,
-Overwrite them); its screenshots go to its tmp dir. Screenshots go to ``build/screenshots/``
-(git-ignored, so a test run leaves the tree clean), or to ``$GOESVFI_SCREENSHOTS``:
-``GOESVFI_SCREENSHOTS=docs/screenshots make test`` refreshes the README's images.
+Opens ``notebooks/01-quickstart.ipynb`` (a copy, in a private directory), runs all cells, sets a filter, sees
+the count and thumbnails, confirms, watches the stats reach 100 % with a 100 % success rate, then pauses,
+submits more, cancels a waiting job, resumes and sees everything finish; also checks the dark theme. It runs
+at a 1400-px window with JupyterLab's file browser open, as a new user has it, and checks at each screenshot
+that nothing in the app scrolls sideways, has a scrollbar of its own or reaches past the cell (issue 17), and
+that thumbnails show a placeholder rather than a broken image until they arrive; a third test shows a failed
+job's row and its message there (``05-failed-row.png``). A second test walks the recovery paths in a notebook
+of its own with two ``gl.lab()`` apps on one queue: cancel a running job from its row and Retry it, a
+truncated PNG left out of its sequence, the same settings again (skipped as complete), another method and
+factor into folders that hold results (New folder, Overwrite them); its screenshots go to its tmp dir.
+Screenshots go to ``build/screenshots/`` (git-ignored, so a test run leaves the tree clean), or to
+``$GOESVFI_SCREENSHOTS``: ``GOESVFI_SCREENSHOTS=docs/screenshots make test`` refreshes the README's images.
 
 Needs /usr/bin/chromium (``.ci/install-browser.sh``) and Python playwright (no browser download: the
 system chromium is used). Without them the test is skipped locally and fails under CI (``CI`` set).
@@ -540,3 +541,54 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
         context.close()
         print(f"screenshots in {shots}")
     assert time.monotonic() - t0 < 200
+
+
+# ---- a failed job (issue 17 must-show): its row and message at 1400 px with the file browser open
+
+FAILED_CELLS = [
+    # a good sequence, and one whose second frame has damaged pixels in a whole file (the preview's cheap
+    # check passes it; the worker's decode fails): that job fails, naming the file
+    """import goesvfi_lab as gl
+from goesvfi_lab.sample import write_sample
+
+write_sample("data/good", frames=4, size=(64, 64), fmt="png", satellite="G16", band=13, seed=1)
+bad = write_sample("data/bad", frames=5, size=(64, 64), fmt="png", satellite="G16", band=15, seed=2)
+raw = bytearray(open(bad[1], "rb").read())
+raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
+open(bad[1], "wb").write(raw)""",
+    """app = gl.lab(root="data", output_dir="out", store="failed.sqlite3")
+app""",
+]
+
+
+def test_failed_job_row_fits(server, browser, tmp_path):
+    shutdown_kernels(server)
+    nb_path = server.notebook_dir / "failed.ipynb"
+    write_notebook(nb_path, FAILED_CELLS)
+    context, page = new_page(browser)
+    try:
+        page.goto(f"{server.url}/lab/workspaces/failed/tree/{nb_path.name}?reset&token={server.token}")
+        page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=90_000)
+        open_file_browser(page)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        app = AppView(page, 1, tmp_path)
+        app.until("app.querySelector('.gvl-count')?.dataset.count === '9'", "9 files counted", timeout=120_000)
+        app.click(".gvl-filter", "Preview")
+        app.select(".gvl-preview", "Method", "linear")
+        app.until("(app.querySelector('.gvl-estimate')?.textContent || '').includes('2 jobs')", "the estimate")
+        app.click(".gvl-preview", "Confirm")
+        app.until(
+            "n('completed') === 1 && n('failed') === 1 && n('running') === 0 && n('pending') === 0",
+            "one job done, one failed",
+            timeout=120_000,
+        )
+        note = app.root.locator(".gvl-row:has([data-status='failed']) .gvl-note")
+        assert "corrupt or truncated PNG" in note.inner_text()
+        note.click()
+        app.until("!!app.querySelector('.gvl-note-detail')?.offsetParent", "the whole message under the row")
+        assert_fits(page, 0)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        app.shot(SHOTS / "05-failed-row.png", ".gvl-queue")
+    finally:
+        context.close()
