@@ -392,6 +392,7 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
         page.goto(f"{server.url}/lab/workspaces/recovery/tree/{nb_path.name}?reset&token={server.token}")
         page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first.wait_for(timeout=90_000)
         assert page.locator(".jp-NotebookPanel").count() == 1, "another notebook is open beside recovery.ipynb"
+        open_file_browser(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
         app1, app2 = AppView(page, 1, shots), AppView(page, 2, shots)
@@ -474,6 +475,8 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
             "three skipped notes",
         )
         app1.shot(shots / "07-skipped-same-settings.png", ".gvl-queue")
+        if "GOESVFI_SCREENSHOTS" in os.environ:  # the README's picture of the recovery paths
+            app1.shot(SHOTS / "07-recovery-queue.png", ".gvl-queue")
 
         # … another method into the same folder: a warning, Confirm blocked until New folder or Overwrite
         app1.tab("Files")
@@ -484,6 +487,9 @@ def test_recovery_two_apps_cancel_retry_resubmit(server, browser, tmp_path):
             "the existing-outputs warning",
         )
         app1.shot(shots / "07-unreadable-file-and-existing-outputs.png", ".gvl-preview")
+        assert page.evaluate(FITS_JS, 0) == []
+        if "GOESVFI_SCREENSHOTS" in os.environ:
+            app1.shot(SHOTS / "06-existing-outputs.png", ".gvl-preview")
         first_out = app1.root.locator(".gvl-preview .widget-text:has(label:text-is('Output folder')) input")
         old_dir = first_out.input_value()
         app1.click(".gvl-preview", "New folder")
@@ -551,12 +557,12 @@ FAILED_CELLS = [
     """import goesvfi_lab as gl
 from goesvfi_lab.sample import write_sample
 
-write_sample("data/good", frames=4, size=(64, 64), fmt="png", satellite="G16", band=13, seed=1)
-bad = write_sample("data/bad", frames=5, size=(64, 64), fmt="png", satellite="G16", band=15, seed=2)
+write_sample("failed-data/good", frames=4, size=(64, 64), fmt="png", satellite="G16", band=13, seed=1)
+bad = write_sample("failed-data/bad", frames=5, size=(64, 64), fmt="png", satellite="G16", band=15, seed=2)
 raw = bytearray(open(bad[1], "rb").read())
 raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)
 open(bad[1], "wb").write(raw)""",
-    """app = gl.lab(root="data", output_dir="out", store="failed.sqlite3")
+    """app = gl.lab(root="failed-data", output_dir="failed-out", store="failed.sqlite3")
 app""",
 ]
 

@@ -144,7 +144,7 @@ class PreviewPanel(W.VBox):
             value=d.cube_format,
             description="Cube as",
             style=_LABEL,
-            layout=W.Layout(width="19em"),  # its choices in full
+            layout=W.Layout(width="21em"),  # its choices in full
             tooltip="the data cube's format: one NetCDF-4 file, or a Zarr store (one frame per chunk) for lazy reads",
         )
         self.priority = W.Dropdown(
