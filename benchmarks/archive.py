@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (1 thread each)")
     args = parser.parse_args()
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
     rows, cols = (int(v) for v in args.size.lower().split("x"))
 
     sys.path.insert(0, str(REPO / "tests"))

@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
     args = parser.parse_args()
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
 
     from goesvfi_lab.geo import bbox_window
     from goesvfi_lab.sample import write_sample

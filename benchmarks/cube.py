@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=9, help="frames per cube (default 9: 5 scans at factor 2)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
     print(f"{args.frames} float32 frames per cube, median of {args.repeat} writes")
     print(f"{'frame size':>11} {'format':>7} {'write s':>8} {'s/frame':>8} {'MB':>7} {'open+1 frame s':>15}")
     with tempfile.TemporaryDirectory(prefix="goesvfi-cube-bench-") as directory:

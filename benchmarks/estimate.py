@@ -189,6 +189,7 @@ def main() -> int:
     parser.add_argument("--keep", help="working folder to keep (default: a temporary one)")
     args = parser.parse_args()
     print(header())
+    __import__("_machine").print_machine()  # + torch threads
     if args.components:
         components()
         return 0

@@ -228,6 +228,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=7, help="interleaved raw/pipeline rounds")
     ap.add_argument("--skip", action="append", default=[], choices=("overhead", "pending", "scaling"))
     args = ap.parse_args()
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
     tmp = tempfile.mkdtemp(prefix="goesvfi-bench-")
     rows: list[tuple[str, str, str, str]] = []
     try:

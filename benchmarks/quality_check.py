@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--method", default="auto")
     args = parser.parse_args(argv)
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
 
     from goesvfi_lab.demo import make_data
     from goesvfi_lab.discover import FileFilter, group_sequences

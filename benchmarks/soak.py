@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the working folder")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
 
     import dask
     from distributed import Client, LocalCluster
