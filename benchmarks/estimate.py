@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -25,26 +24,6 @@ from pathlib import Path
 BATCHES = (("make demo (auto)", "auto"), ("rife", "rife"))
 SETTINGS = {"fps": 24, "video": True}  # make demo's jobs
 FACTOR = 4
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def header() -> str:
-    import torch
-
-    return (
-        f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; torch {torch.__version__}, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}"
-    )
 
 
 def run_batches(root: Path, rounds: int) -> list[dict]:
@@ -188,8 +167,7 @@ def main() -> int:
     parser.add_argument("--components", action="store_true", help="time the parts of a job instead")
     parser.add_argument("--keep", help="working folder to keep (default: a temporary one)")
     args = parser.parse_args()
-    print(header())
-    __import__("_machine").print_machine()  # + torch threads
+    __import__("_machine").print_machine()  # CPU model, torch capability and threads
     if args.components:
         components()
         return 0
