@@ -45,7 +45,7 @@ from _clips import data_range, dis_warp, minterpolate, psnr, read_clip, sample_f
 from _machine import print_machine
 
 PEERS = ("minterpolate", "dis")
-METHODS = ["linear", "flow", "rife", "ensemble", "auto", "minterpolate", "dis"]
+METHODS = ["linear", "flow", "fast", "rife", "ensemble", "auto", "minterpolate", "dis"]
 
 
 def datasets(quick: bool, names: list[str] | None) -> list[dict]:

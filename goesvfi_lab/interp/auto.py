@@ -3,8 +3,9 @@
 Quality order, by benchmarks/quality.py (PSNR against held-out frames):
 
 - ``video`` (uint8 imagery, real camera motion with occlusions): ensemble (RIFE × 4 rotations)
-  > rife > flow > linear — on bikes/bigbuckbunny the ensemble adds ~0.5–0.9 dB over plain RIFE,
-  flow is 2+ dB below RIFE;
+  > rife > fast > flow > linear — on bikes/bigbuckbunny the ensemble adds ~0.4–0.9 dB over plain RIFE,
+  flow is 2+ dB below RIFE; fast (OpenCV DIS, on the CPU on every device) scores above flow on video
+  at about minterpolate's cost;
 - ``field`` (float physical fields, uint16 renders, uint8 renders with ABI names — see kind.py:
   smooth advection, fine texture, a static surface under moving cloud): flow > ensemble > rife >
   linear — flow beats RIFE by several dB on the sample generator's exact ground truth.
@@ -22,15 +23,15 @@ import torch
 from goesvfi_lab import config
 
 QUALITY_ORDER = {
-    "video": ["ensemble", "rife", "flow", "linear"],
-    "field": ["flow", "ensemble", "rife", "linear"],
+    "video": ["ensemble", "rife", "fast", "flow", "linear"],
+    "field": ["flow", "ensemble", "rife", "fast", "linear"],
 }
 
 # seconds per megapixel per interpolated frame (factor 2), per device type
 COST = {
-    "cpu": {"linear": 0.03, "flow": {"field": 0.2, "video": 4.5}, "rife": 1.2, "ensemble": 6.0},
-    "cuda": {"linear": 0.001, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},  # not measured here (no GPU)
-    "mps": {"linear": 0.005, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},  # not measured here
+    "cpu": {"linear": 0.03, "fast": 0.25, "flow": {"field": 0.2, "video": 4.5}, "rife": 1.2, "ensemble": 6.0},
+    "cuda": {"linear": 0.001, "fast": 0.25, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},  # not measured here (no GPU)
+    "mps": {"linear": 0.005, "fast": 0.25, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},  # not measured here
 }
 DEFAULT_BUDGET = {"cpu": 10.0, "cuda": 1.0, "mps": 5.0}
 

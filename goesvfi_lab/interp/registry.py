@@ -30,6 +30,12 @@ def _rife_available() -> bool:
     return find_checkpoint() is not None
 
 
+def _opencv_available() -> bool:
+    from .fast import available
+
+    return available()
+
+
 _SPECS: dict[str, BackendSpec] = {
     "linear": BackendSpec(
         "linear", "goesvfi_lab.interp.linear:LinearBackend", lambda: True, "per-pixel cross-fade (baseline)"
@@ -39,6 +45,12 @@ _SPECS: dict[str, BackendSpec] = {
         "goesvfi_lab.interp.flow:FlowBackend",
         lambda: True,
         "coarse-to-fine optical flow both ways, occlusion-aware blending",
+    ),
+    "fast": BackendSpec(
+        "fast",
+        "goesvfi_lab.interp.fast:FastBackend",
+        _opencv_available,
+        "OpenCV DIS flow both ways, occlusion-aware blending (cheap: about minterpolate's CPU time)",
     ),
     "rife": BackendSpec(
         "rife",
