@@ -8,19 +8,8 @@ its thread count beside them; targets are stated as ratios to a peer measured in
 from __future__ import annotations
 
 import os
-import platform
 
-
-def cpu_model() -> str:
-    """``model name`` from /proc/cpuinfo, else platform.processor() / machine()."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+from goesvfi_lab.interp.costs import cpu_model  # one reader of /proc/cpuinfo
 
 
 def machine_line() -> str:

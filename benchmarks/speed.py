@@ -8,6 +8,12 @@ warm-up call are excluded.
     python benchmarks/speed.py                       # all sizes, backends, devices present
     python benchmarks/speed.py --quick               # 512² and 1024² only
     python benchmarks/speed.py --sizes 5424 --methods flow --kinds field
+    python benchmarks/speed.py --scaling --kinds video   # 512², 768×576, 1280×720, 1920×1080
+
+Sizes are ``N`` (N×N) or ``WxH``. Besides wall seconds each row has CPU seconds (the process's user +
+system time, all threads) and seconds per megapixel; after the rows a scaling table gives, per method
+and kind, the spread of s/MP across the sizes measured (max / min: 1.0 when cost grows exactly with
+pixels).
 """
 
 from __future__ import annotations
@@ -18,18 +24,34 @@ import os
 import subprocess
 import sys
 
-SIZES = [512, 1024, 2048, 5424]
-METHODS = ["linear", "flow", "rife", "ensemble"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _machine import print_machine
+
+SIZES = ["512", "1024", "2048", "5424"]
+SCALING_SIZES = ["512", "768x576", "1280x720", "1920x1080"]  # issue 15: cost grows with pixels, not faster
+METHODS = ["linear", "flow", "fast", "rife", "ensemble"]
 
 
-def _pair(size: int, kind: str):
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1024"`` → (1024, 1024); ``"1280x720"`` → (720, 1280): (rows, columns)."""
+    w, _, h = str(text).lower().replace("×", "x").partition("x")
+    return (int(h or w), int(w))
+
+
+def size_label(hw: tuple[int, int]) -> str:
+    return f"{hw[0]}²" if hw[0] == hw[1] else f"{hw[1]}×{hw[0]}"
+
+
+def _pair(size: tuple[int, int], kind: str):
     import numpy as np
 
     from goesvfi_lab.sample import Scene
 
     # full-disk size → the whole disk (space is NaN); smaller → a CONUS-like window
-    scene = Scene(seed=0, size=(size, size), sector="F" if size >= 5424 else "C")
-    minutes = 10.0 if size >= 5424 else 5.0
+    full = max(size) >= 5424
+    scene = Scene(seed=0, size=size, sector="F" if full else "C")
+    minutes = 10.0 if full else 5.0
     a, b = scene.field(0.0), scene.field(minutes)
     if kind == "video":
         lo, hi = 190.0, 310.0
@@ -40,7 +62,7 @@ def _pair(size: int, kind: str):
     return a, b
 
 
-def measure(method: str, size: int, device: str, kind: str, repeats: int) -> dict:
+def measure(method: str, size: list[int], device: str, kind: str, repeats: int) -> dict:
     """Run inside a fresh process: time ``interpolate`` and report peak memory."""
     import resource
     import time
@@ -49,30 +71,34 @@ def measure(method: str, size: int, device: str, kind: str, repeats: int) -> dic
 
     from goesvfi_lab import interp
 
+    size = tuple(size)
     a, b = _pair(size, kind)
     dev = interp.select_device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    c, r = size // 2, min(128, size // 2)  # centre crop: the corners of a full disk are space (all NaN)
-    interp.interpolate(
-        a[c - r : c + r, c - r : c + r], b[c - r : c + r, c - r : c + r], 0.5, method=method, device=dev
-    )  # model load + warm-up
-    times = []
+    cy, cx = size[0] // 2, size[1] // 2
+    r = min(128, cy, cx)  # centre crop: the corners of a full disk are space (all NaN)
+    crop = (slice(cy - r, cy + r), slice(cx - r, cx + r))
+    interp.interpolate(a[crop], b[crop], 0.5, method=method, device=dev)  # model load + warm-up
+    times, cpus = [], []
     for _ in range(repeats):
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         interp.interpolate(a, b, 0.5, method=method, device=dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     out = {
         "method": method,
         "kind": kind,
         "device": str(dev),
-        "size": size,
+        "size": list(size),
+        "megapixels": size[0] * size[1] / 1e6,
         "seconds": min(times),
+        "cpu_seconds": min(cpus),
         "threads": torch.get_num_threads(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "input_rss_mb": base_rss,
@@ -93,7 +119,8 @@ def _devices() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", type=int, nargs="+", default=SIZES)
+    ap.add_argument("--sizes", nargs="+", default=SIZES, help="N (N×N) or WxH")
+    ap.add_argument("--scaling", action="store_true", help="sizes " + ", ".join(SCALING_SIZES))
     ap.add_argument("--methods", nargs="+", default=None, help="default: every available backend")
     ap.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     ap.add_argument("--kinds", nargs="+", default=["field", "video"], choices=["field", "video"])
@@ -110,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     from goesvfi_lab import interp
 
     methods = args.methods or [m for m in METHODS if m in interp.available_methods()]
-    sizes = [s for s in args.sizes if s <= 1024] if args.quick else args.sizes
+    sizes = [parse_size(s) for s in (SCALING_SIZES if args.scaling else args.sizes)]
+    if args.quick:
+        sizes = [s for s in sizes if max(s) <= 1024]
     rows = []
+    print_machine()
     print(
-        f"{'method':9} {'kind':6} {'device':7} {'size':>6} {'s/frame':>9} {'frames/s':>9} {'peak RSS MB':>12}"
-        f" {'GPU MB':>8}",
+        f"{'method':9} {'kind':6} {'device':7} {'size':>9} {'s/frame':>9} {'cpu s':>8} {'s/MP':>7} {'frames/s':>9}"
+        f" {'peak RSS MB':>12} {'GPU MB':>8}",
         flush=True,
     )
     for device in args.devices or _devices():
@@ -124,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
                 for size in sizes:
                     if too_slow:
                         print(
-                            f"{method:9} {kind:6} {device:7} {size:6}   skipped (smaller size exceeded --max-seconds)",
+                            f"{method:9} {kind:6} {device:7} {size_label(size):>9}   skipped (smaller size exceeded"
+                            " --max-seconds)",
                             flush=True,
                         )
                         continue
-                    repeats = 1 if size >= 2048 else args.repeats
+                    repeats = 1 if size[0] * size[1] >= 2048 * 2048 else args.repeats
                     job = json.dumps([method, size, device, kind, repeats])
                     proc = subprocess.run(
                         [sys.executable, os.path.abspath(__file__), "--_one", job],
@@ -138,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     if proc.returncode != 0:
                         print(
-                            f"{method:9} {kind:6} {device:7} {size:6}   FAILED: {proc.stderr.strip()[-300:]}",
+                            f"{method:9} {kind:6} {device:7} {size_label(size):>9}   FAILED:"
+                            f" {proc.stderr.strip()[-300:]}",
                             flush=True,
                         )
                         continue
@@ -146,15 +178,32 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(r)
                     gpu = f"{r['peak_gpu_mb']:8.0f}" if "peak_gpu_mb" in r else f"{'-':>8}"
                     print(
-                        f"{method:9} {kind:6} {r['device']:7} {size:6} {r['seconds']:9.3f} {1 / r['seconds']:9.2f}"
+                        f"{method:9} {kind:6} {r['device']:7} {size_label(size):>9} {r['seconds']:9.3f}"
+                        f" {r['cpu_seconds']:8.3f} {r['seconds'] / r['megapixels']:7.3f} {1 / r['seconds']:9.2f}"
                         f" {r['peak_rss_mb']:12.0f} {gpu}",
                         flush=True,
                     )
                     too_slow = r["seconds"] > args.max_seconds
+    print_scaling(rows)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=1)
     return 0
+
+
+def print_scaling(rows: list[dict]) -> None:
+    """Per method, kind and device: s/MP at each size and its spread (max / min) across the sizes."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["method"], r["kind"], r["device"]), []).append(r)
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    if not groups:
+        return
+    print("\nseconds per megapixel-frame (wall) by size, and its spread across sizes (max / min)")
+    for (method, kind, device), rs in groups.items():
+        per_mp = [r["seconds"] / r["megapixels"] for r in rs]
+        cells = "  ".join(f"{size_label(tuple(r['size']))} {v:.3f}" for r, v in zip(rs, per_mp))
+        print(f"{method:9} {kind:6} {device:7} {cells}  spread {max(per_mp) / min(per_mp):.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,16 @@ import pytest
 
 # Keep matplotlib and Dask from writing into the user's home during tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
+# `auto` compares the source's cost table with the budget, not this host's timings (goesvfi_lab/interp/
+# costs.py): choices in tests do not depend on the machine, and no test run writes the user's cache.
+# The variable reaches subprocesses (CLI, Dask workers, JupyterLab's kernels); the set covers this one.
+os.environ["DASK_GOESVFI__INTERP__AUTO_COSTS"] = "table"
+
+import dask  # noqa: E402
+
+import goesvfi_lab.config  # noqa: E402,F401  (the package defaults first: a set before them would drop them)
+
+dask.config.set({"goesvfi.interp.auto-costs": "table"})
 
 
 @pytest.fixture

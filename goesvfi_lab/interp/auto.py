@@ -11,9 +11,10 @@ Quality order, by benchmarks/quality.py (PSNR against held-out frames):
   linear — flow beats RIFE by several dB on the sample generator's exact ground truth.
 
 Speed budget: ``goesvfi.interp.auto-budget`` seconds per megapixel per output frame for the device
-type (defaults: cpu 10, cuda 1, mps 5). Costs below are what benchmarks/speed.py measured on a
-2-core CPU at 1024² (cpu), and RIFE-class estimates for GPUs; the first method in the quality order
-whose cost fits is chosen, else the cheapest.
+type (defaults: cpu 10, cuda 1, mps 5). The costs are measured on this machine the first time they are
+needed and cached (costs.py; ``goesvfi.interp.auto-costs: measured``); ``table`` uses ``COST`` below
+instead — what benchmarks/speed.py measured on a 2-core AVX512 Xeon at 1024² (cpu), and RIFE-class
+estimates for GPUs. The first method in the quality order whose cost fits is chosen, else the cheapest.
 """
 
 from __future__ import annotations
@@ -37,9 +38,23 @@ DEFAULT_BUDGET = {"cpu": 10.0, "cuda": 1.0, "mps": 5.0}
 
 
 def cost(method: str, device_type: str, kind: str) -> float:
+    """The source table's figure (``auto-costs: table``)."""
     table = COST.get(device_type, COST["cpu"])
     c = table.get(method, float("inf"))
     return c[kind] if isinstance(c, dict) else c
+
+
+def costs_for(device: torch.device, kind: str, methods: list[str]) -> dict[str, float]:
+    """s/MP-frame of each of ``methods`` for ``kind``: measured on this machine, or the source table."""
+    source = str(config.get("interp.auto-costs")).lower()
+    if source == "table":
+        return {m: cost(m, device.type, kind) for m in methods}
+    if source != "measured":
+        raise ValueError(f"goesvfi.interp.auto-costs must be 'measured' or 'table', not {source!r}")
+    from .costs import measured_costs
+
+    table = measured_costs(device, methods)
+    return {m: float(table.get(m, {}).get(kind, cost(m, device.type, kind))) for m in methods}
 
 
 def budget(device_type: str) -> float:
@@ -55,7 +70,10 @@ def choose(device: torch.device, kind: str, available: list[str]) -> str:
     if not order:
         return "linear"
     limit = budget(device.type)
+    if len(order) == 1:
+        return order[0]
+    costs = costs_for(device, kind, order)
     for m in order:
-        if cost(m, device.type, kind) <= limit:
+        if costs[m] <= limit:
             return m
-    return min(order, key=lambda m: cost(m, device.type, kind))
+    return min(order, key=costs.__getitem__)
