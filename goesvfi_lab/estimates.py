@@ -35,10 +35,11 @@ PICKUP_CAP = 1.0  # s: a longer wait from submission to the first start is a bus
 # benchmarks/estimate.py's component timings at 512² (OMP_NUM_THREADS=1, factor 4). The preview
 # replaces the entry of the method it times; the rest scale with it (see :func:`scaled_interp`).
 INTERP_COST = {
-    "cpu": {"linear": 0.01, "flow": {"field": 0.12, "video": 1.7}, "rife": 2.4, "ensemble": 9.4},
+    # fast: one thread, bikes.mp4 640×272 (0.29 s/MP); it runs on the CPU whatever the device
+    "cpu": {"linear": 0.01, "fast": 0.3, "flow": {"field": 0.12, "video": 1.7}, "rife": 2.4, "ensemble": 9.4},
     # GPUs: RIFE-class figures, not measured on this project's machines (no GPU)
-    "cuda": {"linear": 0.001, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},
-    "mps": {"linear": 0.005, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},
+    "cuda": {"linear": 0.001, "fast": 0.3, "flow": 0.02, "rife": 0.01, "ensemble": 0.04},
+    "mps": {"linear": 0.005, "fast": 0.3, "flow": 0.2, "rife": 0.2, "ensemble": 0.8},
 }
 
 
