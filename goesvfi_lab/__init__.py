@@ -36,6 +36,7 @@ _LAZY = {
     "lonlat": "goesvfi_lab.geo",
     "lab": "goesvfi_lab.notebook",
     "panel": "goesvfi_lab.notebook",
+    "player": "goesvfi_lab.notebook",
 }
 _SUBMODULES = {"model", "policy", "discover", "errors", "frames", "sample", "interp", "config", "geo", "archive"}
 
@@ -63,5 +64,5 @@ if TYPE_CHECKING:  # static tools see the real names
     from .geo import lonlat
     from .interp import available_methods, interpolate, interpolate_sequence
     from .model import BatchJob, JobPriority, JobStatus, Stats
-    from .notebook import lab, panel
+    from .notebook import lab, panel, player
     from .queue import BatchQueue

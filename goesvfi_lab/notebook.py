@@ -1,4 +1,5 @@
-"""The notebook entry points ``gl.lab()`` and ``gl.panel(q)``: they make or reuse a queue and hand it to a view.
+"""The notebook entry points ``gl.lab()`` and ``gl.panel(q)`` (they make or reuse a queue and hand it to a
+view) and ``gl.player(job)`` (a finished job's frames side by side, from disk).
 
 This module sits on top of both the facade (:class:`~goesvfi_lab.BatchQueue`) and the views
 (:mod:`goesvfi_lab.widgets`), so that neither imports the other: the queue never imports widgets,
@@ -13,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .widgets.app import Lab, QueueApp, SharedQueue
+    from .widgets.player import JobPlayer
 
-__all__ = ["current_cell", "lab", "panel"]
+__all__ = ["current_cell", "lab", "panel", "player"]
 
 
 def lab(
@@ -67,6 +69,18 @@ def panel(queue: Any, **options: Any) -> QueueApp:
     from .widgets.app import QueueApp
 
     return QueueApp(queue, **options)
+
+
+def player(job_or_output_dir: Any, **options: Any) -> JobPlayer:
+    """Step through a finished job's scans, frames and confidence side by side (files on disk only).
+
+    Give a :class:`~goesvfi_lab.BatchJob` (its ``output_dir``) or the output folder; a folder without
+    ``job.json`` (the job has not finished) raises ValueError naming it.
+    """
+    from .widgets.player import JobPlayer
+
+    output_dir = getattr(job_or_output_dir, "output_dir", job_or_output_dir)
+    return JobPlayer(os.fspath(output_dir), **options)
 
 
 def current_cell() -> tuple[str, str] | None:

@@ -405,3 +405,61 @@ def remove_outputs(output_dir: str, extra: Iterable[str | None] = ()) -> int:
 def temporaries(output_dir: str) -> list[str]:
     """Leftover temporaries of interrupted atomic writes (files, or directories of Zarr stores)."""
     return [p for p in job_files(output_dir) if _TEMP.match(os.path.basename(p))]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One frame of a finished job, as a player steps through it.
+
+    ``index`` is the frame's position (``path`` its PNG); ``pair`` the input pair it lies in and ``t`` its
+    time fraction there (the last input is pair n-2 at t = 1); ``scan`` the frame index of the input scan
+    at or before it (``scan // factor`` is that input's number); ``time`` its ISO time, when known.
+    """
+
+    index: int
+    is_scan: bool
+    pair: int
+    t: float
+    path: str
+    scan: int
+    factor: int
+    time: str | None = None
+
+    @property
+    def position(self) -> float:
+        """Where the frame lies in units of input scans: 2.25 is a quarter of the way from scan 2 to 3."""
+        return self.index / self.factor
+
+
+def player_steps(output_dir: str) -> list[Step]:
+    """Every frame of the finished job in ``output_dir`` in time order, from its manifest.
+
+    Raises ValueError naming the folder when it holds no manifest (the job is not finished, or this is
+    not a job's folder). Frames are not opened: a path may be missing if files were removed since.
+    """
+    manifest = read_manifest(output_dir)
+    if manifest is None:
+        raise ValueError(
+            f"{output_dir}: no {MANIFEST} there, so no finished job to play (not finished, or not a job folder)"
+        )
+    factor = max(int(manifest.get("factor") or 1), 1)
+    inputs = manifest.get("inputs") or []
+    total = int(manifest.get("frames") or n_frames(len(inputs), factor))
+    times = manifest.get("frame_times") or []
+    last_pair = max((total - 1) // factor - 1, 0)
+    steps = []
+    for i in range(total):
+        pair = min(i // factor, last_pair)
+        steps.append(
+            Step(
+                index=i,
+                is_scan=i % factor == 0,
+                pair=pair,
+                t=(i - pair * factor) / factor,
+                path=frame_path(output_dir, i),
+                scan=(i // factor) * factor,
+                factor=factor,
+                time=times[i] if i < len(times) and isinstance(times[i], str) else None,
+            )
+        )
+    return steps

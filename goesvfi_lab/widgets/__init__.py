@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from .app import Lab, QueueApp, SharedQueue
 from .filter_panel import FilterPanel
+from .player import JobPlayer
 from .preview_panel import PreviewPanel
 from .queue_panel import QueuePanel
 from .stats_panel import StatsPanel
 
-__all__ = ["FilterPanel", "Lab", "PreviewPanel", "QueueApp", "QueuePanel", "SharedQueue", "StatsPanel"]
+__all__ = ["FilterPanel", "JobPlayer", "Lab", "PreviewPanel", "QueueApp", "QueuePanel", "SharedQueue", "StatsPanel"]

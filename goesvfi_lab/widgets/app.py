@@ -155,6 +155,9 @@ class QueueApp(W.VBox):
         if updater is not None:
             updater.stop()
             self.queue.on("*", self._on_event, remove=True)
+        queue_panel = getattr(self, "queue_panel", None)
+        if queue_panel is not None:
+            queue_panel.close_player()
         super().close()
 
 

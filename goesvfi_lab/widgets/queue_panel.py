@@ -15,7 +15,7 @@ import ipywidgets as W
 
 from .. import html as fmt
 from ..html import html_note
-from ..model import BatchJob
+from ..model import BatchJob, JobStatus
 from .common import ErrorArea, button, guard
 from .state import SHOW, bumped, can_cancel, can_reprioritise, can_retry, clamp_page
 
@@ -32,14 +32,21 @@ def _limit_text(value: int | None) -> str:
     return "no limit" if not value else "at once"
 
 
-# the cells (a grid, style.css) take the line's width less the four fixed-size actions; the same flex for the
+# the cells (a grid, style.css) take the line's width less the five fixed-size actions; the same flex for the
 # header and every row keeps the columns aligned
 CELLS_FLEX = "1 1 0"
+ACTIONS = 5  # play, cancel, retry, up, down
+
+
+def can_play(job: BatchJob) -> bool:
+    """A job whose frames are all on disk: the player can step through them."""
+    return job.status == JobStatus.COMPLETED
 
 
 class JobRow(W.VBox):
-    """One table row: the cells as HTML, then cancel / retry / priority up / priority down; under them the
-    job's error or note on one line (the file name and the reason), and a click on it opens the whole message."""
+    """One table row: the cells as HTML, then play (finished jobs only) / cancel / retry / priority up / priority
+    down; under them the job's error or note on one line (the file name and the reason), and a click on it opens
+    the whole message."""
 
     def __init__(self, act: Callable[[str, str], None]) -> None:
         self.job_id: str | None = None
@@ -54,15 +61,23 @@ class JobRow(W.VBox):
         )
         self.note.add_class("gvl-note")
         self.note.on_click(lambda _b: self.toggle())
+        self.play = _small("play", "step through this job's scans and frames (before / after)", "gvl-play")
         self.cancel = _small("times", "cancel this job", "gvl-cancel")
         self.retry = _small("redo", "retry this job", "gvl-retry")
         self.up = _small("arrow-up", "raise priority", "gvl-up")
         self.down = _small("arrow-down", "lower priority", "gvl-down")
-        for b, action in ((self.cancel, "cancel"), (self.retry, "retry"), (self.up, "up"), (self.down, "down")):
+        actions = (
+            (self.play, "play"),
+            (self.cancel, "cancel"),
+            (self.retry, "retry"),
+            (self.up, "up"),
+            (self.down, "down"),
+        )
+        for b, action in actions:
             b.on_click(lambda _b, action=action: act(action, self.job_id))
         self.detail = W.HTML(layout=W.Layout(display="none"))
         line = W.HBox(
-            [self.info, self.cancel, self.retry, self.up, self.down],
+            [self.info, self.play, self.cancel, self.retry, self.up, self.down],
             layout=W.Layout(align_items="center", width="100%"),
         )
         super().__init__([line, self.note, self.detail], layout=W.Layout(display="none", width="100%"))
@@ -87,6 +102,9 @@ class JobRow(W.VBox):
                 for k in ("error", "note"):
                     (self.note.add_class if k == kind else self.note.remove_class)(f"gvl-note-{k}")
             self._show_detail()
+            playable = can_play(job)
+            self.play.disabled = not playable
+            self.play.layout.visibility = "visible" if playable else "hidden"  # holds its place: columns align
             self.cancel.disabled = not can_cancel(job)
             self.retry.disabled = not can_retry(job)
             self.up.disabled = not can_reprioritise(job) or bumped(job.priority, +1) is None
@@ -183,6 +201,10 @@ class QueuePanel(W.VBox):
         self.page_info = W.HTML()
         self.empty = W.HTML('<span class="gvl-muted">No jobs yet: confirm a preview to add some.</span>')
         self.rows = [JobRow(g(self._act)) for _ in range(page_size)]
+        self.player: Any = None  # the one open JobPlayer, under the table
+        self.player_job: str | None = None
+        self.player_box = W.VBox(layout=W.Layout(max_width="100%"))
+        self.player_box.add_class("gvl-player-box")
 
         super().__init__(
             children=[
@@ -207,6 +229,7 @@ class QueuePanel(W.VBox):
                 self._header(),
                 self.empty,
                 *self.rows,
+                self.player_box,
             ]
         )
         self.add_class("gvl-queue")
@@ -214,7 +237,7 @@ class QueuePanel(W.VBox):
     @staticmethod
     def _header() -> W.HBox:
         """The column titles, laid out as a row is (hidden buttons hold the actions' place)."""
-        spacers = [_small("", "", "gvl-spacer") for _ in range(4)]
+        spacers = [_small("", "", "gvl-spacer") for _ in range(ACTIONS)]
         for b in spacers:
             b.layout.visibility = "hidden"
         cells = W.HTML(fmt.job_header(), layout=W.Layout(flex=CELLS_FLEX, min_width="0", overflow="hidden"))
@@ -231,6 +254,9 @@ class QueuePanel(W.VBox):
         if job_id is None:
             return
         q = self.queue
+        if action == "play":
+            self.toggle_player(job_id)
+            return
         if action == "cancel":
             q.cancel(job_id)
         elif action == "retry":
@@ -241,6 +267,30 @@ class QueuePanel(W.VBox):
             if new is not None:
                 q.set_priority(job_id, new)
         self._did()
+
+    def toggle_player(self, job_id: str) -> None:
+        """Open the player for ``job_id`` under the table (closing any other); the same job again closes it."""
+        with self._lock:
+            if self.player_job == job_id:
+                self.close_player()
+                return
+            self.close_player()
+            job = self.queue.job(job_id)
+            from .player import JobPlayer
+
+            try:
+                self.player = JobPlayer(job.output_dir, on_close=self.close_player)
+            except ValueError as exc:  # the folder holds no finished job (moved, removed, overwritten)
+                self.player = W.HTML(html_note(f"Cannot play {job.name}: {exc}"))
+            self.player_job = job_id
+            self.player_box.children = (self.player,)
+
+    def close_player(self) -> None:
+        with self._lock:
+            player, self.player, self.player_job = self.player, None, None
+            self.player_box.children = ()
+            if player is not None:
+                player.close()
 
     def _set_concurrency(self, change: dict) -> None:
         value = int(change["new"]) or None  # 0 in the box: no limit
