@@ -80,6 +80,7 @@ def player(job_or_output_dir: Any, **options: Any) -> JobPlayer:
     from .widgets.player import JobPlayer
 
     output_dir = getattr(job_or_output_dir, "output_dir", job_or_output_dir)
+    options.setdefault("style", True)  # shown on its own: it brings the panels' stylesheet
     return JobPlayer(os.fspath(output_dir), **options)
 
 

@@ -7,6 +7,7 @@ comm, clicked as the browser would.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
@@ -117,6 +118,7 @@ def test_player_shows_scan_frame_and_confidence(wire, done):
     assert "scan 1 (before)" in p.before.caption.value
     assert "frame 5 (t = 1.25)" in p.frame.caption.value and "interpolated" in p.frame.caption.value
     assert p.confidence.showing_image and p.confidence.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "mean 0." in p.confidence.caption.value
     conf_5 = p.confidence.image.value
     sent = [m for m in wire.log if m["comm_id"] == p.frame.image.model_id and m["type"] == "comm_msg"]
     assert any(m["buffers"] for m in sent)  # the new frame went to the browser (bytes travel as buffers)
@@ -179,6 +181,7 @@ def test_queue_panel_plays_finished_jobs_only(wire, done):
     wire.click(rows[jobs["flow"].id].play)
     assert isinstance(qp.player, JobPlayer) and qp.player.output_dir == jobs["flow"].output_dir
     assert qp.player_box.children == (qp.player,) and qp.player_box in qp.children
+    assert qp.player_box.layout.display == "flex"
     first = qp.player
     wire.click(rows[jobs["png"].id].play)  # one player at a time
     assert qp.player is not first and qp.player.output_dir == jobs["png"].output_dir and first.comm is None
@@ -186,8 +189,57 @@ def test_queue_panel_plays_finished_jobs_only(wire, done):
     assert qp.player is None and qp.player_box.children == ()
     wire.click(rows[jobs["flow"].id].play)
     wire.click(qp.player.close_button)  # the player's own close button
-    assert qp.player is None and qp.player_box.children == ()
+    assert qp.player is None and qp.player_box.children == () and qp.player_box.layout.display == "none"
     app.refresh()
     assert rows[jobs["flow"].id].play.layout.visibility == "visible"
     assert not app.errors.value
+
+    q.store.update(waiting, status=JobStatus.COMPLETED)  # completed, but its folder holds no finished job
+    app.refresh()
+    wire.click(rows[waiting].play)
+    assert "Cannot play waiting" in qp.player.value and "no job.json" in qp.player.value
+    assert not app.errors.value
     app.close()
+
+
+def test_confidence_from_fields_while_they_remain(tmp_path, done):
+    """Before a cube is written the maps wait in .fields/: the player reads them there (scans say why not)."""
+    import json
+
+    import numpy as np
+
+    from goesvfi_lab.engine.layout import confidence_path
+
+    _store, jobs = done
+    out = tmp_path / "fields"
+    shutil.copytree(jobs["flow"].output_dir, out)
+    os.remove(out / "cube.nc")
+    manifest = json.loads((out / "job.json").read_text())
+    manifest["cube"] = None
+    (out / "job.json").write_text(json.dumps(manifest))
+    os.makedirs(out / ".fields")
+    for i in range((N - 1) * F + 1):
+        if i % F:
+            np.save(confidence_path(str(out), i), np.full((40, 48), i / 10, np.float32))
+    p = JobPlayer(out)
+    assert p.source.kind == "fields"
+    p.show(3)
+    assert p.confidence.showing_image and "mean 0.30" in p.confidence.caption.value
+    p.show(F)
+    assert not p.confidence.showing_image and "scan" in p.confidence.text.value
+    p.close()
+
+
+def test_large_frames_are_sent_as_smaller_copies(done):
+    from PIL import Image
+
+    from goesvfi_lab.widgets.player import RENDER_SIZE, frame_png
+
+    _store, jobs = done
+    path = player_steps(jobs["png"].output_dir)[1].path
+    assert frame_png(path) == on_disk(path)
+    small = frame_png(path, max_bytes=10)  # as a full-disk frame would be
+    assert small != on_disk(path)
+    with Image.open(io.BytesIO(small)) as img, Image.open(path) as src:
+        assert img.size == src.size and max(img.size) <= RENDER_SIZE  # never enlarged
+    assert frame_png(path + ".gone") is None

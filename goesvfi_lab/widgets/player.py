@@ -137,6 +137,13 @@ def confidence_png(array: np.ndarray, cmap: str = CONFIDENCE_CMAP) -> bytes:
     return _png(rgba[..., :3])
 
 
+def confidence_summary(array: np.ndarray) -> str | None:
+    """ "mean 0.83 · min 0.12" over the map's valid pixels; None when it has none."""
+    valid = np.asarray(array, dtype=np.float32)
+    valid = valid[np.isfinite(valid)]
+    return f"mean {float(valid.mean()):.2f} · min {float(valid.min()):.2f}" if valid.size else None
+
+
 def colour_key_png(cmap: str = CONFIDENCE_CMAP, width: int = PANE_WIDTH, height: int = 10) -> bytes:
     """A horizontal strip of ``cmap`` from 0 (left) to 1 (right): the key under the confidence pane."""
     ramp = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
@@ -228,17 +235,22 @@ class _Pane(W.VBox):
 class JobPlayer(W.VBox):
     """Steps through a finished job: scan before | frame | confidence, with Play, a slider and ◀ ▶.
 
-    ``on_close`` (e.g. the queue panel hiding it) adds a close button that calls it.
+    ``on_close`` (e.g. the queue panel hiding it) adds a close button that calls it; ``style`` brings the
+    panels' stylesheet along (a player shown on its own, ``gl.player(job)``; inside an app it is there).
     """
 
     def __init__(
-        self, output_dir: str | os.PathLike[str], interval: int = 400, on_close: Callable[[], None] | None = None
+        self,
+        output_dir: str | os.PathLike[str],
+        interval: int = 400,
+        on_close: Callable[[], None] | None = None,
+        style: bool = False,
     ) -> None:
         self.output_dir = os.fspath(output_dir)
         self.steps = layout.player_steps(self.output_dir)  # ValueError: not a finished job
         self.manifest = layout.read_manifest(self.output_dir) or {}
         self.source = find_confidence(self.output_dir, self.manifest)
-        self._cache: OrderedDict[tuple[str, int], bytes | None] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, int], Any] = OrderedDict()
         self._lock = threading.RLock()
         last = len(self.steps) - 1
         self.play = W.Play(value=0, min=0, max=last, step=1, interval=interval, description="play")
@@ -275,9 +287,15 @@ class JobPlayer(W.VBox):
             [self.before, self.frame, self.confidence], layout=W.Layout(flex_flow="row wrap", max_width="100%")
         )
         top = W.HBox(head, layout=W.Layout(align_items="center", justify_content="space-between"))
-        self._boxes = (top, controls, panes)
-        super().__init__([top, controls, panes], layout=W.Layout(max_width="100%", overflow="hidden"))
+        self._boxes: tuple[W.Widget, ...] = (top, controls, panes)
+        if style:
+            from .formatting import style_tag
+
+            self._boxes = (W.HTML(style_tag()), *self._boxes)
+        super().__init__(list(self._boxes), layout=W.Layout(max_width="100%", overflow="hidden"))
         self.add_class("gvl-player")
+        if style:
+            self.add_class("gvl-app")
         self.slider.observe(lambda c: self.show(c["new"]), names="value")
         self.show(0)
 
@@ -295,7 +313,7 @@ class JobPlayer(W.VBox):
     def step_by(self, delta: int) -> None:
         self.slider.value = min(max(self.index + delta, 0), len(self.steps) - 1)
 
-    def _cached(self, kind: str, index: int, make: Callable[[], bytes | None]) -> bytes | None:
+    def _cached(self, kind: str, index: int, make: Callable[[], Any]) -> Any:
         key = (kind, index)
         with self._lock:
             if key in self._cache:
@@ -311,12 +329,17 @@ class JobPlayer(W.VBox):
     def frame_bytes(self, index: int) -> bytes | None:
         return self._cached("frame", index, lambda: frame_png(self.steps[index].path))
 
-    def confidence_bytes(self, index: int) -> bytes | None:
-        def make() -> bytes | None:
-            array = read_confidence(self.output_dir, self.source, index)
-            return None if array is None else confidence_png(array)
+    def confidence_view(self, index: int) -> tuple[bytes | None, str | None]:
+        """(PNG bytes, "mean 0.83 · min 0.12") of frame ``index``'s confidence; (None, None) where none."""
 
-        return self._cached("confidence", index, make) if self.source.kind else None
+        def make() -> tuple[bytes | None, str | None]:
+            array = read_confidence(self.output_dir, self.source, index)
+            return (None, None) if array is None else (confidence_png(array), confidence_summary(array))
+
+        return self._cached("confidence", index, make) if self.source.kind else (None, None)
+
+    def confidence_bytes(self, index: int) -> bytes | None:
+        return self.confidence_view(index)[0]
 
     def confidence_text(self, step: layout.Step) -> str:
         if self.source.kind is None:
@@ -342,7 +365,8 @@ class JobPlayer(W.VBox):
             missing.format(os.path.basename(step.path)),
             _time_label(step),
         )
-        self.confidence.show("confidence", self.confidence_bytes(index), self.confidence_text(step))
+        png, summary = self.confidence_view(index)
+        self.confidence.show("confidence", png, self.confidence_text(step), summary)
         self.position.value = html_note(f"{index + 1} / {len(self.steps)}")
         self.prev.disabled = index <= 0
         self.next.disabled = index >= len(self.steps) - 1

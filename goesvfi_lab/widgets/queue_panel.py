@@ -203,7 +203,15 @@ class QueuePanel(W.VBox):
         self.rows = [JobRow(g(self._act)) for _ in range(page_size)]
         self.player: Any = None  # the one open JobPlayer, under the table
         self.player_job: str | None = None
-        self.player_box = W.VBox(layout=W.Layout(max_width="100%"))
+        self.player_box = W.VBox(
+            layout=W.Layout(
+                display="none",
+                max_width="100%",
+                margin="6px 0 0 0",
+                padding="6px 0 0 0",
+                border_top="1px solid var(--jp-border-color2, #e0e0e0)",
+            )
+        )
         self.player_box.add_class("gvl-player-box")
 
         super().__init__(
@@ -284,11 +292,13 @@ class QueuePanel(W.VBox):
                 self.player = W.HTML(html_note(f"Cannot play {job.name}: {exc}"))
             self.player_job = job_id
             self.player_box.children = (self.player,)
+            self.player_box.layout.display = "flex"
 
     def close_player(self) -> None:
         with self._lock:
             player, self.player, self.player_job = self.player, None, None
             self.player_box.children = ()
+            self.player_box.layout.display = "none"
             if player is not None:
                 player.close()
 
