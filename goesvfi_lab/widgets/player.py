@@ -138,7 +138,7 @@ def confidence_png(array: np.ndarray, cmap: str = CONFIDENCE_CMAP) -> bytes:
 
 
 def confidence_summary(array: np.ndarray) -> str | None:
-    """ "mean 0.83 · min 0.12" over the map's valid pixels; None when it has none."""
+    """The map in a few words, ``mean 0.83 · min 0.12`` over its valid pixels; None when it has none."""
     valid = np.asarray(array, dtype=np.float32)
     valid = valid[np.isfinite(valid)]
     return f"mean {float(valid.mean()):.2f} · min {float(valid.min()):.2f}" if valid.size else None
@@ -146,13 +146,12 @@ def confidence_summary(array: np.ndarray) -> str | None:
 
 def colour_key_png(cmap: str = CONFIDENCE_CMAP, width: int = PANE_WIDTH, height: int = 10) -> bytes:
     """A horizontal strip of ``cmap`` from 0 (left) to 1 (right): the key under the confidence pane."""
-    ramp = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
     import matplotlib
-
-    rgba = matplotlib.colormaps[cmap](ramp, bytes=True)
-    buf = io.BytesIO()
     from PIL import Image
 
+    ramp = np.tile(np.linspace(0.0, 1.0, width, dtype=np.float32), (height, 1))
+    rgba = matplotlib.colormaps[cmap](ramp, bytes=True)
+    buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="PNG")
     return buf.getvalue()
 
