@@ -208,6 +208,27 @@ def test_quickstart_from_files_to_finished_videos(server, page):
     assert_fits(page)
     shot(page, "03-finished.png")
 
+    # issue 16: a finished row's play button opens the before/after player under the table; ▶ steps on
+    page.locator('.gvl-row:has([data-status="completed"]) button.gvl-play').first.click()
+    player = page.locator(".gvl-player").first
+    player.wait_for(state="visible", timeout=30_000)
+    frame_img = player.locator(".gvl-player-frame img")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.gvl-player-before img, .gvl-player-frame img')]
+                   .every(i => i.complete && i.naturalWidth > 0)"""
+    )
+    first_src = frame_img.get_attribute("src")
+    player.locator("button[title='next frame']").first.click()
+    page.wait_for_function(
+        "s => document.querySelector('.gvl-player-frame img').getAttribute('src') !== s", arg=first_src
+    )
+    assert "interpolated" in player.locator(".gvl-player-frame").inner_text()
+    assert "no confidence map" in player.locator(".gvl-player-confidence").inner_text()  # linear gives none
+    assert_fits(page)
+    shot(page, "09-player.png")
+    page.locator(".gvl-player-close").first.click()
+    player.wait_for(state="hidden", timeout=10_000)
+
     # pause, submit all three sequences, cancel a waiting job, resume
     page.locator("button.gvl-pause").click()
     wait_tile(page, "state", "paused", timeout=10_000)

@@ -201,9 +201,12 @@ class _Pane(W.VBox):
     """A caption, an image, and a line of text shown instead of the image when there is none."""
 
     def __init__(self, cls: str) -> None:
-        self.caption = W.HTML(layout=W.Layout(width=f"{PANE_WIDTH}px"))
-        self.image = W.Image(format="png", layout=W.Layout(width=f"{PANE_WIDTH}px", height="auto"))
-        self.text = W.HTML(layout=W.Layout(width=f"{PANE_WIDTH}px", display="none"))
+        # children fill the pane less their margins (ipywidgets gives every widget 2 px a side): at the
+        # pane's own width they would reach 4 px past it and the pane would scroll sideways
+        fill = "calc(100% - 4px)"
+        self.caption = W.HTML(layout=W.Layout(width=fill))
+        self.image = W.Image(format="png", layout=W.Layout(width=fill, height="auto"))
+        self.text = W.HTML(layout=W.Layout(width=fill, display="none"))
         super().__init__(
             [self.caption, self.image, self.text],
             layout=W.Layout(width=f"{PANE_WIDTH}px", flex="0 0 auto", margin="0 8px 4px 0"),
@@ -266,7 +269,7 @@ class JobPlayer(W.VBox):
         self.before = _Pane("gvl-player-before")
         self.frame = _Pane("gvl-player-frame")
         self.confidence = _Pane("gvl-player-confidence")
-        self.key = W.Image(value=colour_key_png(), format="png", layout=W.Layout(width=f"{PANE_WIDTH}px"))
+        self.key = W.Image(value=colour_key_png(), format="png", layout=W.Layout(width="calc(100% - 4px)"))
         self.key_label = W.HTML(html_note("0 (disagree) … 1 (agree)"))
         if self.source.kind is None:
             self.key.layout.display = self.key_label.layout.display = "none"
