@@ -133,7 +133,7 @@ def test_player_shows_scan_frame_and_confidence(wire, done):
     assert "scan" in p.frame.caption.value and "this frame" in p.before.caption.value
     assert p.next.disabled and not p.prev.disabled
     for pane in (p.before, p.frame, p.confidence):  # three modest panes: they fit beside the file browser
-        assert pane.image.layout.width == "300px"
+        assert pane.layout.width == "300px"  # three fit beside the file browser at 1400 px (browser test)
     p.close()
 
 
