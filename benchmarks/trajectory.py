@@ -13,6 +13,8 @@ Datasets (``--quick``: smaller sizes):
   Rankine vortex; parcels move on arcs, faster every scan (10° per scan at the radius, +25 % per scan);
 - ``translate``: a texture in uniform translation (2, 5 px per scan): nothing to gain, nothing may be lost.
 
+A ``fast`` row (OpenCV DIS on an 8-bit guide, two scans; interp/fast.py) is measured beside them.
+
 Factors 4 and 8 (every 4th / 8th truth frame is a key; the rest are regenerated). The "12-bit floor"
 row is the RMSE of the truth at the regenerated times stored as ABI L2 band-13 counts would store it
 (scale 0.06145332 K, offset 89.62 K, ../shared/goes/README.md) and decoded: the error no method can
@@ -135,11 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'method':22} {'PSNR dB':>8} {'RMSE':>9} {'RMSE t=½':>9} {'s/frame':>8}", flush=True)
             floor = floor_rmse(truth, idx, unit)
             results: dict[str, list] = {}
-            seconds: dict[str, list[float]] = {"linear": [], "flow (two scans)": [], "flow curved": []}
+            seconds: dict[str, list[float]] = {"linear": [], "fast": [], "flow (two scans)": [], "flow curved": []}
             for r in range(args.rounds):
                 order = list(seconds) if r % 2 == 0 else list(reversed(seconds))
                 for label in order:
-                    method = "linear" if label == "linear" else "flow"
+                    method = label if label in ("linear", "fast") else "flow"
                     out, dt = run(keys, factor, method, label == "flow curved")
                     results[label] = out
                     seconds[label].append(dt / len(idx))
@@ -154,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row | {"psnr": p, "rmse": err(idx), "rmse_half": err(half), "seconds_per_frame": s})
             fp = 20 * np.log10(peak / floor)
             print(f"{'12-bit floor':22} {fp:8.2f} {floor:9.4f} {floor:9.4f} {'':>8}", flush=True)
-            two = next(r for r in rows[-3:] if r["method"] == "flow (two scans)")
-            cur = next(r for r in rows[-3:] if r["method"] == "flow curved")
+            two = next(r for r in rows[-len(seconds) :] if r["method"] == "flow (two scans)")
+            cur = next(r for r in rows[-len(seconds) :] if r["method"] == "flow curved")
             gain, cost = cur["psnr"] - two["psnr"], cur["seconds_per_frame"] / two["seconds_per_frame"]
             print(f"curved − two scans: {gain:+.2f} dB, time ×{cost:.2f}; curved at t=½ / floor: "
                   f"{cur['rmse_half'] / floor:.1f}×", flush=True)  # fmt: skip

@@ -129,3 +129,20 @@ def test_auto_picks_fast_under_a_small_budget():
         assert auto.choose(cpu, "video", methods) == "fast"
         assert interp.resolve_method("auto", "cpu", "video") == "fast"
         assert auto.choose(cpu, "field", methods) == "flow"  # flow is better and cheaper on fields
+
+
+def test_flow_on_fields_estimates_with_dis_on_the_cpu():
+    import dataclasses
+
+    import torch
+
+    from goesvfi_lab.interp.flow import FIELD_PARAMS, FlowBackend, estimate_flow
+
+    assert FlowBackend(torch.device("cpu"), "field").params.estimator == "dis"
+    assert FlowBackend(torch.device("cpu"), "video").params.estimator == "torch"
+    a, b = waves(H, W), waves(H, W, shift=(3.0, -5.0))
+    guide = [torch.from_numpy(((x + 15) / 30).astype(np.float32))[None, None] for x in (a, b)]
+    for params in (FIELD_PARAMS, dataclasses.replace(FIELD_PARAMS, estimator="torch")):
+        flow = estimate_flow(*guide, params)[0].numpy()
+        epe = np.hypot(flow[0] + 5.0, flow[1] - 3.0)[INNER]
+        assert np.median(epe) < 0.1, params.estimator

@@ -26,18 +26,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from .dis import dis_flow, grey8
 from .flow import confidence_map
 
 FIXED_POINT = 2  # trajectory-inversion iterations (2 score as 6 on the dev clips)
 OCC_SIGMA = 1.0  # forward–backward error (pixels) at which visibility halves, as flow.FlowParams.occ_sigma
-
-
-def available() -> bool:
-    try:
-        import cv2  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class _Sampler:
@@ -82,12 +75,6 @@ def _length(v: np.ndarray) -> np.ndarray:
     return cv2.magnitude(np.ascontiguousarray(v[..., 0]), np.ascontiguousarray(v[..., 1]))
 
 
-def _grey8(x: np.ndarray) -> np.ndarray:
-    """(C, H, W) working-range frame → the uint8 H×W guide DIS needs."""
-    g = x.mean(axis=0) if x.shape[0] > 1 else x[0]
-    return np.ascontiguousarray(np.clip(np.rint(g * 255.0), 0, 255).astype(np.uint8))
-
-
 def _stack(frames: list[torch.Tensor], device: torch.device) -> torch.Tensor:
     """(C, H, W) frames → (N, C, H, W) on ``device``; one frame is a view, not a copy."""
     return (frames[0][None] if len(frames) == 1 else torch.stack(frames)).to(device)
@@ -105,20 +92,10 @@ class FastBackend:
         self.device = device
         cv2.setNumThreads(max(1, torch.get_num_threads()))
 
-    @staticmethod
-    def _flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """DIS flow from ``a`` to ``b`` (H×W×2): a new estimator per call, as one is not thread-safe."""
-        import cv2
-
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-        dis.setVariationalRefinementIterations(0)
-        dis.setFinestScale(1)  # half resolution, not the preset's quarter: +0.2 dB on every clip, +25 % time
-        return dis.calc(a, b, None)
-
     def _pair(self, a: np.ndarray, b: np.ndarray, times: Sequence[float]) -> list[tuple[np.ndarray, np.ndarray]]:
         """One (C, H, W) pair → per t the frame and its confidence, both H×W×… float32."""
-        ga, gb = _grey8(a), _grey8(b)
-        f01, f10 = self._flow(ga, gb), self._flow(gb, ga)
+        ga, gb = grey8(a), grey8(b)
+        f01, f10 = dis_flow(ga, gb), dis_flow(gb, ga)
         s = _sampler(*a.shape[-2:])
         err0, err1 = _length(f01 + s.warp(f10, f01)), _length(f10 + s.warp(f01, f10))
         x0, x1 = np.ascontiguousarray(a.transpose(1, 2, 0)), np.ascontiguousarray(b.transpose(1, 2, 0))

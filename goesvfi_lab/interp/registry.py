@@ -31,7 +31,7 @@ def _rife_available() -> bool:
 
 
 def _opencv_available() -> bool:
-    from .fast import available
+    from .dis import available
 
     return available()
 
