@@ -3,7 +3,8 @@
 Estimation: coarse-to-fine over an image pyramid, a few warping steps per level; each step solves the
 linearised brightness-constancy equations over a Gaussian window (Lucas–Kanade structure tensor)
 together with a smoothness pull towards the locally averaged flow (a combined local–global scheme,
-iterated Jacobi-style). Both directions (0→1 and 1→0) run as one batch.
+iterated Jacobi-style). Both directions (0→1 and 1→0) run as one batch. Fields on the CPU take their
+flows from OpenCV's DIS instead (``FlowParams.estimator``, dis.py): measured better and cheaper there.
 
 Synthesis at time t: the flow from time t back to each input is found by inverting the constant-
 velocity trajectory x = p + t·u(p) with a fixed-point iteration (no splatting, only grid_sample), from
