@@ -197,3 +197,56 @@ def test_checkpoint_from_config(tmp_path):
         assert "rife" not in interp.available_methods()
     with dask.config.set({"goesvfi.rife.checkpoint": CHECKPOINT}):
         assert rife.find_checkpoint() == CHECKPOINT
+
+
+def test_ensemble_blends_the_rife_passes_with_fast():
+    """The ensemble mixes fast into mean(RIFE over the rotations) where they agree; a known translation."""
+    import dask.config
+
+    from goesvfi_lab.interp import ensemble
+
+    a = np.stack([waves(64, 96, seed=s) for s in (7, 8, 9)], -1)
+    lo, hi = a.min() - 1, a.max() + 1
+    shots = {
+        t: to_uint8(np.stack([waves(64, 96, shift=(3 * t, 5 * t), seed=s) for s in (7, 8, 9)], -1), lo, hi)
+        for t in (0.0, 0.5, 1.0)
+    }
+    x0, x1 = (torch.from_numpy(shots[t].transpose(2, 0, 1)[None].astype(np.float32) / 255) for t in (0.0, 1.0))
+    be = interp.get_backend("ensemble", "cpu")
+    with dask.config.set({"goesvfi.rife.fast-weight": 0.0}):
+        (rife_mean,) = be.run(x0, x1, [0.5])
+    (fast,) = interp.get_backend("fast", "cpu").run(x0, x1, [0.5])
+    with dask.config.set({"goesvfi.rife.fast-weight": 0.5}):
+        (blend,) = be.run(x0, x1, [0.5])
+    assert (rife_mean - fast).abs().max() > 1e-3  # the two members differ, so the blend is not trivially either
+    lo_, hi_ = torch.minimum(rife_mean, fast), torch.maximum(rife_mean, fast)
+    assert ((blend >= lo_ - 1e-6) & (blend <= hi_ + 1e-6)).all() and (blend - rife_mean).abs().max() > 1e-4
+
+    # fast's share: up to the weight where the members agree, none where they disagree by far
+    r = torch.zeros(1, 3, 32, 64)
+    f = torch.full_like(r, 0.01)
+    f[..., 32:] = 0.5
+    out = ensemble._blend(r, f, 0.5)
+    assert out[..., 8:-8, :16].mean().item() == pytest.approx(
+        0.5 * 0.01 * np.exp(-((0.01 / ensemble.AGREE) ** 2)), rel=1e-3
+    )
+    assert out[..., 48:].abs().max().item() < 1e-6
+
+    y = interp.interpolate(shots[0.0], shots[1.0], 0.5, method="ensemble", device="cpu")
+    inner = (slice(8, -8), slice(8, -8))
+    assert y.dtype == np.uint8 and psnr(y[inner], shots[0.5][inner], 255) > 32
+    with dask.config.set({"goesvfi.rife.fast-weight": 1.5}), pytest.raises(ValueError, match="fast-weight"):
+        ensemble.fast_weight()
+
+
+def test_ensemble_on_fields_is_the_rife_passes_alone():
+    """The fast member was measured on 8-bit video only; a field's ensemble is mean(RIFE) exactly."""
+    import dask.config
+
+    a = (waves(48, 64) * 3 + 250).astype(np.float32)
+    b = (waves(48, 64, shift=(1.5, 1.0)) * 3 + 250).astype(np.float32)
+    y = interp.interpolate(a, b, 0.5, method="ensemble", device="cpu")
+    with dask.config.set({"goesvfi.rife.fast-weight": 0.0}):
+        y0 = interp.interpolate(a, b, 0.5, method="ensemble", device="cpu")
+    np.testing.assert_array_equal(y, y0)
+    assert interp.get_backend("ensemble", "cpu", "field") is not interp.get_backend("ensemble", "cpu", "video")

@@ -1,5 +1,6 @@
 """Frame interpolation in torch: ``linear``, ``flow`` (classical optical flow), ``rife`` (our IFNet with
-the RIFE HD v3 weights) and ``ensemble`` (RIFE averaged over rotated copies of the pair).
+the RIFE HD v3 weights), ``fast`` (OpenCV DIS) and ``ensemble`` (RIFE averaged over rotated copies of
+the pair; on video blended with ``fast`` where the two agree).
 
 Arrays in, arrays out: uint8/uint16/float32, H×W or H×W×C, NaN-aware (see prep.py). ``method="auto"``
 picks the best-measured backend for the input kind (kind.py) within a speed budget per device (auto.py):

@@ -2,8 +2,8 @@
 
 Quality order, by benchmarks/quality.py (PSNR against held-out frames):
 
-- ``video`` (uint8 imagery, real camera motion with occlusions): ensemble (RIFE × 4 rotations)
-  > rife > fast > flow > linear — on bikes/bigbuckbunny the ensemble adds ~0.4–0.9 dB over plain RIFE,
+- ``video`` (uint8 imagery, real camera motion with occlusions): ensemble (RIFE × 4 rotations, fast
+  mixed in where it agrees) > rife > fast > flow > linear — the ensemble adds 0.2–1.2 dB over plain RIFE,
   flow is 2+ dB below RIFE; fast (OpenCV DIS, on the CPU on every device) scores above flow on video
   at about minterpolate's cost;
 - ``field`` (float physical fields, uint16 renders, uint8 renders with ABI names — see kind.py:

@@ -6,7 +6,8 @@ first ``auto`` that needs costs times every available method on a small sample p
 after a warm-up) and writes seconds per megapixel-frame to a JSON file named after the machine: CPU
 model, logical cores, torch version and vector capability, torch threads, and the GPU's name. A
 filelock makes parallel processes (Dask workers, a second notebook) measure once; the file is written
-atomically. ``ensemble`` is RIFE once per transformed pass, so it is RIFE's figure × ``rife.tta``.
+atomically. ``ensemble`` is RIFE once per transformed pass (and one ``fast`` pass on video), so it is RIFE's
+figure × ``rife.tta`` (plus fast's).
 
 ``goesvfi.interp.auto-costs``: ``measured`` (default) or ``table`` (auto.COST, the figures in the
 source: what tests pin, for choices that do not depend on the host). ``goesvfi.interp.cost-cache``:
@@ -121,9 +122,14 @@ def measure(methods: Iterable[str], device: torch.device) -> dict[str, dict[str,
         figures = {k: time_method(m, k, device) for k in kinds}
         out[m] = figures if m in PER_KIND else dict.fromkeys(KINDS, figures[KINDS[0]])
     if "ensemble" in wanted:
+        from .ensemble import fast_weight
+
         rife = out.get("rife") or {k: time_method("rife", k, device) for k in KINDS[:1]}
         passes = int(config.get("rife.tta"))
-        out["ensemble"] = {k: rife[KINDS[0]] * passes for k in KINDS}
+        fast = 0.0
+        if fast_weight() > 0:
+            fast = (out.get("fast") or {KINDS[0]: time_method("fast", KINDS[0], device)})[KINDS[0]]
+        out["ensemble"] = {k: rife[KINDS[0]] * passes + (fast if k == "video" else 0.0) for k in KINDS}
     return out
 
 

@@ -4,6 +4,16 @@ The network is not equivariant to rotations, so its errors on rotated copies are
 and averaging cancels them. Measured on bikes.mp4 (frames 0–12, odd frames regenerated): RIFE 41.68 dB;
 + flips h/v/hv 42.15; + rotations (4 passes) 42.58; all 8 dihedral transforms 42.61. So four rotations
 (``rife.tta: 4``) are the default; 2 = identity + 180° rotation of the transpose, 8 = full dihedral group.
+
+The RIFE passes are then blended with ``fast`` (DIS flow, a different estimator whose errors are less
+correlated with RIFE's than RIFE's are with each other), per pixel and only where the two agree:
+``w = rife.fast-weight · exp(-(d / 16/255)²)``, d = their difference (mean over channels, Gaussian-smoothed
+over 2 px). A constant weight was tried first: 0.35 gained 0.06–0.31 dB on the first 41 frames of the
+benchmarks/quality.py clips but lost 0.34 dB on bikes' frames 40–80, where its large motion defeats DIS; the
+agreement weight keeps the gains (w = 0.5: bikes 38.22 → 38.44, bigbuckbunny 35.28 → 35.33, carphone
+32.48 → 32.55, cityCC0 34.17 → 34.51 dB) and turns that loss into +0.05 (28.92 → 28.97; carphone's frames
+40–80 35.68 → 35.75), for about 5 % more time. Only for 8-bit video: on fields (where ``auto`` is
+``flow``) the blend was not measured, so the ensemble there is the RIFE passes alone.
 """
 
 from __future__ import annotations
@@ -14,7 +24,11 @@ import torch
 
 from goesvfi_lab import config
 
+from .flow import blur
 from .registry import get_backend
+
+AGREE = 16 / 255  # difference (working range) at which fast's share falls to 1/e of rife.fast-weight
+AGREE_BLUR = 2.0  # px: the difference is smoothed so that single noisy pixels do not switch members
 
 Transform = tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
@@ -41,13 +55,26 @@ TRANSFORMS: dict[int, tuple[Transform, ...]] = {
 }
 
 
+def fast_weight() -> float:
+    """The ``fast`` member's share (``rife.fast-weight``), 0 where OpenCV is not installed."""
+    w = float(config.get("rife.fast-weight"))
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"goesvfi.rife.fast-weight must be within 0–1, not {w}")
+    from .dis import available
+
+    return w if w > 0 and available() else 0.0
+
+
 class EnsembleBackend:
-    """Mean of ``rife`` over ``rife.tta`` (1, 2, 4 or 8) rotations/reflections of the pair."""
+    """Mean of ``rife`` over ``rife.tta`` (1, 2, 4 or 8) rotations/reflections of the pair, blended with ``fast``."""
 
     name = "ensemble"
 
-    def __init__(self, device: torch.device) -> None:
+    per_kind = True  # the fast member is measured on 8-bit video only; fields keep the RIFE passes alone
+
+    def __init__(self, device: torch.device, kind: str = "video") -> None:
         self.device = device
+        self.kind = kind
         self.rife = get_backend("rife", device)
 
     @property
@@ -65,4 +92,16 @@ class EnsembleBackend:
             outs = [inv(o) for o in self.rife.run(fwd(x0), fwd(x1), times)]
             acc = outs if acc is None else [a + o for a, o in zip(acc, outs)]
         assert acc is not None
-        return [a / len(transforms) for a in acc]
+        mean = [a / len(transforms) for a in acc]
+        w = fast_weight() if self.kind == "video" else 0.0
+        if w == 0.0:
+            return mean
+        fast = get_backend("fast", self.device).run(x0, x1, times)
+        return [_blend(m, f, w) for m, f in zip(mean, fast)]
+
+
+def _blend(rife: torch.Tensor, fast: torch.Tensor, weight: float) -> torch.Tensor:
+    """``rife`` with ``fast`` mixed in at up to ``weight``, where the two agree (see the module docstring)."""
+    d = blur((fast - rife).abs().mean(1, keepdim=True), AGREE_BLUR)
+    w = weight * torch.exp(-((d / AGREE) ** 2))
+    return rife + (fast - rife) * w

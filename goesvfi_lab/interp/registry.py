@@ -62,7 +62,7 @@ _SPECS: dict[str, BackendSpec] = {
         "ensemble",
         "goesvfi_lab.interp.ensemble:EnsembleBackend",
         _rife_available,
-        "RIFE with flip test-time augmentation",
+        "RIFE averaged over rotated copies of the pair, with fast mixed in on video where they agree",
     ),
 }
 
