@@ -12,6 +12,7 @@ from goesvfi_lab import config
 from goesvfi_lab.errors import PairError
 
 from .device import select_device
+from .heap import roomy_heap
 from .kind import input_kind
 from .prep import PreparedPair, add_context, prepare_pair, restore, restore_confidence
 from .registry import get_backend
@@ -61,6 +62,11 @@ def _run_tensors(
     ``confidence`` (backends with ``run_with_confidence``): each array has one more channel, the frame's
     confidence (0–1), so tiles blend it like the frame.
     """
+    with roomy_heap():
+        return _run_tensors_inner(backend, x0, x1, times, back, ahead, gaps, confidence)
+
+
+def _run_tensors_inner(backend, x0, x1, times, back, ahead, gaps, confidence) -> list[np.ndarray]:
     dev = backend.device
     a = torch.from_numpy(x0).to(dev)
     b = torch.from_numpy(x1).to(dev)
