@@ -10,9 +10,9 @@ correlated with RIFE's than RIFE's are with each other), per pixel and only wher
 ``w = rife.fast-weight · exp(-(d / 16/255)²)``, d = their difference (mean over channels, Gaussian-smoothed
 over 2 px). A constant weight was tried first: 0.35 gained 0.06–0.31 dB on the first 41 frames of the
 benchmarks/quality.py clips but lost 0.34 dB on bikes' frames 40–80, where its large motion defeats DIS; the
-agreement weight keeps the gains (w = 0.5: bikes 38.22 → 38.44, bigbuckbunny 35.28 → 35.33, carphone
-32.48 → 32.55, cityCC0 34.17 → 34.51 dB) and turns that loss into +0.05 (28.92 → 28.97; carphone's frames
-40–80 35.68 → 35.75), for about 5 % more time. Only for 8-bit video: on fields (where ``auto`` is
+agreement weight keeps the gains (w = 0.5: bikes 38.22 → 38.40, bigbuckbunny 35.28 → 35.32, carphone
+32.48 → 32.54, cityCC0 34.17 → 34.50 dB) and turns that loss into +0.05 (28.92 → 28.97; carphone's frames
+40–80 35.68 → 35.73), for about 5 % more time. Only for 8-bit video: on fields (where ``auto`` is
 ``flow``) the blend was not measured, so the ensemble there is the RIFE passes alone.
 """
 
