@@ -11,6 +11,10 @@ from goesvfi_lab.interp import heap
 
 
 def test_a_backend_call_runs_inside_the_scope_and_leaves_it(monkeypatch):
+    """Under the nanny's variable a call is scoped; without it the allocator is left alone."""
+    calls = []
+    monkeypatch.setattr(heap, "_settings", lambda values: calls.append(dict(values)))  # keep pytest's heap as is
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     seen = []
     backend = interp.get_backend("linear", "cpu")
     real = type(backend).run
@@ -22,8 +26,17 @@ def test_a_backend_call_runs_inside_the_scope_and_leaves_it(monkeypatch):
     monkeypatch.setattr(type(backend), "run", spy)
     a, b = np.zeros((32, 32), np.uint8), np.full((32, 32), 200, np.uint8)
     y = interp.interpolate(a, b, 0.5, method="linear", device="cpu")
-    assert seen == [True] and not heap.active()
-    assert int(y[0, 0]) == 100
+    assert int(y[0, 0]) == 100 and not heap.active()
+    if heap._glibc() is None:
+        assert seen == [False] and calls == []
+        return
+    assert seen == [True] and len(calls) == 2
+
+    for name in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"):
+        monkeypatch.delenv(name, raising=False)
+    seen.clear()
+    interp.interpolate(a, b, 0.5, method="linear", device="cpu")
+    assert seen == [False] and len(calls) == 2  # glibc's sliding threshold stays on
 
 
 def test_nested_and_concurrent_scopes_share_one(monkeypatch):

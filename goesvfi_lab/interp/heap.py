@@ -7,8 +7,10 @@ as a worker has it, three calls each, two interleaved rounds): 2.20–2.25 s/MP 
 1920×1080, against 1.31 and 1.41–1.53 inside :func:`roomy_heap` and 1.33–1.40 / 1.58–1.61 for a process
 without the variable. So during a backend call the heap keeps its pages (mmap threshold 32 MiB, trim only past 2 GiB,
 256 MiB top pad); when the last concurrent call ends the settings go back to the environment's (or glibc's
-defaults) and ``malloc_trim(0)`` returns the free pages, which is what the nanny wants. Elsewhere than
-glibc (macOS, Windows, musl) this does nothing.
+defaults) and ``malloc_trim(0)`` returns the free pages, which is what the nanny wants. Only where the
+environment sets one of those variables: otherwise the sliding threshold is on and already near the scoped
+figures, and any ``mallopt`` would turn it off for good. Elsewhere than glibc (macOS, Windows, musl) this
+does nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def _glibc() -> ctypes.CDLL | None:
     return _libc
 
 
+def _needed() -> bool:
+    """Whether the environment fixed glibc's thresholds (Dask's nanny does), turning off the sliding one."""
+    return any(name in os.environ for name in (*_ENV.values(), "MALLOC_MMAP_MAX_"))
+
+
 def _restored(param: int) -> int:
     """The value the process started with: its environment variable, else glibc's default."""
     try:
@@ -69,7 +76,7 @@ def _settings(values: dict[int, int]) -> None:
 def roomy_heap() -> Iterator[None]:
     """Within: large buffers are reused, not remapped. Nested and concurrent uses share one scope."""
     global _depth
-    if _glibc() is None:
+    if _glibc() is None or not _needed():
         yield
         return
     with _lock:
