@@ -14,6 +14,10 @@ Sizes are ``N`` (N×N) or ``WxH``. Besides wall seconds each row has CPU seconds
 system time, all threads) and seconds per megapixel; after the rows a scaling table gives, per method
 and kind, the spread of s/MP across the sizes measured (max / min: 1.0 when cost grows exactly with
 pixels).
+
+``--rounds N`` measures every cell N times, each round in a rotated order (the host is shared and its
+speed drifts; this way drift hits every cell alike), and the tables give the median of the rounds.
+Within a round each cell is the fastest of ``--repeats`` calls in one process.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", default=None, help="default: every available backend")
     ap.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
     ap.add_argument("--kinds", nargs="+", default=["field", "video"], choices=["field", "video"])
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2, help="calls per process; the fastest counts")
+    ap.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the tables give medians")
     ap.add_argument("--quick", action="store_true", help="512² and 1024² only")
     ap.add_argument("--max-seconds", type=float, default=900, help="skip a size once a backend took this long")
     ap.add_argument("--json", help="also write the rows to this JSON file")
@@ -140,55 +146,65 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [parse_size(s) for s in (SCALING_SIZES if args.scaling else args.sizes)]
     if args.quick:
         sizes = [s for s in sizes if max(s) <= 1024]
-    rows = []
+    cells = [(d, k, m, s) for d in args.devices or _devices() for k in args.kinds for m in methods for s in sizes]
     print_machine()
-    print(
-        f"{'method':9} {'kind':6} {'device':7} {'size':>9} {'s/frame':>9} {'cpu s':>8} {'s/MP':>7} {'frames/s':>9}"
-        f" {'peak RSS MB':>12} {'GPU MB':>8}",
-        flush=True,
-    )
-    for device in args.devices or _devices():
-        for kind in args.kinds:
-            for method in methods:
-                too_slow = False
-                for size in sizes:
-                    if too_slow:
-                        print(
-                            f"{method:9} {kind:6} {device:7} {size_label(size):>9}   skipped (smaller size exceeded"
-                            " --max-seconds)",
-                            flush=True,
-                        )
-                        continue
-                    repeats = 1 if size[0] * size[1] >= 2048 * 2048 else args.repeats
-                    job = json.dumps([method, size, device, kind, repeats])
-                    proc = subprocess.run(
-                        [sys.executable, os.path.abspath(__file__), "--_one", job],
-                        capture_output=True,
-                        text=True,
-                        check=False,
-                    )
-                    if proc.returncode != 0:
-                        print(
-                            f"{method:9} {kind:6} {device:7} {size_label(size):>9}   FAILED:"
-                            f" {proc.stderr.strip()[-300:]}",
-                            flush=True,
-                        )
-                        continue
-                    r = json.loads(proc.stdout.strip().splitlines()[-1])
-                    rows.append(r)
-                    gpu = f"{r['peak_gpu_mb']:8.0f}" if "peak_gpu_mb" in r else f"{'-':>8}"
-                    print(
-                        f"{method:9} {kind:6} {r['device']:7} {size_label(size):>9} {r['seconds']:9.3f}"
-                        f" {r['cpu_seconds']:8.3f} {r['seconds'] / r['megapixels']:7.3f} {1 / r['seconds']:9.2f}"
-                        f" {r['peak_rss_mb']:12.0f} {gpu}",
-                        flush=True,
-                    )
-                    too_slow = r["seconds"] > args.max_seconds
+    print(HEADER, flush=True)
+    measured: dict[tuple, list[dict]] = {}
+    too_slow: dict[tuple, int] = {}  # (device, kind, method) → pixels of the first size past --max-seconds
+    for rnd in range(args.rounds):
+        shift = rnd * len(cells) // args.rounds  # each round starts elsewhere: host drift hits every cell alike
+        for device, kind, method, size in cells[shift:] + cells[:shift]:
+            pixels, label = size[0] * size[1], f"{method:9} {kind:6} {device:7} {size_label(size):>9}"
+            if pixels > too_slow.get((device, kind, method), pixels):
+                if rnd == 0:
+                    print(f"{label}   skipped (a smaller size exceeded --max-seconds)", flush=True)
+                continue
+            repeats = 1 if pixels >= 2048 * 2048 else args.repeats
+            job = json.dumps([method, size, device, kind, repeats])
+            proc = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--_one", job], capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                print(f"{label}   FAILED: {proc.stderr.strip()[-300:]}", flush=True)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            measured.setdefault((device, kind, method, size), []).append(r)
+            print(format_row(r) + (f"  round {rnd + 1}" if args.rounds > 1 else ""), flush=True)
+            if r["seconds"] > args.max_seconds:
+                too_slow[(device, kind, method)] = min(pixels, too_slow.get((device, kind, method), pixels))
+    rows = [median_row(measured[c]) for c in cells if c in measured]
+    if args.rounds > 1:
+        print(f"\nmedians over {args.rounds} interleaved rounds\n{HEADER}")
+        for r in rows:
+            print(format_row(r), flush=True)
     print_scaling(rows)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=1)
     return 0
+
+
+HEADER = (
+    f"{'method':9} {'kind':6} {'device':7} {'size':>9} {'s/frame':>9} {'cpu s':>8} {'s/MP':>7} {'frames/s':>9}"
+    f" {'peak RSS MB':>12} {'GPU MB':>8}"
+)
+
+
+def format_row(r: dict) -> str:
+    gpu = f"{r['peak_gpu_mb']:8.0f}" if "peak_gpu_mb" in r else f"{'-':>8}"
+    return (
+        f"{r['method']:9} {r['kind']:6} {r['device']:7} {size_label(tuple(r['size'])):>9} {r['seconds']:9.3f}"
+        f" {r['cpu_seconds']:8.3f} {r['seconds'] / r['megapixels']:7.3f} {1 / r['seconds']:9.2f}"
+        f" {r['peak_rss_mb']:12.0f} {gpu}"
+    )
+
+
+def median_row(rounds: list[dict]) -> dict:
+    """One cell's rounds → its row with the median wall and CPU seconds (the others from the first round)."""
+    out = dict(rounds[0], rounds=len(rounds))
+    for key in ("seconds", "cpu_seconds"):
+        out[key] = statistics.median(r[key] for r in rounds)
+    return out
 
 
 def print_scaling(rows: list[dict]) -> None:
