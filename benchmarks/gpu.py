@@ -6,7 +6,7 @@ Three tables, each printed as soon as it is measured:
    1920×1080 8-bit video and flow on the 5424² full disk, fp32 and fp16; targets: rife ≥ 150 frames/s,
    flow ≥ 5 frames/s;
 2. fp16 quality — rife, ensemble and flow at t=0.5 on the sample scene (a 1024² field and its 8-bit
-   render) with ``goesvfi.interp.fp16`` on and off: PSNR of each against the exact middle field and the
+   render) with ``goesvfi.interp.fp16`` on and off: RMSE (K) of each against the exact middle field and the
    largest difference between the two (the config's promise: half precision only where it costs nothing);
 3. batch — the worker's own task function (``engine.tasks.run_pair``: read the PNG scans, interpolate,
    write PNG frames atomically) over a sequence of 1920×1080 renders, one task at a time (a worker with
@@ -87,7 +87,7 @@ def speed_table(device: str, quick: bool, repeats: int) -> None:
 
 
 def _fp16_outputs(device: str, size: int, fp16: bool) -> dict[str, list[float]]:
-    """In this process: PSNR against the exact middle field per (method, kind), and the outputs' checksum."""
+    """In this process, per (method, kind): [RMSE (K) against the exact middle field, then a subsample of y]."""
     import dask.config
 
     from goesvfi_lab import interp
